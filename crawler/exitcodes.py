@@ -1,0 +1,32 @@
+"""Exit codes of ``scrapy crawl sources``, so that cron can tell what went wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+OK = 0
+#: Scrapy could not start (bad settings, unknown spider): Scrapy's own code.
+STARTUP_FAILED = 1
+#: the sources list could not be read (missing file, YAML/JSON syntax error, no url column)
+SOURCES_FAILED = 2
+#: the output was not written: unwritable path, failed upload, or an incomplete run
+OUTPUT_FAILED = 3
+
+MEANING = {
+    OK: "the run completed and its output was published",
+    STARTUP_FAILED: "the crawl could not start",
+    SOURCES_FAILED: "the sources list could not be read; nothing was crawled",
+    OUTPUT_FAILED: "the output was not published (incomplete run or storage failure)",
+}
+
+
+def exit_code_for(stats: Mapping[str, Any]) -> int:
+    """Derive the exit code from a finished crawl's stats."""
+    if stats.get("ingest/failure") == "sources":
+        return SOURCES_FAILED
+    failed = sum(v for k, v in stats.items() if k.startswith("feedexport/failed_count/"))
+    published = sum(v for k, v in stats.items() if k.startswith("feedexport/success_count/"))
+    if failed or not published:
+        return OUTPUT_FAILED
+    return OK

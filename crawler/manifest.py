@@ -1,0 +1,71 @@
+"""The manifest written beside each output file: what the run produced, checkable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from schemas.record import SCHEMA_VERSION
+
+STATUS_PREFIX = "ingest/records/status/"
+ERROR_PREFIX = "ingest/records/error/"
+
+
+def sha256_of(file: IO[bytes], chunk: int = 1 << 20) -> str:
+    """Return the sha256 hex digest of a file object from its start."""
+    file.seek(0)
+    digest = hashlib.sha256()
+    while block := file.read(chunk):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def build_manifest(stats: Mapping[str, Any], *, output: str, sha256: str, size: int,
+                   finished_at: str) -> dict[str, Any]:
+    """Assemble the manifest from the run's stats and the finished file."""
+    by_status = {k.removeprefix(STATUS_PREFIX): v for k, v in stats.items()
+                 if k.startswith(STATUS_PREFIX)}
+    by_error = {k.removeprefix(ERROR_PREFIX): v for k, v in stats.items()
+                if k.startswith(ERROR_PREFIX)}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "output": output,
+        "records": stats.get("ingest/records", 0),
+        "sha256": sha256,
+        "bytes": size,
+        "started_at": stats.get("ingest/started_at"),
+        "finished_at": finished_at,
+        "by_status": dict(sorted(by_status.items())),
+        "by_error": dict(sorted(by_error.items())),
+        "entries": stats.get("ingest/entries", 0),
+        "duplicates": stats.get("ingest/duplicates", 0),
+        "sources": stats.get("ingest/sources_spec"),
+    }
+
+
+def manifest_path(output: str | Path) -> Path:
+    """Return where the manifest of an output file goes: ``<output>.manifest.json``."""
+    return Path(f"{output}.manifest.json")
+
+
+def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON to a temporary file in the same directory, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; readers expect the usual mode
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

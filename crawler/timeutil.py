@@ -1,0 +1,15 @@
+"""UTC timestamps in the one format the records use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def iso_z(moment: datetime) -> str:
+    """Format an aware datetime as ISO 8601 UTC with a ``Z`` suffix, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,41 @@
+"""Decide whether a source URL can be fetched at all, before any request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from w3lib.url import safe_url_string
+
+FETCHABLE_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a URL will not be fetched: an error kind and a sentence."""
+
+    kind: str
+    detail: str
+
+
+def fetchable_url(url: str) -> str | Refusal:
+    """Return the URL in the form to request, or the reason it cannot be.
+
+    Spaces and non-ASCII characters are percent-encoded and IDN hosts
+    punycoded (w3lib), as a browser would before sending the request.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if not scheme:
+            return Refusal("invalid_url", f"URL has no scheme: {url!r}")
+        if scheme not in FETCHABLE_SCHEMES:
+            return Refusal("unsupported_scheme", f"scheme {scheme!r} is not fetched (only http, https)")
+        if not parts.hostname:
+            return Refusal("invalid_url", f"URL has no host: {url!r}")
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+        safe = safe_url_string(url)
+        urlsplit(safe).hostname  # noqa: B018 - re-parse what will be requested
+    except (ValueError, UnicodeError) as exc:
+        return Refusal("invalid_url", f"URL cannot be parsed: {exc}")
+    return safe

@@ -1,0 +1,36 @@
+"""Identify: IDs, canonical URL and domain of each source."""
+
+from __future__ import annotations
+
+from crawler.ids import canonical_url, domain_of, resource_id, stable_id
+from crawler.items import SourceItem
+from pipelines.base import Stage
+from schemas.record import SCHEMA_VERSION
+
+
+class IdentifyPipeline(Stage):
+    """Attach ``resource_id``, ``stable_id``, ``canonical_url``, ``domain`` and the pass-through."""
+
+    def process(self, item: SourceItem) -> None:
+        """Fill the identity fields of the record."""
+        entry = item.entry
+        url = entry.url or ""
+        try:
+            canonical: str | None = canonical_url(url) if url else None
+        except ValueError:
+            canonical = None
+        rid = resource_id(url, entry.id)
+        # Without a canonical form (no URL, no host) the ID still has to be
+        # stable for the entry: derive it from what identifies the entry.
+        sid = entry.stable_id or stable_id(canonical or url or rid)
+        item.record.update(
+            schema_version=SCHEMA_VERSION,
+            resource_id=rid,
+            stable_id=sid,
+            url=url,
+            canonical_url=canonical,
+            final_url=item.final_url,
+            domain=domain_of(item.final_url or (url if canonical else None)),
+            fetched_at=item.fetched_at,
+            source=entry.fields,
+        )

@@ -1,0 +1,103 @@
+"""The source record, schema version 1: one JSON object per line of the output.
+
+The field order here is the key order of every written record. Fields may be
+added in a minor change; none is removed or retyped without a new
+``SCHEMA_VERSION``. ``record.schema.json`` beside this file is generated from
+this model (``python -m schemas``) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SCHEMA_VERSION = "1"
+
+Status = Literal["ok", "dead", "paywall", "error"]
+ContentType = Literal["html", "pdf", "text", "other"]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+IsoTimestamp = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Publication(BaseModel):
+    """The venue a source was published in, matched by its domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Venue id in the publications list.")
+    name: str = Field(description="Venue name.")
+    credibility: int | None = Field(description="Credibility tier, 1 (low) to 5 (gold standard).")
+
+
+class SourceRecord(BaseModel):
+    """What the crawl learned about one cited source."""
+
+    model_config = ConfigDict(extra="forbid", title="SourceRecord")
+
+    schema_version: Literal["1"] = Field(description="Bumped on an incompatible change.")
+    resource_id: str = Field(
+        min_length=1,
+        description="The entry's own id verbatim; else sha256 of the URL as given, first 16 hex.",
+    )
+    stable_id: str = Field(
+        min_length=1,
+        description="The entry's stable_id verbatim; else 'sid_' + 10 base62 characters "
+        "derived from canonical_url without its scheme.",
+    )
+    url: str = Field(description="The URL exactly as given in the source entry ('' when none).")
+    canonical_url: str | None = Field(
+        description="Normalised URL (lowercase host without www., no fragment, tracking "
+        "parameters or trailing slash, sorted query); null when the URL cannot be parsed.",
+    )
+    final_url: str | None = Field(description="The URL after redirects; null when never fetched.")
+    domain: str | None = Field(
+        description="Host of final_url (or url), lowercase, without 'www.'; null without a host."
+    )
+    status: Status = Field(
+        description="ok; dead (gone: 404, 410, other 4xx but 401/403/407/429, non-existent host); "
+        "paywall (behind a login or subscription wall, or 401/402); error (anything else)."
+    )
+    error: str | None = Field(
+        description="Machine-readable failure kind, e.g. invalid_url, dns, timeout, http_404."
+    )
+    error_detail: str | None = Field(description="A human sentence about the failure.")
+    http_status: int | None = Field(description="Last HTTP status received.")
+    fetched_at: IsoTimestamp = Field(description="When the outcome was recorded, ISO 8601 UTC, Z.")
+    content_type: ContentType | None = Field(description="What the body was.")
+    mime: str | None = Field(description="Media type from the response, without parameters.")
+    title: str | None = Field(description="Page headline, not the site name.")
+    published_date: IsoDate | None = Field(description="Original publication date, YYYY-MM-DD.")
+    modified_date: IsoDate | None = Field(description="Last update when stated, YYYY-MM-DD.")
+    authors: list[str] = Field(description="Author names; may be empty.")
+    site_name: str | None = Field(description="Name of the site or publisher.")
+    language: str | None = Field(description="BCP-47 primary language tag when known.")
+    description: str | None = Field(description="Meta or OpenGraph description.")
+    preview: str | None = Field(
+        description="The first PREVIEW_CHARS characters of the main text, cut at a word boundary."
+    )
+    preview_truncated: bool = Field(description="Whether preview is shorter than the main text.")
+    content_length: int | None = Field(ge=0, description="Characters of extracted main text.")
+    body_bytes: int | None = Field(ge=0, description="Bytes of the HTTP body as received.")
+    content_sha256: Sha256Hex | None = Field(description="sha256 of the main text (UTF-8).")
+    text: str | None = Field(
+        default=None, description="The full main text; written only when FULL_TEXT is on."
+    )
+    source: dict[str, Any] = Field(
+        description="The entry's other fields (title, type, tags, …), passed through untouched."
+    )
+    publication: Publication | None = Field(
+        description="The venue matched by domain when a publications file is configured."
+    )
+
+
+FIELD_ORDER: tuple[str, ...] = tuple(SourceRecord.model_fields)
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a record, as shipped in ``record.schema.json``."""
+    schema = SourceRecord.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"sources-crawler/record/v{SCHEMA_VERSION}"
+    return schema
