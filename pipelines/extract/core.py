@@ -1,0 +1,91 @@
+"""Entry point: bytes, headers and URL in, :class:`Extracted` out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+from pipelines.extract.encoding import decode_body
+from pipelines.extract.html import extract_html
+from pipelines.extract.pdf import extract_pdf
+from pipelines.extract.result import Extracted, empty
+from pipelines.extract.sniff import classify, mime_type
+from pipelines.extract.text import normalise_text
+
+logger = logging.getLogger(__name__)
+
+
+def _not_after(day: date | None, fetched: date) -> str | None:
+    return day.isoformat() if day is not None and day <= fetched else None
+
+
+def _extract_pdf(body: bytes, mime: str | None, fetched_at: datetime) -> Extracted:
+    fields = extract_pdf(body)
+    fetched = fetched_at.astimezone(UTC).date()
+    return Extracted(
+        content_type="pdf",
+        mime=mime,
+        title=fields.title,
+        published_date=_not_after(fields.published, fetched),
+        modified_date=_not_after(fields.modified, fetched),
+        authors=fields.authors,
+        site_name=None,
+        language=fields.language,
+        description=None,
+        text=fields.text,
+        paywall=False,
+        paywall_reason=None,
+    )
+
+
+def _extract_text(body: bytes, headers: Mapping[str, str], mime: str | None) -> Extracted:
+    text = normalise_text(decode_body(body, headers.get("content-type"), markup=False))
+    return Extracted(
+        content_type="text",
+        mime=mime,
+        title=None,
+        published_date=None,
+        modified_date=None,
+        authors=(),
+        site_name=None,
+        language=None,
+        description=None,
+        text=text,
+        paywall=False,
+        paywall_reason=None,
+    )
+
+
+def extract(
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    *,
+    fetched_at: datetime | None = None,
+) -> Extracted:
+    """Extract the record fields from a response body.
+
+    ``headers`` has lowercase keys (only ``content-type`` and
+    ``content-language`` are read); ``url`` is the response's final URL;
+    ``fetched_at`` (default: now, UTC) bounds every date. Never raises: on
+    unusable input it returns what it could determine.
+    """
+    when = fetched_at or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    mime: str | None = None
+    kind: str | None = None
+    try:
+        mime = mime_type(headers)
+        kind = classify(body, mime)
+        if kind == "html":
+            return extract_html(body, headers, url, mime, when)
+        if kind == "pdf":
+            return _extract_pdf(body, mime, when)
+        if kind == "text":
+            return _extract_text(body, headers, mime)
+        return empty(kind, mime)
+    except Exception:  # last line of defence: one bad page must not stop a crawl
+        logger.debug("extraction failed for %s", url, exc_info=True)
+        return empty(kind or ("other" if body else None), mime)

@@ -1,0 +1,317 @@
+"""Descriptive fields of an HTML page: title, authors, site name, description, language.
+
+Each field is a cascade over small pure look-ups, most specific source first:
+JSON-LD, OpenGraph, Highwire ``citation_*`` tags, plain ``<meta>`` tags, then
+the document itself (``<title>``, ``<h1>``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipelines.extract.markup import Page, schema_types, squash
+
+_MAX_TITLE = 400
+_MAX_AUTHOR = 100
+_MAX_AUTHORS = 30
+
+# Separators sites put between a headline and their own name.
+_TITLE_SEPARATOR = re.compile(r"(\s+[|\-\u2013\u2014\u00b7\u2022\u00bb/:]{1,2}\s+)")
+_TRUNCATED = re.compile(r"(\.\.\.|\u2026)$")
+_BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
+_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+def is_article_type(item: dict[str, Any]) -> bool:
+    """Whether a JSON-LD object describes a piece of content (an article, post, report...)."""
+    for name in schema_types(item):
+        if name.endswith(("Article", "Posting")) or name in _CONTENT_TYPES:
+            return True
+    return False
+
+
+_CONTENT_TYPES = frozenset(
+    {"Report", "Review", "Thesis", "Book", "Chapter", "Legislation", "Recipe",
+     "CreativeWork", "PodcastEpisode", "VideoObject", "Dataset", "Blog"}
+)
+
+
+def main_items(page: Page) -> list[dict[str, Any]]:
+    """JSON-LD objects ordered by how likely they describe the page's own content."""
+    articles = [item for item in page.jsonld if is_article_type(item)]
+    webpages = [
+        item for item in page.jsonld
+        if any(name.endswith("Page") for name in schema_types(item)) and item not in articles
+    ]
+    return articles + webpages
+
+
+def _string(value: Any) -> str | None:
+    """A scalar JSON-LD value as a clean string (first element of a list, ``@value``, ``name``)."""
+    if isinstance(value, list):
+        for entry in value:
+            found = _string(entry)
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        return _string(value.get("@value") or value.get("name"))
+    if isinstance(value, str):
+        return squash(value)
+    return None
+
+
+def jsonld_value(page: Page, key: str) -> str | None:
+    """``key`` from the most relevant JSON-LD object that has it."""
+    for item in main_items(page):
+        found = _string(item.get(key))
+        if found:
+            return found
+    return None
+
+
+def _element_text(page: Page, xpath: str) -> str | None:
+    if page.tree is None:
+        return None
+    try:
+        nodes = page.tree.xpath(xpath)
+    except Exception:  # defensive: lxml on pathological trees
+        return None
+    for node in nodes[:5]:
+        text = squash(node if isinstance(node, str) else node.text_content())
+        if text:
+            return text
+    return None
+
+
+# --- title ---------------------------------------------------------------
+
+def _normal(value: str) -> str:
+    return re.sub(r"\W+", "", value).casefold()
+
+
+def _domain_label(url: str) -> str:
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    parts = host.split(".")
+    return parts[-2] if len(parts) >= 2 else host
+
+
+def _is_site_segment(segment: str, site_name: str | None, url: str) -> bool:
+    norm = _normal(segment)
+    if not norm:
+        return True
+    if site_name and norm == _normal(site_name):
+        return True
+    label = _normal(_domain_label(url))
+    if label and (norm in (label, label + "com") or (len(label) > 3 and norm.startswith(label))):
+        return True
+    return bool(re.fullmatch(r"(?:www\.)?[\w-]+(?:\.[\w-]+)+", segment.strip(), re.IGNORECASE))
+
+
+def clean_title(title: str | None, site_name: str | None, url: str, h1: str | None) -> str | None:
+    """Remove a site-name prefix/suffix from a ``<title>``-like string."""
+    title = squash(title)
+    if title is None:
+        return None
+    parts = _TITLE_SEPARATOR.split(title)
+    segments = parts[0::2]
+    if len(segments) == 1:
+        return title[:_MAX_TITLE]
+    if h1:
+        target = _normal(h1)
+        if target == _normal(title):
+            return title[:_MAX_TITLE]
+        for segment in segments:
+            if _normal(segment) == target:
+                return segment.strip()[:_MAX_TITLE]
+    start, end = 0, len(segments)
+    while end - start > 1 and _is_site_segment(segments[end - 1], site_name, url):
+        end -= 1
+    while end - start > 1 and _is_site_segment(segments[start], site_name, url):
+        start += 1
+    kept = "".join(parts[2 * start : 2 * end - 1]).strip()
+    return (kept or title)[:_MAX_TITLE]
+
+
+def _h1(page: Page) -> str | None:
+    return _element_text(page, "//h1")
+
+
+def _html_title(page: Page) -> str | None:
+    return _element_text(page, "//title")
+
+
+def extract_title(page: Page, site_name: str | None) -> str | None:
+    """The page headline: structured metadata, ``<title>`` without the site name, ``<h1>``."""
+    h1 = _h1(page)
+    candidates: list[Callable[[], str | None]] = [
+        lambda: page.first_meta("citation_title"),
+        lambda: _untruncated(jsonld_value(page, "headline")),
+        lambda: page.first_meta("og:title"),
+        lambda: page.first_meta("twitter:title"),
+        lambda: page.first_meta("dc.title", "dcterms.title"),
+        lambda: _html_title(page),
+        lambda: h1,
+    ]
+    for candidate in candidates:
+        found = clean_title(candidate(), site_name, page.url, h1)
+        if found and _normal(found) != _normal(site_name or ""):
+            return found
+    return None
+
+
+def _untruncated(value: str | None) -> str | None:
+    # Publishers cut JSON-LD headlines to search engines' length limit.
+    return None if value is None or _TRUNCATED.search(value) else value
+
+
+# --- authors -------------------------------------------------------------
+
+def _clean_author(name: str) -> str | None:
+    name = squash(_BYLINE_PREFIX.sub("", name.strip()))  # type: ignore[assignment]
+    if not name or len(name) > _MAX_AUTHOR:
+        return None
+    if name.startswith(("http://", "https://", "www.", "@")) or "/" in name:
+        return None
+    if not any(ch.isalpha() for ch in name):
+        return None
+    return name
+
+
+def _split_authors(value: str) -> list[str]:
+    parts = _AUTHOR_SPLIT.split(value)
+    result: list[str] = []
+    for part in parts:
+        pieces = [p.strip() for p in part.split(",")]
+        # "Smith, John" is one name; "John Smith, Jane Doe" is two.
+        if len(pieces) > 1 and all(" " in p for p in pieces if p):
+            result.extend(pieces)
+        else:
+            result.append(part)
+    return result
+
+
+def _jsonld_people(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [name for entry in value for name in _jsonld_people(entry)]
+    if isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, str):
+            return [name]
+        given, family = value.get("givenName"), value.get("familyName")
+        if isinstance(given, str) and isinstance(family, str):
+            return [f"{given} {family}"]
+        return []
+    if isinstance(value, str):
+        return _split_authors(value)
+    return []
+
+
+def _dedupe(names: Iterable[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in names:
+        name = _clean_author(raw)
+        if name is None or name.casefold() in seen:
+            continue
+        seen.add(name.casefold())
+        result.append(name)
+    return tuple(result[:_MAX_AUTHORS])
+
+
+def extract_authors(page: Page) -> tuple[str, ...]:
+    """Authors from JSON-LD, ``citation_author``, author ``<meta>`` tags or ``rel=author``."""
+    for item in main_items(page):
+        found = _dedupe(_jsonld_people(item.get("author") or item.get("creator")))
+        if found:
+            return found
+    citation = page.meta.get("citation_author")
+    if citation:
+        return _dedupe(citation)
+    for key in ("author", "article:author", "parsely-author", "sailthru.author",
+                "dc.creator", "dcterms.creator", "byl"):
+        values = page.meta.get(key)
+        if values:
+            found = _dedupe(name for value in values for name in _split_authors(value))
+            if found:
+                return found
+    link = _element_text(page, "//a[@rel='author']|//*[@itemprop='author']//*[@itemprop='name']")
+    return _dedupe([link]) if link else ()
+
+
+# --- site name, description, language -------------------------------------
+
+def _publisher_name(page: Page) -> str | None:
+    for item in page.jsonld:
+        publisher = item.get("publisher")
+        if isinstance(publisher, dict | list):
+            found = _string(publisher)
+            if found:
+                return found
+    for item in page.jsonld:
+        if "WebSite" in schema_types(item) or "Organization" in schema_types(item):
+            found = _string(item.get("name"))
+            if found:
+                return found
+    return None
+
+
+def extract_site_name(page: Page) -> str | None:
+    """The publication's name: ``og:site_name``, JSON-LD publisher, or similar tags."""
+    return (
+        page.first_meta("og:site_name", "citation_journal_title", "application-name")
+        or _publisher_name(page)
+        or page.first_meta("twitter:site", "dc.publisher", "citation_publisher")
+    )
+
+
+def extract_description(page: Page) -> str | None:
+    """The page summary from OpenGraph, ``<meta name=description>`` or JSON-LD."""
+    return (
+        page.first_meta("og:description", "description", "twitter:description",
+                        "dc.description", "citation_abstract")
+        or jsonld_value(page, "description")
+    )
+
+
+def normalise_language(value: str | None) -> str | None:
+    """Reduce a language tag (``en-US``, ``de_DE``, ``EN``) to its lowercase primary subtag."""
+    if not value:
+        return None
+    first = value.split(",")[0].split(";")[0].strip()
+    match = _LANG.match(first)
+    if match is None:
+        return None
+    primary = match.group(1).lower()
+    return None if primary in {"und", "mul", "zxx", "xx"} else primary
+
+
+def _html_lang(page: Page) -> str | None:
+    if page.tree is None:
+        return None
+    root = page.tree.getroottree().getroot()
+    for attr in ("lang", "{http://www.w3.org/XML/1998/namespace}lang", "xml:lang"):
+        value = root.get(attr)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def extract_language(page: Page) -> str | None:
+    """The page language as a BCP-47 primary tag: ``<html lang>``, meta tags, JSON-LD, header."""
+    sources: list[Callable[[], str | None]] = [
+        lambda: _html_lang(page),
+        lambda: page.first_meta("content-language", "language", "dc.language",
+                                "citation_language", "og:locale"),
+        lambda: jsonld_value(page, "inLanguage"),
+        lambda: page.headers.get("content-language"),
+    ]
+    for source in sources:
+        found = normalise_language(source())
+        if found:
+            return found
+    return None
