@@ -47,6 +47,10 @@ HTTPERROR_ALLOW_ALL = True
 CONTACT_URL = "https://github.com/sources-crawler/sources-crawler"
 USER_AGENT = f"sources-crawler/0.1 (+{CONTACT_URL})"
 ROBOTSTXT_OBEY = True
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+}
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0

@@ -9,7 +9,6 @@ import io
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 import urllib.error
@@ -22,12 +21,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-# ``tests`` has no __init__.py, so make ``tests.pageserver`` importable however pytest is run.
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-if _PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, _PROJECT_ROOT)
-
-from tests.pageserver import (  # noqa: E402
+from tests.pageserver import (
     ARTICLES,
     BINARY_HTML,
     DEFAULT_ARTICLE,
