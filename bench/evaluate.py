@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows[: args.limit]
 
     pairs: list[tuple[float, float, float]] = []
-    correct = given = n_date = 0
+    correct = given = n_date = paywalled = 0
     wall = cpu = 0.0
     out = args.out.open("w", encoding="utf-8") if args.out else None
     try:
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 prediction = {"id": row["id"], "title": result.title,
                               "published_date": result.published_date, "text": result.text}
                 out.write(json.dumps(prediction, ensure_ascii=False) + "\n")
+            paywalled += result.paywall
             if row.get("body") is not None:
                 pairs.append(match(row["body"], result.text))
             if row.get("published_date") is not None:
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"body: precision={precision:.3f} recall={recall:.3f} f1={f1:.3f} (n={len(pairs)})")
     print(f"date: accuracy={date_acc:.3f} precision={date_p:.3f} recall={date_r:.3f} "
           f"(correct={correct} given={given} n={n_date})")
+    print(f"paywall flagged: {paywalled} of {n} pages")
     if n:
         print(f"time: {1000 * wall / n:.1f} ms/page wall, {1000 * cpu / n:.1f} ms/page cpu")
     print(f"body_f1={f1:.3f} date_acc={date_acc:.3f} n_body={len(pairs)} n_date={n_date}")

@@ -18,7 +18,7 @@ from pipelines.extract.metadata import (
 )
 from pipelines.extract.paywall import detect_paywall
 from pipelines.extract.result import Extracted
-from pipelines.extract.text import html_main_text
+from pipelines.extract.text import drop_leading_title, html_main_text
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +34,14 @@ def extract_html(
     html = decode_body(body, headers.get("content-type"))
     page = build_page(html, url, dict(headers))
     site_name = extract_site_name(page)
-    text = html_main_text(html, url)
+    title = extract_title(page, site_name)
+    text = drop_leading_title(html_main_text(html, url), title)
     published, modified = extract_dates(page, html, fetched_at)
     paywall, reason = detect_paywall(page, text)
     return Extracted(
         content_type="html",
         mime=mime,
-        title=extract_title(page, site_name),
+        title=title,
         published_date=published.isoformat() if published else None,
         modified_date=modified.isoformat() if modified else None,
         authors=extract_authors(page),

@@ -6,6 +6,7 @@ into one :class:`Page`, so each field extractor is a small pure function of it.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Iterator
@@ -37,6 +38,13 @@ def squash(value: str | None) -> str | None:
         return None
     cleaned = _WS.sub(" ", value).strip()
     return cleaned or None
+
+
+def unescape(value: str | None) -> str | None:
+    """Undo a second level of HTML escaping (``&amp;#8220;``), common in CMS-written metadata."""
+    if value is None:
+        return None
+    return squash(html.unescape(value)) if "&" in value else squash(value)
 
 
 def parse_html(html: str) -> lxml.html.HtmlElement | None:
@@ -94,7 +102,7 @@ def _jsonld_objects(tree: lxml.html.HtmlElement) -> tuple[dict[str, Any], ...]:
 def _meta_index(tree: lxml.html.HtmlElement) -> dict[str, tuple[str, ...]]:
     index: dict[str, list[str]] = {}
     for meta in tree.iter("meta"):
-        content = squash(meta.get("content"))
+        content = unescape(meta.get("content"))
         if content is None:
             continue
         for attr in ("property", "name", "itemprop", "http-equiv"):

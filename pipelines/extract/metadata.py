@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.extract.markup import Page, schema_types, squash
+from pipelines.extract.markup import Page, schema_types, squash, unescape
 
 _MAX_TITLE = 400
 _MAX_AUTHOR = 100
@@ -61,7 +61,7 @@ def _string(value: Any) -> str | None:
     if isinstance(value, dict):
         return _string(value.get("@value") or value.get("name"))
     if isinstance(value, str):
-        return squash(value)
+        return unescape(value)
     return None
 
 
@@ -122,12 +122,15 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
     if len(segments) == 1:
         return title[:_MAX_TITLE]
     if h1:
+        # The headline repeated in <h1> tells which segments belong to it.
         target = _normal(h1)
         if target == _normal(title):
             return title[:_MAX_TITLE]
-        for segment in segments:
-            if _normal(segment) == target:
-                return segment.strip()[:_MAX_TITLE]
+        for first in range(len(segments)):
+            for last in range(first + 1, len(segments) + 1):
+                span = "".join(parts[2 * first : 2 * last - 1])
+                if _normal(span) == target:
+                    return span.strip()[:_MAX_TITLE]
     start, end = 0, len(segments)
     while end - start > 1 and _is_site_segment(segments[end - 1], site_name, url):
         end -= 1
@@ -172,14 +175,14 @@ def _untruncated(value: str | None) -> str | None:
 # --- authors -------------------------------------------------------------
 
 def _clean_author(name: str) -> str | None:
-    name = squash(_BYLINE_PREFIX.sub("", name.strip()))  # type: ignore[assignment]
-    if not name or len(name) > _MAX_AUTHOR:
+    cleaned = squash(_BYLINE_PREFIX.sub("", unescape(name) or ""))
+    if not cleaned or len(cleaned) > _MAX_AUTHOR:
         return None
-    if name.startswith(("http://", "https://", "www.", "@")) or "/" in name:
+    if cleaned.startswith(("http://", "https://", "www.", "@")) or "/" in cleaned:
+        return None  # profile links and handles, not names
+    if not any(ch.isalpha() for ch in cleaned):
         return None
-    if not any(ch.isalpha() for ch in name):
-        return None
-    return name
+    return cleaned
 
 
 def _split_authors(value: str) -> list[str]:

@@ -29,8 +29,8 @@ _TOKEN_SPLIT = re.compile(r"\s+")
 _FORM_WORDS = re.compile(r"log[-_ ]?in|sign[-_ ]?in|paywall|regwall|subscriber", re.IGNORECASE)
 
 # Below these lengths the extracted text is a teaser rather than an article.
-SHORT_TEXT = 1500
-VERY_SHORT_TEXT = 600
+SHORT_TEXT = 900
+VERY_SHORT_TEXT = 500
 
 
 def _is_false(value: Any) -> bool:

@@ -65,6 +65,20 @@ def lines_to_paragraphs(raw: str | None) -> str | None:
     return "\n\n".join(paragraphs) or None
 
 
+def drop_leading_title(text: str | None, title: str | None) -> str | None:
+    """Remove a first paragraph that only repeats the headline (kept apart in ``title``)."""
+    if not text or not title:
+        return text
+    first, _, rest = text.partition("\n\n")
+    if rest and _comparable(first) == _comparable(title):
+        return rest
+    return text
+
+
+def _comparable(value: str) -> str:
+    return re.sub(r"\W+", " ", value).strip().casefold()
+
+
 def html_main_text(html: str, url: str) -> str | None:
     """Main text of an HTML page with trafilatura, without comments; ``None`` if nothing.
 
