@@ -1,8 +1,11 @@
 """Structural paywall signals.
 
 Only markup counts: schema.org's ``isAccessibleForFree: false``, the container
-classes paywall vendors use, or a login/subscribe form next to a text too short
-to be the article. Words like "subscribe" in the text never fire on their own.
+classes paywall vendors use, or a login/subscribe form inside the article. Each
+fires only when the extracted text is short: metered sites mark every article
+``isAccessibleForFree: false`` and carry paywall containers even when the full
+text was served, and such a page is readable. Words like "subscribe" in the
+text never fire on their own.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ _TOKEN_SPLIT = re.compile(r"\s+")
 _FORM_WORDS = re.compile(r"log[-_ ]?in|sign[-_ ]?in|paywall|regwall|subscriber", re.IGNORECASE)
 
 # Below these lengths the extracted text is a teaser rather than an article.
-SHORT_TEXT = 900
-VERY_SHORT_TEXT = 500
+TEASER_TEXT = 2000  # with a statement that the content is not free
+SHORT_TEXT = 900  # with paywall markup
+VERY_SHORT_TEXT = 500  # with a login form in the article
 
 
 def _is_false(value: Any) -> bool:
@@ -72,13 +76,17 @@ def paywall_markup(page: Page) -> str | None:
 
 
 def login_form(page: Page) -> bool:
-    """Whether the page has a password field or a form that asks to log in or subscribe."""
+    """Whether the article area holds a password field or a login/subscriber form.
+
+    Site-wide login widgets in sidebars and headers do not count.
+    """
     if page.tree is None:
         return False
     try:
-        if page.tree.xpath("//input[@type='password']"):
-            return True
-        for form in page.tree.iter("form"):
+        forms = page.tree.xpath("//article//form|//main//form")
+        for form in forms:
+            if form.xpath(".//input[@type='password']"):
+                return True
             label = " ".join(form.get(attr) or "" for attr in ("action", "id", "class", "name"))
             if _FORM_WORDS.search(label):
                 return True
@@ -90,12 +98,12 @@ def login_form(page: Page) -> bool:
 def detect_paywall(page: Page, text: str | None) -> tuple[bool, str | None]:
     """Return ``(paywall, reason)`` from structural signals of an HTML page."""
     length = len(text or "")
-    if not_free(page):
-        return True, "json-ld isAccessibleForFree=false"
+    if length < TEASER_TEXT and not_free(page):
+        return True, f"json-ld isAccessibleForFree=false with short text ({length} chars)"
     if length < SHORT_TEXT:
         token = paywall_markup(page)
         if token:
             return True, f"paywall markup ({token}) with short text ({length} chars)"
     if length < VERY_SHORT_TEXT and login_form(page):
-        return True, f"login/subscribe form with very short text ({length} chars)"
+        return True, f"login form in the article with very short text ({length} chars)"
     return False, None
