@@ -82,13 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     pairs: list[tuple[float, float, float]] = []
     correct = given = n_date = paywalled = 0
     wall = cpu = 0.0
+    slowest: list[float] = []
     out = args.out.open("w", encoding="utf-8") if args.out else None
     try:
         for row in rows:
             body = gzip.decompress((args.corpus / row["file"]).read_bytes())
             w0, c0 = time.perf_counter(), time.process_time()
             result = extract(body, HEADERS, row["url"])
-            wall += time.perf_counter() - w0
+            slowest.append(time.perf_counter() - w0)
+            wall += slowest[-1]
             cpu += time.process_time() - c0
             if out is not None:
                 prediction = {"id": row["id"], "title": result.title,
@@ -119,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(correct={correct} given={given} n={n_date})")
     print(f"paywall flagged: {paywalled} of {n} pages")
     if n:
-        print(f"time: {1000 * wall / n:.1f} ms/page wall, {1000 * cpu / n:.1f} ms/page cpu")
+        slowest.sort()
+        p95 = slowest[int(0.95 * (n - 1))]
+        print(f"time: {1000 * wall / n:.1f} ms/page wall, {1000 * cpu / n:.1f} ms/page cpu, "
+              f"p95 {1000 * p95:.0f} ms, max {1000 * slowest[-1]:.0f} ms")
     print(f"body_f1={f1:.3f} date_acc={date_acc:.3f} n_body={len(pairs)} n_date={n_date}")
     return 0
 

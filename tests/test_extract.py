@@ -204,6 +204,20 @@ def test_paywall_markup_ignored_on_full_article() -> None:
     assert extract(body, HTML, "https://example.org/a", fetched_at=FETCHED).paywall is False
 
 
+def test_not_free_statement_ignored_when_full_text_was_served() -> None:
+    # Metered sites mark every article as not free, also when they serve it whole.
+    more = b"".join(
+        b"<p>Paragraph %d of the rest of the article: %s</p>" % (n, topic * 20)
+        for n, topic in enumerate([b"prices rose. ", b"councils met. ", b"ships sailed. "])
+    )
+    body = page("mentions_subscriptions.html").replace(
+        b'"isAccessibleForFree": true', b'"isAccessibleForFree": false'
+    ).replace(b"</article>", more + b"</article>")
+    assert b'"isAccessibleForFree": false' in body
+    result = extract(body, HTML, "https://example.org/a", fetched_at=FETCHED)
+    assert result.paywall is False and result.paywall_reason is None
+
+
 # --- dates ----------------------------------------------------------------
 
 def test_dates_never_after_fetch() -> None:
@@ -309,7 +323,11 @@ def test_detect_encoding(body: bytes, content_type: str | None, expected: str) -
 
 def test_decode_body_strips_bom_and_survives_bad_codec() -> None:
     assert decode_body(b"\xef\xbb\xbf<p>x</p>", None) == "<p>x</p>"
-    assert decode_body(b"<p>\xff</p>", "text/html; charset=utf-8") == "<p>\ufffd</p>"
+    # stray windows-1252 bytes in a UTF-8 page are read as windows-1252
+    mixed = "<p>caf\u00e9 ".encode() + b"S\xe1nchez\xa0\x93quoted\x94</p>"
+    expected = "<p>caf\u00e9 S\u00e1nchez\u00a0\u201cquoted\u201d</p>"
+    assert decode_body(mixed, "text/html; charset=utf-8") == expected
+    assert decode_body(b"<p>\x81</p>", "text/html; charset=utf-8") == "<p>\ufffd</p>"
 
 
 # --- other content types ----------------------------------------------------

@@ -9,6 +9,7 @@ valid, non-ASCII UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import logging
 
 from w3lib.encoding import (
@@ -23,6 +24,20 @@ logger = logging.getLogger(__name__)
 
 UTF8 = "utf-8"
 FALLBACK = "cp1252"  # WHATWG's default for undeclared Western pages
+
+
+def _cp1252_for_invalid_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: read bytes that are not valid UTF-8 as windows-1252.
+
+    Stray bytes in UTF-8 pages are nearly always legacy punctuation (NBSP,
+    curly quotes, accented letters) pasted from another source.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode(FALLBACK, "replace"), exc.end
+
+
+codecs.register_error("extract_cp1252_fallback", _cp1252_for_invalid_bytes)
 
 
 def _is_utf8(body: bytes) -> bool:
@@ -47,6 +62,8 @@ def _looks_like_single_byte(body: bytes) -> bool:
 
 def _safe_decode(body: bytes, encoding: str) -> str:
     try:
+        if encoding == UTF8:
+            return body.decode(UTF8, "extract_cp1252_fallback")
         return to_unicode(body, encoding)
     except (LookupError, ValueError) as exc:  # unknown or unusable codec
         logger.debug("decoding with %s failed: %s", encoding, exc)
