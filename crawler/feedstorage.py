@@ -55,15 +55,21 @@ def completeness_problem(stats: dict[str, Any]) -> str | None:
 class AtomicFileFeedStorage:
     """Feed storage for local paths: write aside, publish on a complete run."""
 
-    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None,
-                 crawler: Crawler | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        feed_options: dict[str, Any] | None = None,
+        crawler: Crawler | None = None,
+    ) -> None:
         self.path = Path(file_uri_to_path(uri) if uri.startswith("file:") else uri)
         self.crawler = crawler
         self._part: Path | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, uri: str, *,
-                     feed_options: dict[str, Any] | None = None) -> Self:
+    def from_crawler(
+        cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
+    ) -> Self:
         """Build the storage with access to the run's stats."""
         return cls(uri, feed_options=feed_options, crawler=crawler)
 
@@ -71,8 +77,9 @@ class AtomicFileFeedStorage:
         """Open a hidden part file beside the final path."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_parts(self.path.parent)
-        fd, part = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.",
-                                    suffix=PART_SUFFIX)
+        fd, part = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.", suffix=PART_SUFFIX
+        )
         self._part = Path(part)
         os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600; readers expect the usual mode
         return os.fdopen(fd, "w+b")
@@ -92,13 +99,15 @@ class AtomicFileFeedStorage:
             file.close()
             os.replace(self._part, self.path)
             _fsync_dir(self.path.parent)
-            manifest = build_manifest(stats, output=str(self.path), sha256=digest, size=size,
-                                      finished_at=iso_z(utc_now()))
+            manifest = build_manifest(
+                stats, output=str(self.path), sha256=digest, size=size, finished_at=iso_z(utc_now())
+            )
             write_json_atomically(manifest_path(self.path), manifest)
             if self.crawler.stats:
                 self.crawler.stats.set_value("ingest/output", str(self.path))
-            logger.info("Published %s (%d records, sha256 %s)", self.path,
-                        manifest["records"], digest)
+            logger.info(
+                "Published %s (%d records, sha256 %s)", self.path, manifest["records"], digest
+            )
         finally:
             if not file.closed:
                 file.close()

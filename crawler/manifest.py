@@ -25,13 +25,16 @@ def sha256_of(file: IO[bytes], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def build_manifest(stats: Mapping[str, Any], *, output: str, sha256: str, size: int,
-                   finished_at: str) -> dict[str, Any]:
+def build_manifest(
+    stats: Mapping[str, Any], *, output: str, sha256: str, size: int, finished_at: str
+) -> dict[str, Any]:
     """Assemble the manifest from the run's stats and the finished file."""
-    by_status = {k.removeprefix(STATUS_PREFIX): v for k, v in stats.items()
-                 if k.startswith(STATUS_PREFIX)}
-    by_error = {k.removeprefix(ERROR_PREFIX): v for k, v in stats.items()
-                if k.startswith(ERROR_PREFIX)}
+    by_status = {
+        k.removeprefix(STATUS_PREFIX): v for k, v in stats.items() if k.startswith(STATUS_PREFIX)
+    }
+    by_error = {
+        k.removeprefix(ERROR_PREFIX): v for k, v in stats.items() if k.startswith(ERROR_PREFIX)
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "output": output,

@@ -25,6 +25,9 @@ FEED_STORAGES = {
 FEED_EXPORT_ENCODING = "utf-8"  # otherwise non-ASCII is written as \u escapes
 SPOOL_DIR = "output/spool/"
 
+# Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
+SOURCES_READAHEAD = 1000
+
 # --- Records -----------------------------------------------------------------
 PREVIEW_CHARS = 3000
 FULL_TEXT = False
@@ -49,8 +52,12 @@ USER_AGENT = f"sources-crawler/0.1 (+{CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.KnownMissingHostMiddleware": 50,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+    # after RetryMiddleware (550) on the way back, so that it can skip retries
+    "crawler.middlewares.DnsFailureMiddleware": 560,
 }
+DNS_RESOLVER = "crawler.resolver.RememberingResolver"
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0
@@ -65,6 +72,8 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# A source that failed is a record saying so, not an error of the run.
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 DNS_TIMEOUT = 20

@@ -22,7 +22,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import ijson
 import yaml
@@ -30,7 +30,6 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
-
 
 FORMATS = {
     ".yaml": "yaml",
@@ -114,8 +113,8 @@ def resolve_sources(spec: str, *, exclude: Iterable[str] = ()) -> list[str]:
 
 def _open_binary(path: str) -> IO[bytes]:
     if path.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")
 
 
 def _open_text(path: str) -> IO[str]:
@@ -169,8 +168,9 @@ def entry_from_value(value: Any, origin: str) -> SourceEntry:
     fields = dict(value)
     raw_url = fields.pop("url", None)
     ids = {k: _id_text(fields.pop(k, None)) for k in _ID_KEYS}
-    entry = SourceEntry(url=None, origin=origin, id=ids["id"], stable_id=ids["stable_id"],
-                        fields=fields)
+    entry = SourceEntry(
+        url=None, origin=origin, id=ids["id"], stable_id=ids["stable_id"], fields=fields
+    )
     if isinstance(raw_url, str) and raw_url.strip():
         entry.url = raw_url.strip()
     elif raw_url is None or raw_url == "":
@@ -215,7 +215,7 @@ def _make_streaming_loader() -> type[Any]:
 
         return PyStreamingLoader
 
-    class CStreamingLoader(CParser, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+    class CStreamingLoader(CParser, Composer, SafeConstructor, Resolver):
         yaml_implicit_resolvers = resolvers
 
         def __init__(self, stream: IO[bytes]) -> None:
@@ -228,6 +228,10 @@ def _make_streaming_loader() -> type[Any]:
 
 
 _StreamingYamlLoader = _make_streaming_loader()
+
+
+def _line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
 
 
 def _yaml_error(path: str, exc: yaml.YAMLError) -> SourcesError:
@@ -254,14 +258,15 @@ def _check_yaml(path: str) -> None:
                             raise SourcesError(
                                 path,
                                 "expected a list of entries at the top level, found a mapping",
-                                event.start_mark.line + 1,
+                                _line(event.start_mark),
                             )
                     depth += 1
                 elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                     depth -= 1
                 elif isinstance(event, yaml.DocumentStartEvent) and top_kind is not None:
-                    raise SourcesError(path, "expected one YAML document, found several",
-                                       event.start_mark.line + 1)
+                    raise SourcesError(
+                        path, "expected one YAML document, found several", _line(event.start_mark)
+                    )
         except yaml.YAMLError as exc:
             raise _yaml_error(path, exc) from exc
         finally:
@@ -301,9 +306,13 @@ def _keep_verbatim_ids(node: Node, entry: SourceEntry) -> None:
     if not isinstance(node, MappingNode):
         return
     for key_node, value_node in node.value:
-        if (isinstance(key_node, ScalarNode) and key_node.value in _ID_KEYS
-                and isinstance(value_node, ScalarNode) and value_node.value.strip()
-                and value_node.tag != "tag:yaml.org,2002:null"):
+        if (
+            isinstance(key_node, ScalarNode)
+            and key_node.value in _ID_KEYS
+            and isinstance(value_node, ScalarNode)
+            and value_node.value.strip()
+            and value_node.tag != "tag:yaml.org,2002:null"
+        ):
             setattr(entry, key_node.value, value_node.value.strip())
 
 
@@ -358,8 +367,9 @@ def _iter_jsonl(path: str) -> Iterator[SourceEntry]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield SourceEntry(url=None, origin=origin,
-                                  problem=f"line is not valid JSON: {exc.msg}")
+                yield SourceEntry(
+                    url=None, origin=origin, problem=f"line is not valid JSON: {exc.msg}"
+                )
                 continue
             yield entry_from_value(value, origin)
 
@@ -391,8 +401,11 @@ def _iter_csv(path: str) -> Iterator[SourceEntry]:
         for row in reader:
             origin = f"{path}:{reader.line_num}"
             # Empty cells are absent values, not empty strings, in the pass-through.
-            value = {("url" if k == url_column else k.strip()): v for k, v in row.items()
-                     if k is not None and v not in (None, "")}
+            value = {
+                ("url" if k == url_column else k.strip()): v
+                for k, v in row.items()
+                if k is not None and v not in (None, "")
+            }
             if not value:
                 continue
             yield entry_from_value(value, origin)

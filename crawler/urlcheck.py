@@ -30,7 +30,9 @@ def fetchable_url(url: str) -> str | Refusal:
         if not scheme:
             return Refusal("invalid_url", f"URL has no scheme: {url!r}")
         if scheme not in FETCHABLE_SCHEMES:
-            return Refusal("unsupported_scheme", f"scheme {scheme!r} is not fetched (only http, https)")
+            return Refusal(
+                "unsupported_scheme", f"scheme {scheme!r} is not fetched (only http, https)"
+            )
         if not parts.hostname:
             return Refusal("invalid_url", f"URL has no host: {url!r}")
         _ = parts.port  # raises ValueError for a port that is not a number in range

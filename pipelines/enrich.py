@@ -36,7 +36,9 @@ class EnrichPipeline(Stage):
         given = item.entry.fields.get("publication_id")
         venue = self.venues.by_id(str(given)) if given else None
         if venue is None:
-            venue = self.venues.match(record.get("final_url")) or self.venues.match(record.get("url"))
+            venue = self.venues.match(record.get("final_url")) or self.venues.match(
+                record.get("url")
+            )
         if venue is not None:
             record["publication"] = venue.as_record()
             self.inc_stat("ingest/publication_matched")

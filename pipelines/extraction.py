@@ -34,8 +34,9 @@ class ExtractPipeline(Stage):
         if body is None or status is None or not 200 <= status < 300:
             return
         fetched_at = datetime.fromisoformat(item.fetched_at.replace("Z", "+00:00"))
-        fields = extract(body, item.headers, item.final_url or record.get("url", ""),
-                         fetched_at=fetched_at)
+        fields = extract(
+            body, item.headers, item.final_url or record.get("url", ""), fetched_at=fetched_at
+        )
         preview, truncated = make_preview(fields.text, self.preview_chars)
         text = fields.text
         record.update(
@@ -56,7 +57,9 @@ class ExtractPipeline(Stage):
         if self.full_text:
             record["text"] = text
         if fields.paywall:
-            item.paywall = fields.paywall_reason or "the text is behind a login or subscription wall"
+            item.paywall = (
+                fields.paywall_reason or "the text is behind a login or subscription wall"
+            )
 
 
 def _mime(content_type: str | None) -> str | None:

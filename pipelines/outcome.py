@@ -23,13 +23,21 @@ from scrapy.exceptions import (
 from twisted.internet import error as tx_error
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawler.resolver import HostNotFoundError
+
 # 4xx codes that say "you may not" or "slow down", not "gone".
 _BLOCKING_4XX = frozenset({403, 407, 429})
 _PAYWALL_CODES = frozenset({401, 402})
 # getaddrinfo's words for a name that does not exist (as opposed to a
 # resolver that failed or timed out, which may pass).
-_NXDOMAIN_HINTS = ("name or service not known", "nodename nor servname", "no address associated",
-                   "nxdomain", "does not exist", "host not found")
+_NXDOMAIN_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "no address associated",
+    "nxdomain",
+    "does not exist",
+    "host not found",
+)
 
 
 class Outcome(NamedTuple):
@@ -67,6 +75,8 @@ def from_failure(exc: BaseException) -> Outcome:
     """Classify an exception that ended a download without a response."""
     message = str(exc) or type(exc).__name__
     text = message.lower()
+    if isinstance(exc, HostNotFoundError):
+        return Outcome("dead", "dns", f"host name does not exist: {message}")
     if isinstance(exc, (CannotResolveHostError, tx_error.DNSLookupError)):
         if any(hint in text for hint in _NXDOMAIN_HINTS):
             return Outcome("dead", "dns", f"host name does not exist: {message}")
@@ -83,8 +93,17 @@ def from_failure(exc: BaseException) -> Outcome:
         return Outcome("error", "ignored", message)
     if isinstance(exc, (DownloadConnectionRefusedError, tx_error.ConnectionRefusedError)):
         return Outcome("error", "connection", f"connection refused: {message}")
-    if isinstance(exc, (ResponseDataLossError, ResponseFailed, ResponseNeverReceived,
-                        DownloadFailedError, tx_error.ConnectionLost, tx_error.ConnectError)):
+    if isinstance(
+        exc,
+        (
+            ResponseDataLossError,
+            ResponseFailed,
+            ResponseNeverReceived,
+            DownloadFailedError,
+            tx_error.ConnectionLost,
+            tx_error.ConnectError,
+        ),
+    ):
         return Outcome("error", "connection", f"connection failed: {message}")
     if isinstance(exc, zlib.error) or (isinstance(exc, OSError) and "gzip" in text):
         return Outcome("error", "decoding", f"body could not be decoded: {message}")

@@ -8,25 +8,52 @@ from typing import Any
 from pydantic import ValidationError
 from scrapy.crawler import Crawler
 
+from crawler.ids import resource_id, stable_id
 from crawler.items import SourceItem
 from pipelines.base import Stage
-from crawler.ids import resource_id, stable_id
 from schemas.record import SCHEMA_VERSION, SourceRecord
 
 logger = logging.getLogger(__name__)
 
 # Values a field takes when no stage had anything to say about it.
 _EMPTY: dict[str, Any] = {
-    "canonical_url": None, "final_url": None, "domain": None, "error": None,
-    "error_detail": None, "http_status": None, "content_type": None, "mime": None,
-    "title": None, "published_date": None, "modified_date": None, "authors": [],
-    "site_name": None, "language": None, "description": None, "preview": None,
-    "preview_truncated": False, "content_length": None, "body_bytes": None,
-    "content_sha256": None, "source": {}, "publication": None,
+    "canonical_url": None,
+    "final_url": None,
+    "domain": None,
+    "error": None,
+    "error_detail": None,
+    "http_status": None,
+    "content_type": None,
+    "mime": None,
+    "title": None,
+    "published_date": None,
+    "modified_date": None,
+    "authors": [],
+    "site_name": None,
+    "language": None,
+    "description": None,
+    "preview": None,
+    "preview_truncated": False,
+    "content_length": None,
+    "body_bytes": None,
+    "content_sha256": None,
+    "source": {},
+    "publication": None,
 }
 # Fields an invalid record keeps when it is rewritten as an error record.
-_IDENTITY = ("schema_version", "resource_id", "stable_id", "url", "canonical_url", "final_url",
-             "domain", "http_status", "fetched_at", "source", "body_bytes")
+_IDENTITY = (
+    "schema_version",
+    "resource_id",
+    "stable_id",
+    "url",
+    "canonical_url",
+    "final_url",
+    "domain",
+    "http_status",
+    "fetched_at",
+    "source",
+    "body_bytes",
+)
 
 
 class ValidatePipeline(Stage):
@@ -52,11 +79,16 @@ class ValidatePipeline(Stage):
             record = self._as_error_record(item, data, exc)
         return record.model_dump(mode="json", exclude=None if self.full_text else {"text"})
 
-    def _as_error_record(self, item: SourceItem, data: dict[str, Any],
-                         exc: ValidationError) -> SourceRecord:
+    def _as_error_record(
+        self, item: SourceItem, data: dict[str, Any], exc: ValidationError
+    ) -> SourceRecord:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
-        logger.error("Invalid record for %s (%s): %s", item.entry.url or item.entry.origin,
-                     ", ".join(fields), exc)
+        logger.error(
+            "Invalid record for %s (%s): %s",
+            item.entry.url or item.entry.origin,
+            ", ".join(fields),
+            exc,
+        )
         for name in fields:
             self.inc_stat(f"ingest/invalid_record/{name}")
         entry = item.entry
@@ -68,8 +100,13 @@ class ValidatePipeline(Stage):
             "fetched_at": item.fetched_at,
         }
         kept = {k: data.get(k) for k in _IDENTITY if k not in fields}
-        return SourceRecord.model_validate({
-            **_EMPTY, **fallback, **kept,
-            "status": "error", "error": "invalid_record",
-            "error_detail": f"record failed validation on: {', '.join(fields)}",
-        })
+        return SourceRecord.model_validate(
+            {
+                **_EMPTY,
+                **fallback,
+                **kept,
+                "status": "error",
+                "error": "invalid_record",
+                "error_detail": f"record failed validation on: {', '.join(fields)}",
+            }
+        )

@@ -61,18 +61,22 @@ def sources_dir(tmp_path_factory: pytest.TempPathFactory, page_server: PageServe
         encoding="utf-8",
     )
     (root / "b.json").write_text(
-        json.dumps([
-            {"url": u("/article/reef-paper"), "id": "json-id", "type": "paper"},
-            u("/article/blog-post"),
-            {"url": u("/status/404"), "note": "duplicate of a.yaml"},
-        ]),
+        json.dumps(
+            [
+                {"url": u("/article/reef-paper"), "id": "json-id", "type": "paper"},
+                u("/article/blog-post"),
+                {"url": u("/status/404"), "note": "duplicate of a.yaml"},
+            ]
+        ),
         encoding="utf-8",
     )
     (root / "c.jsonl").write_text(
-        json.dumps({"url": u("/article/de-stadtbaeume"), "stable_id": "sid_keepThis1"}) + "\n"
+        json.dumps({"url": u("/article/de-stadtbaeume"), "stable_id": "sid_keepThis1"})
+        + "\n"
         + "{not json\n"
         + "\n"
-        + json.dumps({"url": u("/text")}) + "\n",
+        + json.dumps({"url": u("/text")})
+        + "\n",
         encoding="utf-8",
     )
     with (root / "d.csv").open("w", newline="", encoding="utf-8") as f:
@@ -88,8 +92,9 @@ def sources_dir(tmp_path_factory: pytest.TempPathFactory, page_server: PageServe
 
 
 @pytest.fixture(scope="module")
-def crawl(sources_dir: Path, tmp_path_factory: pytest.TempPathFactory,
-          page_server: PageServer) -> CrawlResult:
+def crawl(
+    sources_dir: Path, tmp_path_factory: pytest.TempPathFactory, page_server: PageServer
+) -> CrawlResult:
     page_server.reset_hits()
     out = tmp_path_factory.mktemp("out") / "night.jsonl"
     result = run_crawl(sources_dir, out)
@@ -102,12 +107,26 @@ def test_one_record_per_unique_url(crawl: CrawlResult, page_server: PageServer) 
     assert len(urls) == len(set(urls))
     u = page_server.url
     expected = {
-        u("/article/ai-safety"), u("/status/404"), u("/status/410"), u("/status/500"),
-        u("/redirect/2?to=/article/gov-report"), u("/flaky/e2e"), u("/private/secret"),
-        u("/pdf/findings"), u("/article/ai-safety#section-2"), "http://127.0.0.1:1/refused",
-        "ftp://ftp.example.org/pub/file.pdf", "file:///etc/passwd", "http://[::1/broken",
-        u("/article/reef-paper"), u("/article/blog-post"), u("/article/de-stadtbaeume"),
-        u("/text"), u("/image.png"), u("/article/gov-report"), u("/empty"),
+        u("/article/ai-safety"),
+        u("/status/404"),
+        u("/status/410"),
+        u("/status/500"),
+        u("/redirect/2?to=/article/gov-report"),
+        u("/flaky/e2e"),
+        u("/private/secret"),
+        u("/pdf/findings"),
+        u("/article/ai-safety#section-2"),
+        "http://127.0.0.1:1/refused",
+        "ftp://ftp.example.org/pub/file.pdf",
+        "file:///etc/passwd",
+        "http://[::1/broken",
+        u("/article/reef-paper"),
+        u("/article/blog-post"),
+        u("/article/de-stadtbaeume"),
+        u("/text"),
+        u("/image.png"),
+        u("/article/gov-report"),
+        u("/empty"),
     }
     assert set(urls) == expected
     # entries without a URL still get one record each: yaml (3), jsonl bad line, csv empty url
@@ -115,8 +134,9 @@ def test_one_record_per_unique_url(crawl: CrawlResult, page_server: PageServer) 
     assert len(crawl.records) == len(expected) + 5
 
 
-def test_duplicates_fetched_once_and_first_entry_wins(crawl: CrawlResult,
-                                                      page_server: PageServer) -> None:
+def test_duplicates_fetched_once_and_first_entry_wins(
+    crawl: CrawlResult, page_server: PageServer
+) -> None:
     article = crawl.by_url()[page_server.url("/article/ai-safety")]
     assert article["resource_id"] == "given-id-article"
     assert article["source"]["title"] == "Title from the wiki"
@@ -172,11 +192,20 @@ def test_ok_article_fields(crawl: CrawlResult, page_server: PageServer) -> None:
         ("/image.png", "ok", None, 200),
     ],
 )
-def test_statuses(crawl: CrawlResult, page_server: PageServer, path: str, status: str,
-                  error: str | None, http_status: int | None) -> None:
+def test_statuses(
+    crawl: CrawlResult,
+    page_server: PageServer,
+    path: str,
+    status: str,
+    error: str | None,
+    http_status: int | None,
+) -> None:
     record = crawl.by_url()[page_server.url(path)]
-    assert (record["status"], record["error"], record["http_status"]) == (status, error,
-                                                                          http_status)
+    assert (record["status"], record["error"], record["http_status"]) == (
+        status,
+        error,
+        http_status,
+    )
     if error:
         assert record["error_detail"]
 
@@ -235,8 +264,9 @@ def test_records_validate_and_manifest_matches(crawl: CrawlResult) -> None:
 
 def test_malformed_yaml_stops_before_crawling(tmp_path: Path, page_server: PageServer) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(f"- url: {page_server.url('/status/404')}\n- url: [unclosed\n- url: x\n",
-                   encoding="utf-8")
+    bad.write_text(
+        f"- url: {page_server.url('/status/404')}\n- url: [unclosed\n- url: x\n", encoding="utf-8"
+    )
     page_server.reset_hits()
     out = tmp_path / "out.jsonl"
     result = run_crawl(bad, out)
@@ -293,23 +323,34 @@ def _wait_for(predicate: Any, timeout: float) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_interrupted_crawl_publishes_nothing(tmp_path: Path, page_server: PageServer,
-                                            sig: signal.Signals) -> None:
+def test_interrupted_crawl_publishes_nothing(
+    tmp_path: Path, page_server: PageServer, sig: signal.Signals
+) -> None:
     listing = tmp_path / "slow.txt"
     listing.write_text(
-        page_server.url("/article/reef-paper") + "\n"
+        page_server.url("/article/reef-paper")
+        + "\n"
         + "".join(page_server.url(f"/delay/3?n={i}") + "\n" for i in range(8)),
         encoding="utf-8",
     )
     out = tmp_path / "night.jsonl"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.Popen(crawl_command(listing, out, CONCURRENT_REQUESTS="2"),
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        crawl_command(listing, out, CONCURRENT_REQUESTS="2"),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # wait until the part file holds the first record: the crawl is midway
-        assert _wait_for(lambda: any(p.name.endswith(".part") and p.stat().st_size > 0
-                                     for p in tmp_path.iterdir()), 30)
+        assert _wait_for(
+            lambda: any(
+                p.name.endswith(".part") and p.stat().st_size > 0 for p in tmp_path.iterdir()
+            ),
+            30,
+        )
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -332,25 +373,37 @@ def test_default_output_path_is_under_output(tmp_path: Path, page_server: PageSe
     listing = tmp_path / "one.txt"
     listing.write_text(page_server.url("/article/gov-report") + "\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    command = [sys.executable, "-m", "scrapy", "crawl", "sources", "-a", f"sources={listing}",
-               "-s", "ALLOW_PRIVATE_ADDRESSES=true", "-s", "AUTOTHROTTLE_ENABLED=false"]
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "sources",
+        "-a",
+        f"sources={listing}",
+        "-s",
+        "ALLOW_PRIVATE_ADDRESSES=true",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=false",
+    ]
     # run from a scratch copy of the project config so output/ lands in tmp_path
     (tmp_path / "scrapy.cfg").write_text((PROJECT_ROOT / "scrapy.cfg").read_text())
-    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (produced,) = (tmp_path / "output" / "sources").glob("*.jsonl")
     assert produced.name.endswith("Z.jsonl") and "+" not in produced.name
     assert Path(f"{produced}.manifest.json").exists()
 
 
-
 def test_robots_txt_applies_to_every_concurrent_request(tmp_path: Path) -> None:
     # A fresh server: its robots.txt is fetched while all ten requests wait for it.
     with PageServer() as server:
         listing = tmp_path / "private.txt"
-        listing.write_text("".join(server.url(f"/private/{i}") + "\n" for i in range(10)),
-                           encoding="utf-8")
+        listing.write_text(
+            "".join(server.url(f"/private/{i}") + "\n" for i in range(10)), encoding="utf-8"
+        )
         result = run_crawl(listing, tmp_path / "out.jsonl")
         assert result.exit_code == 0, result.log[-2000:]
         assert [r["error"] for r in result.records] == ["robots"] * 10

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sized
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_to_future
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
 from crawler.items import SourceItem
-from crawler.sourcelist import SourceEntry, SourcesError, check_sources, iter_entries, resolve_sources
+from crawler.sourcelist import (
+    SourceEntry,
+    SourcesError,
+    check_sources,
+    iter_entries,
+    resolve_sources,
+)
 from crawler.timeutil import iso_z, utc_now
 from crawler.urlcheck import Refusal, fetchable_url
 
@@ -48,12 +56,18 @@ class SourcesSpider(Spider):
         assert stats is not None
         publications = self.crawler.settings.get("PUBLICATIONS")
         try:
-            files = resolve_sources(self.sources_spec, exclude=[publications] if publications else [])
+            files = resolve_sources(
+                self.sources_spec, exclude=[publications] if publications else []
+            )
             check_sources(files)
         except SourcesError as exc:
             self._fail_sources(exc)
-        logger.info("Reading sources from %d file(s): %s", len(files), ", ".join(files[:5])
-                    + (" …" if len(files) > 5 else ""))
+        logger.info(
+            "Reading sources from %d file(s): %s",
+            len(files),
+            ", ".join(files[:5]) + (" …" if len(files) > 5 else ""),
+        )
+        readahead = self.crawler.settings.getint("SOURCES_READAHEAD", 1000)
         seen: set[bytes] = set()
         entries = iter_entries(files)
         while True:
@@ -73,12 +87,25 @@ class SourcesSpider(Spider):
                     continue
                 seen.add(key)
             stats.inc_value("ingest/entries_unique")
-            engine = self.crawler.engine
-            if engine is not None and engine.needs_backout():
-                # Lazy start: only read on when the engine can take more.
-                await self.crawler.signals.wait_for(signals.scheduler_empty)
+            await self._wait_for_room(readahead)
             yield self._request_or_refusal(entry)
         stats.set_value("ingest/sources_complete", True)
+
+    async def _wait_for_room(self, readahead: int) -> None:
+        """Read on only while fewer than ``readahead`` requests wait in the scheduler.
+
+        Reading the whole list up front would hold every request in memory;
+        reading only when the scheduler is empty lets a few large domains,
+        throttled per domain, starve all the others. A bounded backlog spread
+        over many domains keeps both memory and throughput in check.
+        """
+        from twisted.internet import reactor  # imported late: importing installs a reactor
+
+        engine = self.crawler.engine
+        scheduler = engine.scheduler if engine is not None else None
+        # Scrapy's schedulers are Sized; a custom one that is not is never waited on.
+        while isinstance(scheduler, Sized) and len(scheduler) >= readahead:
+            await deferred_to_future(deferLater(reactor, 0.05, lambda: None))
 
     def _fail_sources(self, exc: SourcesError) -> NoReturn:
         stats = self.crawler.stats
@@ -107,13 +134,17 @@ class SourcesSpider(Spider):
     def _refused(self, entry: SourceEntry, refusal: Refusal) -> SourceItem:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"ingest/refused/{refusal.kind}")
-        return SourceItem(entry=entry, fetched_at=iso_z(utc_now()),
-                          refusal=(refusal.kind, f"{refusal.detail} (at {entry.origin})"))
+        return SourceItem(
+            entry=entry,
+            fetched_at=iso_z(utc_now()),
+            refusal=(refusal.kind, f"{refusal.detail} (at {entry.origin})"),
+        )
 
-    def parse(self, response: Response) -> SourceItem:  # type: ignore[override]
+    def parse(self, response: Response) -> SourceItem:
         """Record the response as it came, whatever its status."""
         headers = {
-            key.lower(): value for key, value in response.headers.to_unicode_dict().items()
+            str(key).lower(): str(value)
+            for key, value in response.headers.to_unicode_dict().items()
         }
         return SourceItem(
             entry=response.meta[ENTRY_META_KEY],
