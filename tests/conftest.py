@@ -67,13 +67,19 @@ def crawl_command(sources: Path | str | None, output: Path, **settings: str) -> 
     return command
 
 
-def run_crawl(sources: Path | str | None, output: Path, *, timeout: float = 120,
-              **settings: str) -> CrawlResult:
+def run_crawl(
+    sources: Path | str | None, output: Path, *, timeout: float = 120, **settings: str
+) -> CrawlResult:
     """Run the crawl in a child process (a fresh reactor each time) and read its output."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     proc = subprocess.run(
         crawl_command(sources, output, **settings),
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     result = CrawlResult(exit_code=proc.returncode, output=output, log=proc.stderr + proc.stdout)
     if output.exists() and output.suffix == ".jsonl":
