@@ -103,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             wall += slowest[-1]
             cpu += time.process_time() - c0
             if out is not None:
-                prediction = {"id": row["id"], "title": result.title,
-                              "published_date": result.published_date, "text": result.text}
+                prediction = {
+                    "id": row["id"],
+                    "title": result.title,
+                    "published_date": result.published_date,
+                    "text": result.text,
+                }
                 out.write(json.dumps(prediction, ensure_ascii=False) + "\n")
             paywalled += result.paywall
             if row.get("body") is not None:
@@ -127,15 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     date_r = correct / (correct + missing) if correct + missing else 0.0
     print(f"pages: {n}")
     print(f"body: precision={precision:.3f} recall={recall:.3f} f1={f1:.3f} (n={len(pairs)})")
-    print(f"date: accuracy={date_acc:.3f} precision={date_p:.3f} recall={date_r:.3f} "
-          f"(correct={correct} given={given} n={n_date})")
+    print(
+        f"date: accuracy={date_acc:.3f} precision={date_p:.3f} recall={date_r:.3f} "
+        f"(correct={correct} given={given} n={n_date})"
+    )
     print(f"paywall flagged: {paywalled} of {n} pages")
     if n:
         slowest.sort()
         p95 = slowest[int(0.95 * (n - 1))]
-        print(f"time: {1000 * wall / n:.1f} ms/page wall, {1000 * cpu / n:.1f} ms/page cpu, "
-              f"p95 {1000 * p95:.0f} ms, max {1000 * slowest[-1]:.0f} ms "
-              f"(+ {1000 * warmup:.0f} ms one-off warm-up)")
+        print(
+            f"time: {1000 * wall / n:.1f} ms/page wall, {1000 * cpu / n:.1f} ms/page cpu, "
+            f"p95 {1000 * p95:.0f} ms, max {1000 * slowest[-1]:.0f} ms "
+            f"(+ {1000 * warmup:.0f} ms one-off warm-up)"
+        )
     print(f"body_f1={f1:.3f} date_acc={date_acc:.3f} n_body={len(pairs)} n_date={n_date}")
     return 0
 

@@ -68,11 +68,22 @@ def make_pdf(title: str, lines: list[str]) -> bytes:
 
 # --- interface ------------------------------------------------------------
 
+
 def test_extracted_fields_and_types() -> None:
     names = [f.name for f in dataclasses.fields(Extracted)]
     assert names == [
-        "content_type", "mime", "title", "published_date", "modified_date", "authors",
-        "site_name", "language", "description", "text", "paywall", "paywall_reason",
+        "content_type",
+        "mime",
+        "title",
+        "published_date",
+        "modified_date",
+        "authors",
+        "site_name",
+        "language",
+        "description",
+        "text",
+        "paywall",
+        "paywall_reason",
     ]
     result = run("news_article.html")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -97,8 +108,14 @@ ARTICLES = [
             "paywall": False,
         },
         "Three neighbouring councils on the lower river have agreed to buy a shared stock",
-        ["Accept all", "cookies", "Related stories", "Bridge repairs", "All rights reserved",
-         "Sport"],
+        [
+            "Accept all",
+            "cookies",
+            "Related stories",
+            "Bridge repairs",
+            "All rights reserved",
+            "Sport",
+        ],
         id="news-article",
     ),
     pytest.param(
@@ -210,15 +227,18 @@ def test_not_free_statement_ignored_when_full_text_was_served() -> None:
         b"<p>Paragraph %d of the rest of the article: %s</p>" % (n, topic * 20)
         for n, topic in enumerate([b"prices rose. ", b"councils met. ", b"ships sailed. "])
     )
-    body = page("mentions_subscriptions.html").replace(
-        b'"isAccessibleForFree": true', b'"isAccessibleForFree": false'
-    ).replace(b"</article>", more + b"</article>")
+    body = (
+        page("mentions_subscriptions.html")
+        .replace(b'"isAccessibleForFree": true', b'"isAccessibleForFree": false')
+        .replace(b"</article>", more + b"</article>")
+    )
     assert b'"isAccessibleForFree": false' in body
     result = extract(body, HTML, "https://example.org/a", fetched_at=FETCHED)
     assert result.paywall is False and result.paywall_reason is None
 
 
 # --- dates ----------------------------------------------------------------
+
 
 def test_dates_never_after_fetch() -> None:
     result = run("news_article.html", fetched_at=datetime(2023, 3, 14, 18, 0, tzinfo=UTC))
@@ -265,6 +285,7 @@ def test_parse_date(value: Any, expected: date | None) -> None:
 
 # --- metadata helpers -----------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("title", "site", "h1", "expected"),
     [
@@ -283,8 +304,16 @@ def test_clean_title(title: str, site: str | None, h1: str | None, expected: str
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("en-US", "en"), ("de_DE", "de"), ("FR", "fr"), ("en, de", "en"), ("und", None),
-     ("english", None), ("", None), (None, None)],
+    [
+        ("en-US", "en"),
+        ("de_DE", "de"),
+        ("FR", "fr"),
+        ("en, de", "en"),
+        ("und", None),
+        ("english", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_normalise_language(value: str | None, expected: str | None) -> None:
     assert normalise_language(value) == expected
@@ -298,6 +327,7 @@ def test_double_escaped_metadata_is_unescaped() -> None:
 
 
 # --- encodings --------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("body", "content_type", "expected"),
@@ -332,10 +362,12 @@ def test_decode_body_strips_bom_and_survives_bad_codec() -> None:
 
 # --- other content types ----------------------------------------------------
 
+
 def test_pdf() -> None:
     body = make_pdf("Analytical Engine Notes", ["Sketch of the engine.", "Second line here."])
-    result = extract(body, {"content-type": "application/pdf"}, "https://example.org/n.pdf",
-                     fetched_at=FETCHED)
+    result = extract(
+        body, {"content-type": "application/pdf"}, "https://example.org/n.pdf", fetched_at=FETCHED
+    )
     assert result.content_type == "pdf"
     assert result.mime == "application/pdf"
     assert result.title == "Analytical Engine Notes"
@@ -438,6 +470,7 @@ def test_pdf_date_parser() -> None:
 
 # --- preview ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "limit", "expected"),
     [
@@ -461,12 +494,20 @@ def test_make_preview(text: str | None, limit: int, expected: tuple[str | None, 
 
 # --- command line ------------------------------------------------------------
 
+
 def test_cli_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     saved = tmp_path / "page.html.gz"
     saved.write_bytes(gzip.compress(page("news_article.html")))
     status = cli_main(
-        [str(saved), "--url", "https://courier.example.org/news/x", "--content-type",
-         "text/html; charset=utf-8", "--preview-chars", "40"]
+        [
+            str(saved),
+            "--url",
+            "https://courier.example.org/news/x",
+            "--content-type",
+            "text/html; charset=utf-8",
+            "--preview-chars",
+            "40",
+        ]
     )
     assert status == 0
     output = json.loads(capsys.readouterr().out)

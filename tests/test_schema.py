@@ -12,26 +12,69 @@ import pytest
 from schemas import FIELD_ORDER, RecordError, SourceRecord, read_records
 from schemas.__main__ import SCHEMA_FILE, render
 
-DESIGN_FIELDS = (
-    "schema_version resource_id stable_id url canonical_url final_url domain status error "
-    "error_detail http_status fetched_at content_type mime title published_date modified_date "
-    "authors site_name language description preview preview_truncated content_length "
-    "body_bytes content_sha256 text source publication"
-).split()
+DESIGN_FIELDS = [
+    "schema_version",
+    "resource_id",
+    "stable_id",
+    "url",
+    "canonical_url",
+    "final_url",
+    "domain",
+    "status",
+    "error",
+    "error_detail",
+    "http_status",
+    "fetched_at",
+    "content_type",
+    "mime",
+    "title",
+    "published_date",
+    "modified_date",
+    "authors",
+    "site_name",
+    "language",
+    "description",
+    "preview",
+    "preview_truncated",
+    "content_length",
+    "body_bytes",
+    "content_sha256",
+    "text",
+    "source",
+    "publication",
+]
 
 
 def good_record(**changes: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "schema_version": "1", "resource_id": "100680ad546ce6a5", "stable_id": "sid_abcDEF1234",
-        "url": "https://example.com", "canonical_url": "https://example.com/",
-        "final_url": "https://example.com/", "domain": "example.com", "status": "ok",
-        "error": None, "error_detail": None, "http_status": 200,
-        "fetched_at": "2026-11-29T02:00:00Z", "content_type": "html", "mime": "text/html",
-        "title": "Example Domain", "published_date": None, "modified_date": None,
-        "authors": [], "site_name": None, "language": "en", "description": None,
-        "preview": "This domain is for use in examples.", "preview_truncated": False,
-        "content_length": 35, "body_bytes": 1256, "content_sha256": "0" * 64,
-        "source": {"type": "web"}, "publication": None,
+        "schema_version": "1",
+        "resource_id": "100680ad546ce6a5",
+        "stable_id": "sid_abcDEF1234",
+        "url": "https://example.com",
+        "canonical_url": "https://example.com/",
+        "final_url": "https://example.com/",
+        "domain": "example.com",
+        "status": "ok",
+        "error": None,
+        "error_detail": None,
+        "http_status": 200,
+        "fetched_at": "2026-11-29T02:00:00Z",
+        "content_type": "html",
+        "mime": "text/html",
+        "title": "Example Domain",
+        "published_date": None,
+        "modified_date": None,
+        "authors": [],
+        "site_name": None,
+        "language": "en",
+        "description": None,
+        "preview": "This domain is for use in examples.",
+        "preview_truncated": False,
+        "content_length": 35,
+        "body_bytes": 1256,
+        "content_sha256": "0" * 64,
+        "source": {"type": "web"},
+        "publication": None,
     }
     record.update(changes)
     return record
@@ -81,8 +124,14 @@ def test_reader_reads_plain_and_gzip(tmp_path: Path) -> None:
 
 def test_reader_names_file_and_line_of_a_bad_record(tmp_path: Path) -> None:
     path = tmp_path / "n.jsonl"
-    path.write_text(json.dumps(good_record()) + "\n" + json.dumps(good_record(status="?")) + "\n"
-                    + "not json\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(good_record())
+        + "\n"
+        + json.dumps(good_record(status="?"))
+        + "\n"
+        + "not json\n",
+        encoding="utf-8",
+    )
     records = read_records(path)
     next(records)
     with pytest.raises(RecordError) as caught:

@@ -23,7 +23,7 @@ def test_yaml_wiki_format(tmp_path: Path) -> None:
     src.write_text(
         "- id: c29029f842f73623\n"
         "  url: https://www.nature.com/articles/d41586-024-03214-7\n"
-        "  title: \"2024 Chemistry Nobel: AlphaFold - Nature\"\n"
+        '  title: "2024 Chemistry Nobel: AlphaFold - Nature"\n'
         "  type: paper\n"
         "  published_date: 2025-10-13\n"
         "  tags: [biosecurity, x-risk]\n"
@@ -37,13 +37,20 @@ def test_yaml_wiki_format(tmp_path: Path) -> None:
     files = resolve_sources(str(src))
     got = list(iter_entries(files))
     assert [e.url for e in got] == [
-        "https://www.nature.com/articles/d41586-024-03214-7", "https://example.com/a",
-        None, None, None,
+        "https://www.nature.com/articles/d41586-024-03214-7",
+        "https://example.com/a",
+        None,
+        None,
+        None,
     ]
     first = got[0]
     assert first.id == "c29029f842f73623" and first.origin == f"{src}:1"
-    assert first.fields == {"title": "2024 Chemistry Nobel: AlphaFold - Nature", "type": "paper",
-                            "published_date": "2025-10-13", "tags": ["biosecurity", "x-risk"]}
+    assert first.fields == {
+        "title": "2024 Chemistry Nobel: AlphaFold - Nature",
+        "type": "paper",
+        "published_date": "2025-10-13",
+        "tags": ["biosecurity", "x-risk"],
+    }
     assert got[1].id == "0123" and got[1].origin == f"{src}:7"
     assert "not a mapping" in (got[2].problem or "")
     assert got[3].problem == "entry has no url"
@@ -52,8 +59,9 @@ def test_yaml_wiki_format(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     src = tmp_path / "bad.yaml"
-    src.write_text("- url: https://a.example/\n- url: https://b.example/\n  title: [x\n",
-                   encoding="utf-8")
+    src.write_text(
+        "- url: https://a.example/\n- url: https://b.example/\n  title: [x\n", encoding="utf-8"
+    )
     with pytest.raises(SourcesError) as caught:
         check_sources([str(src)])
     assert caught.value.path == str(src)
@@ -76,8 +84,10 @@ def test_empty_yaml_is_an_empty_list(tmp_path: Path) -> None:
 
 def test_json_array(tmp_path: Path) -> None:
     src = tmp_path / "s.json"
-    src.write_text(json.dumps([{"url": "https://a.example/", "id": 7}, "https://b.example/", 3]),
-                   encoding="utf-8")
+    src.write_text(
+        json.dumps([{"url": "https://a.example/", "id": 7}, "https://b.example/", 3]),
+        encoding="utf-8",
+    )
     got = entries(src)
     assert got[0] == ("https://a.example/", "7", None)
     assert got[1] == ("https://b.example/", None, None)
@@ -97,8 +107,9 @@ def test_json_syntax_error_and_wrong_shape(tmp_path: Path) -> None:
 
 def test_jsonl_bad_line_is_an_entry_not_a_stop(tmp_path: Path) -> None:
     src = tmp_path / "s.jsonl"
-    src.write_text('{"url": "https://a.example/"}\n{oops\n\n"https://b.example/"\n',
-                   encoding="utf-8")
+    src.write_text(
+        '{"url": "https://a.example/"}\n{oops\n\n"https://b.example/"\n', encoding="utf-8"
+    )
     got = list(iter_entries([str(src)]))
     assert [e.url for e in got] == ["https://a.example/", None, "https://b.example/"]
     assert got[1].origin == f"{src}:2" and "not valid JSON" in (got[1].problem or "")
@@ -126,8 +137,10 @@ def test_plain_text_and_gzip(tmp_path: Path) -> None:
     src = tmp_path / "s.txt.gz"
     with gzip.open(src, "wt", encoding="utf-8") as f:
         f.write("# comment\n\nhttps://a.example/\n  https://b.example/#frag  \n")
-    assert entries(src) == [("https://a.example/", None, None),
-                            ("https://b.example/#frag", None, None)]
+    assert entries(src) == [
+        ("https://a.example/", None, None),
+        ("https://b.example/#frag", None, None),
+    ]
 
 
 def test_directory_and_glob_read_in_sorted_order(tmp_path: Path) -> None:
@@ -137,8 +150,7 @@ def test_directory_and_glob_read_in_sorted_order(tmp_path: Path) -> None:
     (tmp_path / "sub" / "c.jsonl").write_text('"https://c.example/"\n', encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("https://hidden.example/\n", encoding="utf-8")
     (tmp_path / "README.md").write_text("docs\n", encoding="utf-8")
-    (tmp_path / "publications.yaml").write_text("- id: x\n  domains: [x.org]\n",
-                                                encoding="utf-8")
+    (tmp_path / "publications.yaml").write_text("- id: x\n  domains: [x.org]\n", encoding="utf-8")
     files = resolve_sources(str(tmp_path), exclude=[str(tmp_path / "publications.yaml")])
     assert [Path(p).name for p in files] == ["a.yaml", "b.txt", "c.jsonl"]
     globbed = resolve_sources(str(tmp_path / "*.txt"))

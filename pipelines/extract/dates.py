@@ -30,21 +30,50 @@ _ISO = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
 _COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:$|[T\s])")
 _EPOCH = re.compile(r"^\s*(\d{10})(?:\d{3})?\s*$")
 _TEXT_FORMATS = (
-    "%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y",
-    "%A, %B %d, %Y", "%a, %b %d, %Y", "%d.%m.%Y", "%d/%m/%Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%b. %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%A, %B %d, %Y",
+    "%a, %b %d, %Y",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
 )
 _TRAILING_TIME = re.compile(r"(?:\s+(?:at\s+)?\d{1,2}[:.]\d{2}.*|T\d.*)$", re.IGNORECASE)
 
 PUBLISHED_META = (
-    "article:published_time", "article:published", "og:published_time", "datepublished",
-    "publishdate", "publish-date", "publish_date", "pubdate", "parsely-pub-date",
-    "sailthru.date", "dc.date.issued", "dcterms.issued", "dcterms.created", "dc.date",
-    "date", "citation_publication_date", "citation_date", "citation_online_date",
+    "article:published_time",
+    "article:published",
+    "og:published_time",
+    "datepublished",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dcterms.created",
+    "dc.date",
+    "date",
+    "citation_publication_date",
+    "citation_date",
+    "citation_online_date",
     "prism.publicationdate",
 )
 MODIFIED_META = (
-    "article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
-    "dcterms.modified", "last-modified", "lastmod", "revised",
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "dc.date.modified",
+    "dcterms.modified",
+    "last-modified",
+    "lastmod",
+    "revised",
 )
 
 
@@ -125,11 +154,14 @@ def structured_published(page: Page, fetched: date) -> tuple[date | None, str | 
     sources: list[tuple[str, list[Any]]] = [
         ("json-ld", _jsonld_dates(page, "datePublished")),
         ("meta", [v for key in PUBLISHED_META for v in page.meta.get(key, ())]),
-        ("time", _time_elements(
-            page,
-            "//time[@itemprop='datePublished' or @pubdate]/@datetime"
-            "|//*[@itemprop='datePublished']/@content",
-        )),
+        (
+            "time",
+            _time_elements(
+                page,
+                "//time[@itemprop='datePublished' or @pubdate]/@datetime"
+                "|//*[@itemprop='datePublished']/@content",
+            ),
+        ),
         ("json-ld", _jsonld_dates(page, "dateCreated") + _jsonld_dates(page, "uploadDate")),
         ("time", _time_elements(page, "//time/@datetime")),
     ]
@@ -167,9 +199,7 @@ def htmldate_published(html: str, url: str, fetched: date) -> date | None:
     return _plausible(parse_date(found), fetched)
 
 
-def extract_dates(
-    page: Page, html: str, fetched_at: datetime
-) -> tuple[date | None, date | None]:
+def extract_dates(page: Page, html: str, fetched_at: datetime) -> tuple[date | None, date | None]:
     """Return ``(published, modified)`` for an HTML page."""
     fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
     guessed = htmldate_published(html, page.url, fetched)

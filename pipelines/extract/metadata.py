@@ -35,8 +35,20 @@ def is_article_type(item: dict[str, Any]) -> bool:
 
 
 _CONTENT_TYPES = frozenset(
-    {"Report", "Review", "Thesis", "Book", "Chapter", "Legislation", "Recipe",
-     "CreativeWork", "PodcastEpisode", "VideoObject", "Dataset", "Blog"}
+    {
+        "Report",
+        "Review",
+        "Thesis",
+        "Book",
+        "Chapter",
+        "Legislation",
+        "Recipe",
+        "CreativeWork",
+        "PodcastEpisode",
+        "VideoObject",
+        "Dataset",
+        "Blog",
+    }
 )
 
 
@@ -44,7 +56,8 @@ def main_items(page: Page) -> list[dict[str, Any]]:
     """JSON-LD objects ordered by how likely they describe the page's own content."""
     articles = [item for item in page.jsonld if is_article_type(item)]
     webpages = [
-        item for item in page.jsonld
+        item
+        for item in page.jsonld
         if any(name.endswith("Page") for name in schema_types(item)) and item not in articles
     ]
     return articles + webpages
@@ -89,6 +102,7 @@ def _element_text(page: Page, xpath: str) -> str | None:
 
 
 # --- title ---------------------------------------------------------------
+
 
 def _normal(value: str) -> str:
     return re.sub(r"\W+", "", value).casefold()
@@ -174,6 +188,7 @@ def _untruncated(value: str | None) -> str | None:
 
 # --- authors -------------------------------------------------------------
 
+
 def _clean_author(name: str) -> str | None:
     cleaned = squash(_BYLINE_PREFIX.sub("", unescape(name) or ""))
     if not cleaned or len(cleaned) > _MAX_AUTHOR:
@@ -235,8 +250,15 @@ def extract_authors(page: Page) -> tuple[str, ...]:
     citation = page.meta.get("citation_author")
     if citation:
         return _dedupe(citation)
-    for key in ("author", "article:author", "parsely-author", "sailthru.author",
-                "dc.creator", "dcterms.creator", "byl"):
+    for key in (
+        "author",
+        "article:author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "dcterms.creator",
+        "byl",
+    ):
         values = page.meta.get(key)
         if values:
             found = _dedupe(name for value in values for name in _split_authors(value))
@@ -247,6 +269,7 @@ def extract_authors(page: Page) -> tuple[str, ...]:
 
 
 # --- site name, description, language -------------------------------------
+
 
 def _publisher_name(page: Page) -> str | None:
     for item in page.jsonld:
@@ -274,11 +297,13 @@ def extract_site_name(page: Page) -> str | None:
 
 def extract_description(page: Page) -> str | None:
     """The page summary from OpenGraph, ``<meta name=description>`` or JSON-LD."""
-    return (
-        page.first_meta("og:description", "description", "twitter:description",
-                        "dc.description", "citation_abstract")
-        or jsonld_value(page, "description")
-    )
+    return page.first_meta(
+        "og:description",
+        "description",
+        "twitter:description",
+        "dc.description",
+        "citation_abstract",
+    ) or jsonld_value(page, "description")
 
 
 def normalise_language(value: str | None) -> str | None:
@@ -308,8 +333,9 @@ def extract_language(page: Page) -> str | None:
     """The page language as a BCP-47 primary tag: ``<html lang>``, meta tags, JSON-LD, header."""
     sources: list[Callable[[], str | None]] = [
         lambda: _html_lang(page),
-        lambda: page.first_meta("content-language", "language", "dc.language",
-                                "citation_language", "og:locale"),
+        lambda: page.first_meta(
+            "content-language", "language", "dc.language", "citation_language", "og:locale"
+        ),
         lambda: jsonld_value(page, "inLanguage"),
         lambda: page.headers.get("content-language"),
     ]

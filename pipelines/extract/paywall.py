@@ -21,10 +21,26 @@ logger = logging.getLogger(__name__)
 # class/id tokens set by paywall vendors and publishers' metering scripts
 _PAYWALL_TOKENS = frozenset(
     {
-        "paywall", "paywall-container", "paywall-content", "paywall-overlay", "paywall-wrapper",
-        "meteredcontent", "metered-content", "piano-paywall", "tp-modal", "tp-backdrop",
-        "regwall", "registration-wall", "subscriber-only", "subscribers-only", "premium-paywall",
-        "article-paywall", "js-paywall", "paid-content", "locked-content", "pw-wall",
+        "paywall",
+        "paywall-container",
+        "paywall-content",
+        "paywall-overlay",
+        "paywall-wrapper",
+        "meteredcontent",
+        "metered-content",
+        "piano-paywall",
+        "tp-modal",
+        "tp-backdrop",
+        "regwall",
+        "registration-wall",
+        "subscriber-only",
+        "subscribers-only",
+        "premium-paywall",
+        "article-paywall",
+        "js-paywall",
+        "paid-content",
+        "locked-content",
+        "pw-wall",
     }
 )
 _TOKEN_SPLIT = re.compile(r"\s+")

@@ -17,8 +17,17 @@ UNKNOWN_MIMES = frozenset(
 # Signatures containing non-text bytes; ASCII-only ones ("GIF8", "RIFF") could
 # start a genuine text, and those files contain NUL bytes anyway.
 _MAGIC = (
-    b"\x89PNG", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"II*\x00", b"MM\x00*",
-    b"\x00\x00\x01\x00", b"7z\xbc\xaf", b"Rar!\x1a", b"\x7fELF", b"\xd0\xcf\x11\xe0",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x00\x00\x01\x00",
+    b"7z\xbc\xaf",
+    b"Rar!\x1a",
+    b"\x7fELF",
+    b"\xd0\xcf\x11\xe0",
 )
 _HTML_START = re.compile(
     rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<title|<meta|<script|<!--|<div|<p[\s>]|<h1)",
@@ -53,7 +62,7 @@ def looks_html(body: bytes) -> bool:
     head = body[:_SNIFF_BYTES]
     encoding, bom = read_bom(head)
     if encoding and bom:
-        head = head[len(bom):].decode(encoding, "ignore").encode("utf-8", "ignore")
+        head = head[len(bom) :].decode(encoding, "ignore").encode("utf-8", "ignore")
     return bool(_HTML_START.match(head) or _HTML_ANYWHERE.search(head))
 
 
