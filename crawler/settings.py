@@ -42,7 +42,28 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.ledger.RecordLedger": 0,
+    # Progress replaces LogStats: its plain lines carry the same rates, and a
+    # second periodic line in cron logs (or through the live bar) is noise.
+    "scrapy.extensions.logstats.LogStats": None,
+    "crawler.progress.Progress": 10,
+    "crawler.alarms.CoverageAlarms": 10,
+    # the report reads the published file: it hooks feed_exporter_closed
+    "crawler.report.extension.NightlyReport": 20,
 }
+
+# --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---
+PROGRESS = "auto"  # live bar when stderr is a terminal, else log lines; or live, log, off
+PROGRESS_INTERVAL = 60.0  # seconds between progress log lines (cron)
+REPORT_ENABLED = True  # <output>.report.html beside each published output
+REPORT_HISTORY_NIGHTS = 14  # nights shown in the coverage charts
+# Coverage alarms (stat ingest/alarms): an empty value switches one off. Shares
+# of a small run are noise, so runs with fewer records are not judged.
+ALARM_MIN_RECORDS = 50
+ALARM_MAX_ERROR_SHARE = 0.25  # of all records
+ALARM_MIN_TITLE = 0.8  # coverage among ok records
+ALARM_MIN_PUBLISHED_DATE = 0.3
+ALARM_MIN_AUTHORS = 0.2
+ALARM_MIN_PREVIEW = 0.5  # preview of at least 500 characters
 
 # --- Fetching ------------------------------------------------------------------
 # Every status reaches the spider: a 404 must become a `dead` record, not vanish.
