@@ -50,7 +50,7 @@ def canonical_url(url: str) -> str:
     host = parts.hostname
     if not host:
         raise ValueError(f"URL has no host: {url!r}")
-    host = host.removeprefix("www.")
+    host = host.removeprefix("www.")  # parts.hostname already leaves out user:password@
     scheme = parts.scheme.lower()
     port = parts.port
     netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import logging
+import time
+from email.utils import parsedate_to_datetime
+from typing import Self
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
 )
+from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
+from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
+from twisted.internet.task import deferLater
 
-from crawler.resolver import HostNotFoundError, RememberingResolver
+from crawler.guard import AddressPolicy, BlockedAddressError, is_ip_literal
+from crawler.resolver import FailureKind, HostNotFoundError, RememberingResolver
+from crawler.urlcheck import FETCHABLE_SCHEMES
+
+logger = logging.getLogger(__name__)
+
+
+class UnsupportedSchemeError(Exception):
+    """A request (usually a redirect) to a scheme other than http or https."""
 
 
 class _QuietFetchFailures(logging.Filter):
@@ -28,6 +44,7 @@ class _QuietFetchFailures(logging.Filter):
     """
 
     QUIET = (
+        BlockedAddressError,
         HostNotFoundError,
         CannotResolveHostError,
         DNSLookupError,
@@ -75,41 +92,136 @@ def _resolver() -> RememberingResolver | None:
     return resolver if isinstance(resolver, RememberingResolver) else None
 
 
-def _known_missing_host(request: Request) -> str | None:
-    """The resolver's message when the request's host is known not to exist."""
+def _known_bad_host(request: Request) -> Exception | None:
+    """The exception to raise for a host already known not to exist or to be refused."""
     resolver = _resolver()
     host = urlparse_cached(request).hostname
     if resolver is None or not host:
         return None
-    explained = resolver.explain(host)
-    return explained[1] if explained is not None and explained[0] else None
+    failure = resolver.explain(host)
+    if failure is None:
+        return None
+    if failure.kind is FailureKind.BLOCKED:
+        return BlockedAddressError(failure.message)
+    if failure.kind is FailureKind.NOT_FOUND:
+        return HostNotFoundError(failure.message)
+    return None
+
+
+class AddressGuardMiddleware:
+    """Refuse requests to non-public addresses: named directly, resolved, or connected to.
+
+    Names are checked by the resolver (:mod:`crawler.resolver`), whose
+    answer is the address connected to; this middleware checks IP literals
+    before any connection (redirects pass through it again), hosts the
+    resolver already refused, and, after the fact, the peer address of every
+    response. Settings: ``ALLOW_PRIVATE_ADDRESSES``, ``ALLOWED_NETWORKS``.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build the policy from the crawler's settings."""
+        return cls(
+            AddressPolicy.from_settings(
+                crawler.settings.getbool("ALLOW_PRIVATE_ADDRESSES"),
+                crawler.settings.getlist("ALLOWED_NETWORKS"),
+            )
+        )
+
+    def process_request(self, request: Request) -> None:
+        """Raise before connecting when the target is known to be refused or missing."""
+        parts = urlparse_cached(request)
+        if parts.scheme not in FETCHABLE_SCHEMES:
+            raise UnsupportedSchemeError(f"scheme {parts.scheme!r} is not fetched")
+        host = parts.hostname or ""
+        if is_ip_literal(host):
+            refusal = self.policy.refusal(host)
+            if refusal is not None:
+                raise BlockedAddressError(refusal)
+            return
+        known = _known_bad_host(request)
+        if known is not None:
+            raise known
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Refuse a response whose peer address the guard does not allow."""
+        peer = response.ip_address
+        if peer is not None:
+            refusal = self.policy.refusal(str(peer))
+            if refusal is not None:
+                raise BlockedAddressError(f"connected to {refusal}")
+        return response
 
 
 class DnsFailureMiddleware:
     """Give DNS failures the resolver's reason, and do not retry names that do not exist.
 
     Placed closer to the downloader than ``RetryMiddleware``, so that the
-    :class:`~crawler.resolver.HostNotFoundError` raised here skips the
-    retries: a name that does not exist will not exist a second later.
+    exceptions raised here (not retried by Scrapy) skip the retries: a name
+    that does not exist will not exist a second later, and a refused address
+    stays refused.
     """
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         """Replace an unexplained DNS failure by one that says why."""
         if isinstance(exception, (CannotResolveHostError, DNSLookupError)):
-            message = _known_missing_host(request)
-            if message is not None:
-                raise HostNotFoundError(message) from exception
+            known = _known_bad_host(request)
+            if known is not None:
+                raise known from exception
 
 
-class KnownMissingHostMiddleware:
-    """Fail requests to hosts already known not to exist before they queue for a slot.
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
-    Without it every URL of a vanished domain waits its turn in that domain's
-    throttled download slot only to fail the same way.
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's retries, waiting as long as a 429 or 503 asks in ``Retry-After``, up to a cap.
+
+    Setting ``RETRY_AFTER_MAX`` (seconds, default 60): a server that asks for
+    longer is not retried this run; its record says so. Only the one request
+    waits; the reactor and other downloads go on.
     """
 
-    def process_request(self, request: Request) -> None:
-        """Raise :class:`~crawler.resolver.HostNotFoundError` for a known missing host."""
-        message = _known_missing_host(request)
-        if message is not None:
-            raise HostNotFoundError(message)
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 60.0)
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        """Retry as Scrapy does, after the delay the server asked for."""
+        if response.status not in (429, 503) or request.meta.get("dont_retry", False):
+            return super().process_response(request, response)
+        header = response.headers.get(b"Retry-After")
+        delay = retry_after_seconds(header.decode("latin-1") if header else None)
+        if delay is None:
+            return super().process_response(request, response)
+        if delay > self.retry_after_max:
+            logger.info(
+                "Not retrying %s: Retry-After %.0f s exceeds RETRY_AFTER_MAX %.0f s",
+                request,
+                delay,
+                self.retry_after_max,
+            )
+            return response
+        retry = super().process_response(request, response)
+        if isinstance(retry, Request) and delay > 0:
+            from twisted.internet import reactor  # imported late: importing installs a reactor
+
+            await deferred_to_future(deferLater(reactor, delay, lambda: None))
+        return retry

@@ -17,7 +17,7 @@ COMMANDS_MODULE = "crawler.commands"  # our `crawl` sets the exit code from the 
 # Local path or s3:// URI; `.jsonl.gz` compresses. %(name)s is the spider,
 # %(time)s the UTC start time as 2026-11-29T02-00-00Z.
 OUTPUT_URI = "output/%(name)s/%(time)s.jsonl"
-ADDONS = {"crawler.addons.OutputAddon": 0}
+ADDONS = {"crawler.addons.OutputAddon": 0, "crawler.addons.UserAgentAddon": 0}
 FEED_STORAGES = {
     "": "crawler.feedstorage.AtomicFileFeedStorage",
     "file": "crawler.feedstorage.AtomicFileFeedStorage",
@@ -42,6 +42,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.ledger.RecordLedger": 0,
+    "crawler.redact.RedactLogs": 0,
     # Progress replaces LogStats: its plain lines carry the same rates, and a
     # second periodic line in cron logs (or through the live bar) is noise.
     "scrapy.extensions.logstats.LogStats": None,
@@ -68,13 +69,17 @@ ALARM_MIN_PREVIEW = 0.5  # preview of at least 500 characters
 # --- Fetching ------------------------------------------------------------------
 # Every status reaches the spider: a 404 must become a `dead` record, not vanish.
 HTTPERROR_ALLOW_ALL = True
+# Who we are, for site owners; USER_AGENT is derived from it (crawler/addons.py)
+# unless set explicitly.
 CONTACT_URL = "https://github.com/sources-crawler/sources-crawler"
-USER_AGENT = f"sources-crawler/0.1 (+{CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.KnownMissingHostMiddleware": 50,
+    # first: nothing else (robots.txt included) may reach a refused address
+    "crawler.middlewares.AddressGuardMiddleware": 50,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterMiddleware": 550,
     # after RetryMiddleware (550) on the way back, so that it can skip retries
     "crawler.middlewares.DnsFailureMiddleware": 560,
 }
@@ -95,6 +100,7 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # A source that failed is a record saying so, not an error of the run.
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
+RETRY_AFTER_MAX = 60  # seconds a 429/503 may ask us to wait before its retry
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 DNS_TIMEOUT = 20

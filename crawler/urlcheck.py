@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from w3lib.http import basic_auth_header
 from w3lib.url import safe_url_string
 
 FETCHABLE_SCHEMES = frozenset({"http", "https"})
@@ -18,8 +19,21 @@ class Refusal:
     detail: str
 
 
-def fetchable_url(url: str) -> str | Refusal:
-    """Return the URL in the form to request, or the reason it cannot be.
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What to request for a source URL.
+
+    Credentials written into the URL (``user:password@``) are taken out of it
+    and sent as HTTP basic authentication, as browsers do; the URL requested
+    (and logged) never carries them.
+    """
+
+    url: str
+    authorization: str | None = None
+
+
+def fetchable_url(url: str) -> Target | Refusal:
+    """Return what to request for ``url``, or the reason it cannot be fetched.
 
     Spaces and non-ASCII characters are percent-encoded and IDN hosts
     punycoded (w3lib), as a browser would before sending the request.
@@ -36,8 +50,14 @@ def fetchable_url(url: str) -> str | Refusal:
         if not parts.hostname:
             return Refusal("invalid_url", f"URL has no host: {url!r}")
         _ = parts.port  # raises ValueError for a port that is not a number in range
+        authorization = None
+        if "@" in parts.netloc:
+            userinfo, _, hostport = parts.netloc.rpartition("@")
+            user, _, password = userinfo.partition(":")
+            authorization = basic_auth_header(unquote(user), unquote(password)).decode("ascii")
+            url = urlunsplit(parts._replace(netloc=hostport))
         safe = safe_url_string(url)
         urlsplit(safe).hostname  # noqa: B018 - re-parse what will be requested
     except (ValueError, UnicodeError) as exc:
         return Refusal("invalid_url", f"URL cannot be parsed: {exc}")
-    return safe
+    return Target(safe, authorization)

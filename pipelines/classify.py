@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crawler.items import SourceItem
+from crawler.redact import strip_credentials
 from pipelines.base import Stage
 from pipelines.outcome import Outcome, from_failure, from_http_status
 
@@ -16,7 +17,7 @@ class ClassifyPipeline(Stage):
         item.record.update(
             status=outcome.status,
             error=outcome.error,
-            error_detail=outcome.detail,
+            error_detail=strip_credentials(outcome.detail) if outcome.detail else None,
             http_status=item.http_status,
         )
 
@@ -32,6 +33,15 @@ class ClassifyPipeline(Stage):
         if item.http_status is None:
             return Outcome("error", "fetch", "no response was recorded")
         outcome = from_http_status(item.http_status)
+        location = item.headers.get("location", "")
+        if (
+            300 <= item.http_status < 400
+            and location
+            and not location.lower().startswith(("http:", "https:", "/"))
+        ):
+            # Scrapy does not follow redirects to other schemes; say where it led.
+            scheme = location.split(":", 1)[0]
+            return Outcome("error", "unsupported_scheme", f"redirects to a {scheme}: URL")
         if outcome.status == "ok" and item.paywall:
             return Outcome("paywall", None, item.paywall)
         return outcome

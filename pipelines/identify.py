@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
+from crawler.redact import strip_credentials
 from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION
 
@@ -27,9 +28,11 @@ class IdentifyPipeline(Stage):
             schema_version=SCHEMA_VERSION,
             resource_id=rid,
             stable_id=sid,
-            url=url,
+            # credentials in a URL are secrets: the ID uses the URL as given,
+            # the record never shows them
+            url=strip_credentials(url),
             canonical_url=canonical,
-            final_url=item.final_url,
+            final_url=strip_credentials(item.final_url) if item.final_url else None,
             domain=domain_of(item.final_url or (url if canonical else None)),
             fetched_at=item.fetched_at,
             source=entry.fields,

@@ -23,6 +23,8 @@ from scrapy.exceptions import (
 from twisted.internet import error as tx_error
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawler.guard import BlockedAddressError
+from crawler.middlewares import UnsupportedSchemeError
 from crawler.resolver import HostNotFoundError
 
 # 4xx codes that say "you may not" or "slow down", not "gone".
@@ -75,6 +77,10 @@ def from_failure(exc: BaseException) -> Outcome:
     """Classify an exception that ended a download without a response."""
     message = str(exc) or type(exc).__name__
     text = message.lower()
+    if isinstance(exc, BlockedAddressError):
+        return Outcome("error", "blocked_address", f"address refused by the guard: {message}")
+    if isinstance(exc, UnsupportedSchemeError):
+        return Outcome("error", "unsupported_scheme", message)
     if isinstance(exc, HostNotFoundError):
         return Outcome("dead", "dns", f"host name does not exist: {message}")
     if isinstance(exc, (CannotResolveHostError, tx_error.DNSLookupError)):

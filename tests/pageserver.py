@@ -57,7 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 __all__ = [
     "ARTICLES",
@@ -541,6 +541,95 @@ def _route_login_wall(h: _Handler, m: re.Match[str], q: _Query) -> None:
     h.respond(200, LOGIN_WALL_HTML)
 
 
+# -- faults for the hostile-web tests ----------------------------------------------------
+
+
+def _gzip_bomb(megabytes: int) -> bytes:
+    """gzip of ``megabytes`` MiB of zeros: about 1,000 times smaller than it inflates to."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    chunk = bytes(1 << 20)
+    return b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
+
+
+def _route_redirect_to(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    # Deliberately open: the crawler's address guard must refuse where this points.
+    h.redirect(302, q.get("url", "/"))
+
+
+def _route_busy(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """First request per key: ``status`` (429/503) with ``Retry-After: after``; then the article."""
+    if h.server.owner._flaky_attempt("busy:" + m["key"]) == 1:
+        status = int(q.get("status", "503"))
+        h.respond(status, _status_body(status), headers={"Retry-After": q.get("after", "1")})
+        return
+    _serve_article(h, DEFAULT_ARTICLE)
+
+
+def _route_echo(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """A small page whose text names the path it was asked for (URLs with spaces, non-ASCII)."""
+    shown = html.escape(unquote(h.path))
+    paragraph = f"<p>This page answers every path; it was asked for {shown}.</p>" * 3
+    h.respond(200, _simple_html(f"Echo {shown}", f"<h1>Echo {shown}</h1>\n{paragraph}"))
+
+
+def _route_lying_type(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """An HTML article labelled as an octet stream with a bogus charset."""
+    body = (SITE_DIR / f"{DEFAULT_ARTICLE}.html").read_bytes()
+    h.respond(200, body, "application/octet-stream; charset=no-such-charset")
+
+
+def _route_invalid_utf8(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """Declared UTF-8, with bytes that are not."""
+    text = "<p>Valid text first, then broken bytes: \xff\xfe and more valid text after.</p>"
+    body = _simple_html("Invalid UTF-8", text * 3).replace(b"\xc3\xbf\xc3\xbe", b"\xff\xfe")
+    h.respond(200, body, HTML_UTF8)
+
+
+def _route_not_html(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """JSON labelled text/html."""
+    h.respond(200, b'{"error": "this is not a web page", "items": [1, 2, 3]}', "text/html")
+
+
+def _route_gzip_bomb(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """A small gzip body that inflates to ``mb`` megabytes of zeros."""
+    h.respond(200, _gzip_bomb(int(m["mb"])), "text/html", {"Content-Encoding": "gzip"})
+
+
+def _route_trickle(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """Announce 1,000 bytes, then send one byte every 0.5 s until stopped or done."""
+    h.send_response(200)
+    h.send_header("Content-Type", "text/html")
+    h.send_header("Content-Length", "1000")
+    h.end_headers()
+    for _ in range(1000):
+        if h.server.owner._stopping.wait(0.5):
+            return
+        try:
+            h.wfile.write(b" ")
+            h.wfile.flush()
+        except OSError:
+            return
+
+
+def _route_huge_header(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """A response with one 200 KB header line."""
+    h.respond(200, _simple_html("Huge header", "<p>small body</p>"), HTML_UTF8,
+              {"X-Padding": "x" * 200_000})
+
+
+def _route_reset(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    """Send headers and part of the body, then reset the connection (RST, not FIN)."""
+    h.send_response(200)
+    h.send_header("Content-Type", "text/html")
+    h.send_header("Content-Length", "5000")
+    h.end_headers()
+    h.wfile.write(b"<html><body><p>partial")
+    h.wfile.flush()
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.close_connection = True
+    h.connection.close()
+
+
 _ROUTES: list[tuple[re.Pattern[str], _Route]] = [
     (re.compile(r"/article/(?P<name>[A-Za-z0-9_-]+)"), _route_article),
     (re.compile(r"/status/(?P<code>\d{3})"), _route_status),
@@ -562,6 +651,16 @@ _ROUTES: list[tuple[re.Pattern[str], _Route]] = [
     (re.compile(r"/big/(?P<kb>\d{1,9})"), _route_big),
     (re.compile(r"/retry-after/(?P<seconds>\d{1,9})"), _route_retry_after),
     (re.compile(r"/login-wall"), _route_login_wall),
+    (re.compile(r"/redirect-to"), _route_redirect_to),
+    (re.compile(r"/busy/(?P<key>[^/]+)"), _route_busy),
+    (re.compile(r"/echo/.*"), _route_echo),
+    (re.compile(r"/lying-type"), _route_lying_type),
+    (re.compile(r"/invalid-utf8"), _route_invalid_utf8),
+    (re.compile(r"/not-html"), _route_not_html),
+    (re.compile(r"/gzip-bomb/(?P<mb>\d{1,4})"), _route_gzip_bomb),
+    (re.compile(r"/trickle"), _route_trickle),
+    (re.compile(r"/huge-header"), _route_huge_header),
+    (re.compile(r"/reset"), _route_reset),
 ]
 
 

@@ -123,8 +123,11 @@ class SourcesSpider(Spider):
             return self._refused(entry, target)
         # dont_filter: duplicates are removed above on the URL as given; Scrapy's
         # filter would also drop fragment variants and redirects that meet.
+        # Scrapy drops the Authorization header on redirects to another host.
+        headers = {"Authorization": target.authorization} if target.authorization else None
         return Request(
-            target,
+            target.url,
+            headers=headers,
             callback=self.parse,
             errback=self.on_failure,
             dont_filter=True,
