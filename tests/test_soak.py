@@ -39,6 +39,7 @@ def _sources(
     urls: list[str] = []
     expected: list[tuple[str, str, str | None]] = []
     for i in range(n):
+        error: str | None
         kind = i % (len(MIX) + 2)
         if kind == len(MIX):  # an address the guard refuses
             url, status, error = (
