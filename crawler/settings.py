@@ -33,6 +33,24 @@ PREVIEW_CHARS = 3000
 FULL_TEXT = False
 PUBLICATIONS = None  # path of a publications YAML (id, name, domains, credibility)
 
+# --- Extraction (pipelines/extraction.py) -------------------------------------
+# Extraction is CPU-bound (tens of ms a page): it runs in worker processes so
+# the reactor keeps downloading. None: one worker per core; 0: in the crawl
+# process (debugging, tests).
+EXTRACT_WORKERS = None
+# Pages queued or being extracted at once; 0: 4 per worker. Bounded so that a
+# slow pool holds the downloader back instead of piling bodies up in memory.
+EXTRACT_MAX_PENDING = 0
+# A page still being extracted after this many seconds has its worker killed
+# and becomes an `internal` error; 0: no limit.
+EXTRACT_TIMEOUT = 120
+# HTML or text beyond this is not handed to extraction (main text and
+# metadata sit near the top; the rest costs parse time and memory).
+EXTRACT_MAX_HTML_BYTES = 4 * 1024 * 1024
+# A worker is replaced after this many pages, bounding any slow leak in the
+# parsing libraries; 0: never.
+EXTRACT_WORKER_MAX_TASKS = 2000
+
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
     "pipelines.extraction.ExtractPipeline": 200,

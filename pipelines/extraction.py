@@ -1,68 +1,168 @@
-"""Extract: title, dates, authors, main text and preview of each fetched page."""
+"""Extract: title, dates, authors, main text and preview of each fetched page.
+
+Extraction costs tens of milliseconds of CPU per page, against a few for
+fetching it: run on the reactor thread it would stall every download. So by
+default it runs in a pool of worker processes (one per core) that this async
+stage feeds; the reactor keeps downloading while pages are extracted.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from datetime import datetime
+from typing import Any
 
 from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
 from pipelines.base import Stage
-from pipelines.extract import extract, make_preview
+from pipelines.content import ContentResult, ExtractJob, content_fields, mime_of
+from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FUNCTION = "pipelines.content.content_fields"
 
 
 class ExtractPipeline(Stage):
     """Run the pure extractor on successful responses and fill the content fields.
 
-    Settings: ``PREVIEW_CHARS`` (default 3000), ``FULL_TEXT`` (default False).
+    Settings: ``PREVIEW_CHARS`` (default 3000), ``FULL_TEXT`` (default False),
+    ``EXTRACT_WORKERS`` (worker processes; default one per core, 0 runs
+    extraction in the crawl process), ``EXTRACT_MAX_PENDING`` (pages queued
+    or being extracted at once; default 4 per worker), ``EXTRACT_TIMEOUT``
+    (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
+    on the markup handed to extraction), ``EXTRACT_WORKER_MAX_TASKS`` (pages
+    after which a worker is replaced), ``EXTRACT_FUNCTION`` (dotted path of
+    the function workers run; for tests and experiments).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.preview_chars = self.settings.getint("PREVIEW_CHARS", 3000)
-        self.full_text = self.settings.getbool("FULL_TEXT", False)
+        settings = self.settings
+        self.preview_chars = settings.getint("PREVIEW_CHARS", 3000)
+        self.full_text = settings.getbool("FULL_TEXT", False)
+        self.max_html_bytes = settings.getint("EXTRACT_MAX_HTML_BYTES", 4 * 1024 * 1024)
+        workers = settings.get("EXTRACT_WORKERS")
+        self.workers = default_workers() if workers in (None, "") else int(workers)
+        if self.workers < 0:
+            raise ValueError("EXTRACT_WORKERS must be 0 (in-process) or more")
+        self.function = settings.get("EXTRACT_FUNCTION") or DEFAULT_FUNCTION
+        self.pool: ProcessPool | None = None
+        if self.workers:
+            self.pool = ProcessPool(
+                self.function,
+                self.workers,
+                max_pending=settings.getint("EXTRACT_MAX_PENDING", 0) or None,
+                task_timeout=settings.getfloat("EXTRACT_TIMEOUT", 120.0) or None,
+                max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS", 0),
+                # Workers import the extractor as they start, while the first pages download.
+                preload=("pipelines.extract",),
+            )
+
+    def open_spider(self) -> None:
+        """Start the worker processes."""
+        if self.pool is not None:
+            self.pool.start()
+            logger.info(
+                "Extraction in %d worker process(es), at most %d pages pending",
+                self.pool.workers,
+                self.pool.max_pending,
+            )
+
+    def close_spider(self) -> None:
+        """Stop the workers (every item has been processed by now) and record their fate."""
+        if self.pool is None:
+            return
+        self.pool.close()
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats
+        stats.set_value("extract/workers_started", self.pool.started_workers)
+        if self.pool.deaths:
+            stats.set_value("extract/worker_deaths", self.pool.deaths)
+        if self.pool.timeouts:
+            stats.set_value("extract/timeouts", self.pool.timeouts)
+
+    async def process_item(self, item: Any) -> Any:
+        """Extract in a worker (or in-process) and keep the item whatever happens."""
+        if not isinstance(item, SourceItem):
+            return item
+        try:
+            job = self.prepare(item)
+            if job is not None:
+                self.apply(item, await self._run(job, item))
+        except Exception as exc:
+            # Same contract as Stage.process_item: log, count, mark, never drop.
+            name = type(self).__name__
+            logger.exception("%s failed on %s", name, item.entry.url or item.entry.origin)
+            self.inc_stat(f"ingest/internal_errors/{name}")
+            if item.internal_error is None:
+                item.internal_error = f"{name}: {type(exc).__name__}: {exc}"
+        return item
 
     def process(self, item: SourceItem) -> None:
-        """Fill the content fields; the body is released afterwards."""
+        """Extract in the calling thread (the synchronous form of :meth:`process_item`)."""
+        job = self.prepare(item)
+        if job is not None:
+            self.apply(item, self._call_in_process(job))
+
+    def prepare(self, item: SourceItem) -> ExtractJob | None:
+        """Set the fetch-level fields; return the extraction job, or None when there is none."""
         record = item.record
         body = item.body
         item.body = None  # the body is not needed after this stage; free it early
         record["body_bytes"] = len(body) if body is not None else None
-        record["mime"] = _mime(item.headers.get("content-type"))
+        record["mime"] = mime_of(item.headers.get("content-type"))
         status = item.http_status
         if body is None or status is None or not 200 <= status < 300:
-            return
-        fetched_at = datetime.fromisoformat(item.fetched_at.replace("Z", "+00:00"))
-        fields = extract(
-            body, item.headers, item.final_url or record.get("url", ""), fetched_at=fetched_at
+            return None
+        return ExtractJob(
+            body=body,
+            headers=item.headers,
+            url=item.final_url or record.get("url", ""),
+            fetched_at=datetime.fromisoformat(item.fetched_at.replace("Z", "+00:00")),
+            preview_chars=self.preview_chars,
+            full_text=self.full_text,
+            max_html_bytes=self.max_html_bytes,
         )
-        preview, truncated = make_preview(fields.text, self.preview_chars)
-        text = fields.text
-        record.update(
-            content_type=fields.content_type,
-            mime=fields.mime or record["mime"],
-            title=fields.title,
-            published_date=fields.published_date,
-            modified_date=fields.modified_date,
-            authors=list(fields.authors),
-            site_name=fields.site_name,
-            language=fields.language,
-            description=fields.description,
-            preview=preview,
-            preview_truncated=truncated,
-            content_length=len(text) if text is not None else None,
-            content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None,
-        )
-        if self.full_text:
-            record["text"] = text
-        if fields.paywall:
-            item.paywall = (
-                fields.paywall_reason or "the text is behind a login or subscription wall"
+
+    def apply(self, item: SourceItem, result: ContentResult) -> None:
+        """Copy the extracted fields into the record."""
+        item.record.update(result.fields)
+        if result.paywall:
+            item.paywall = result.paywall
+        if result.truncated:
+            self.inc_stat("extract/html_truncated")
+
+    async def _run(self, job: ExtractJob, item: SourceItem) -> ContentResult:
+        if self.pool is None:
+            return self._call_in_process(job)
+        try:
+            result = await self.pool.run(job)
+        except TaskFailed as exc:
+            # Not the page's fault as far as we know (a pickling problem, or an
+            # exception the in-process call would raise too): redo it here, so
+            # the record is what in-process mode gives.
+            logger.warning(
+                "Extraction in a worker failed for %s (%s); extracting in-process",
+                item.entry.url,
+                exc,
             )
+            self.inc_stat("extract/in_process_fallbacks")
+            return self._call_in_process(job)
+        except PoolError:
+            # The worker died twice or timed out on this page: doing it here
+            # could take the whole crawl down with it. The record says so.
+            self.inc_stat("extract/worker_failures")
+            raise
+        if not isinstance(result, ContentResult):
+            raise TypeError(f"{self.function} returned {type(result).__name__}")
+        return result
 
-
-def _mime(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
+    def _call_in_process(self, job: ExtractJob) -> ContentResult:
+        if self.function == DEFAULT_FUNCTION:
+            return content_fields(job)
+        result = resolve(self.function)(job)
+        if not isinstance(result, ContentResult):
+            raise TypeError(f"{self.function} returned {type(result).__name__}")
+        return result

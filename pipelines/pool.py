@@ -1,0 +1,360 @@
+"""A small process pool for CPU-bound work, fed from asyncio.
+
+Why not :class:`concurrent.futures.ProcessPoolExecutor`: when one of its
+workers dies every pending future fails, so an innocent page queued behind a
+crashing one would lose its result; and its ``max_tasks_per_child`` hung a
+run on Python 3.11 (FIELD-NOTES). Here each worker process is owned by one
+thread of the parent and handles one task at a time, so a death is blamed on
+exactly the task it was running, a runaway task can be killed on a timeout,
+and workers are recycled without racing anything.
+
+Workers are started with ``python -c`` (not ``multiprocessing``), so they do
+not re-import the parent's ``__main__`` (the Scrapy command line) and carry
+only what the task function needs. Tasks and results travel as pickles over a
+socket pair.
+
+Nothing here knows about Scrapy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_STOP = b""  # an empty message asks a worker to exit; a pickle is never empty
+_READY = b"ready"  # a worker's first message: its imports are done
+_START_TIMEOUT = 300.0  # seconds a worker may take to import its code
+
+
+class PoolError(Exception):
+    """Base of the errors :meth:`ProcessPool.run` raises besides the task's own."""
+
+
+class WorkerDied(PoolError):
+    """The worker process exited while running the task (every allowed attempt)."""
+
+
+class TaskTimeout(PoolError):
+    """The task ran longer than the pool's ``task_timeout``; its worker was killed."""
+
+
+class TaskFailed(PoolError):
+    """The task could not be sent, raised in the worker, or its result could not be sent back.
+
+    The message names the original exception type; the caller may retry in-process.
+    """
+
+
+class PoolClosed(PoolError):
+    """The pool was closed before the task ran."""
+
+
+def resolve(path: str) -> Callable[[Any], Any]:
+    """Import ``package.module.function`` and return the function."""
+    module_name, _, attr = path.rpartition(".")
+    if not module_name:
+        raise ValueError(f"not a dotted path to a function: {path!r}")
+    func = getattr(importlib.import_module(module_name), attr)
+    if not callable(func):
+        raise TypeError(f"{path} is not callable")
+    return func  # type: ignore[no-any-return]
+
+
+def worker_main(fd: int, func_path: str, preload: Sequence[str]) -> None:
+    """Body of a worker process: run ``func`` on each task received on ``fd`` until told to stop."""
+    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd)
+    for name in preload:
+        importlib.import_module(name)
+    func = resolve(func_path)
+    conn.send_bytes(_READY)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if data == _STOP:
+            return
+        try:
+            payload = pickle.dumps(("ok", func(pickle.loads(data))), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+        conn.send_bytes(payload)
+
+
+# The worker's command line: the parent's sys.path first, so that the worker
+# imports the same code whether the project is installed or run from a checkout.
+_BOOTSTRAP = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from pipelines.pool import worker_main; "
+    "worker_main(int(sys.argv[2]), sys.argv[3], sys.argv[4:])"
+)
+
+
+class _Worker:
+    """One worker process and the parent's end of its socket."""
+
+    def __init__(self, func_path: str, preload: Sequence[str]) -> None:
+        parent, child = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _BOOTSTRAP,
+                    json.dumps(sys.path),
+                    str(child.fileno()),
+                    func_path,
+                    *preload,
+                ],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self.conn = Connection(parent.detach())
+        self.tasks = 0
+        self.ready = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def call(self, data: bytes, timeout: float | None) -> bytes:
+        """Send one pickled task and wait for the pickled answer.
+
+        Raises ``TimeoutError`` when no answer came in time, ``EOFError`` or
+        ``OSError`` when the worker died.
+        """
+        if not self.ready:
+            # Start-up (imports) does not count against the task's timeout.
+            if not self.conn.poll(_START_TIMEOUT):
+                raise TimeoutError
+            if self.conn.recv_bytes() != _READY:
+                raise OSError("unexpected first message from a worker")
+            self.ready = True
+        self.tasks += 1
+        self.conn.send_bytes(data)
+        if timeout is not None and not self.conn.poll(timeout):
+            raise TimeoutError
+        return self.conn.recv_bytes()
+
+    def stop(self, grace: float) -> None:
+        """Ask the worker to exit; kill it if it has not within ``grace`` seconds."""
+        with contextlib.suppress(OSError):  # already gone
+            self.conn.send_bytes(_STOP)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.conn.close()
+
+    def kill(self) -> None:
+        """End the worker now."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.conn.close()
+
+
+_Task = tuple[bytes, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class ProcessPool:
+    """Run ``func_path`` (a picklable-argument, picklable-result function) in worker processes.
+
+    ``workers`` processes, each served by one thread; at most ``max_pending``
+    tasks queued or running (``run`` waits for room, which is the back
+    pressure a fast producer needs). A task whose worker dies is retried
+    once in a fresh worker (the death may not be its fault), then fails
+    with :class:`WorkerDied`; a task running longer than ``task_timeout``
+    seconds fails with :class:`TaskTimeout`. A worker is replaced after
+    ``max_tasks_per_worker`` tasks (0: never), which bounds any slow leak in
+    the libraries it runs.
+    """
+
+    def __init__(
+        self,
+        func_path: str,
+        workers: int,
+        *,
+        max_pending: int | None = None,
+        task_timeout: float | None = None,
+        max_tasks_per_worker: int = 0,
+        preload: Sequence[str] = (),
+    ) -> None:
+        if workers < 1:
+            raise ValueError("a process pool needs at least one worker")
+        resolve(func_path)  # fail at start-up, in the parent, on a wrong path
+        self.func_path = func_path
+        self.workers = workers
+        self.max_pending = max_pending or 4 * workers
+        self.task_timeout = task_timeout or None
+        self.max_tasks_per_worker = max_tasks_per_worker
+        self.preload = tuple(preload)
+        self.started_workers = 0
+        self.deaths = 0
+        self.timeouts = 0
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._room: asyncio.Semaphore | None = None
+        self._threads: list[threading.Thread] = []
+        self._live: dict[int, _Worker] = {}  # slot → its current worker, for close()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the workers (they import their code while the caller carries on)."""
+        for slot in range(self.workers):
+            worker = self._new_worker(slot)
+            thread = threading.Thread(
+                target=self._serve, args=(slot, worker), name=f"pool-slot-{slot}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        with self._lock:
+            return [w.pid for w in self._live.values()]
+
+    async def run(self, arg: Any) -> Any:
+        """Run the function on ``arg`` in a worker and return its result."""
+        if self._closed:
+            raise PoolClosed("the pool is closed")
+        if self._room is None:
+            self._room = asyncio.Semaphore(self.max_pending)
+        try:
+            data = pickle.dumps(arg, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise TaskFailed(f"cannot send the task: {type(exc).__name__}: {exc}") from exc
+        async with self._room:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Any] = loop.create_future()
+            self._tasks.put((data, future, loop))
+            return await future
+
+    def close(self, grace: float = 5.0) -> None:
+        """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join(grace + 1)
+        with self._lock:
+            leftovers = list(self._live.values())
+            self._live.clear()
+        for worker in leftovers:  # a thread stuck past its grace: do not leave orphans
+            worker.kill()
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                _settle(task, PoolClosed("the pool was closed"))
+
+    # --- inside the slot threads -------------------------------------------------
+
+    def _new_worker(self, slot: int) -> _Worker:
+        worker = _Worker(self.func_path, self.preload)
+        with self._lock:
+            self._live[slot] = worker
+            self.started_workers += 1
+        return worker
+
+    def _serve(self, slot: int, worker: _Worker) -> None:
+        try:
+            while True:
+                task = self._tasks.get()
+                if task is None:
+                    break
+                data, future, _loop = task
+                if future.cancelled():
+                    continue
+                worker, outcome = self._attempt(slot, worker, data)
+                _settle(task, outcome)
+                if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+                    worker.stop(grace=5.0)
+                    worker = self._new_worker(slot)
+        finally:
+            worker.stop(grace=5.0)
+            with self._lock:
+                self._live.pop(slot, None)
+
+    def _attempt(self, slot: int, worker: _Worker, data: bytes) -> tuple[_Worker, Any]:
+        """Run one task, replacing the worker as needed; return the worker and the outcome."""
+        for attempt in (1, 2):
+            try:
+                answer = worker.call(data, self.task_timeout)
+            except TimeoutError:
+                self.timeouts += 1
+                logger.warning("extraction worker %d timed out; killing it", worker.pid)
+                worker.kill()
+                return self._new_worker(slot), TaskTimeout(
+                    f"no result within {self.task_timeout:g} s"
+                )
+            except (EOFError, OSError):
+                self.deaths += 1
+                worker.kill()
+                code = worker.process.returncode
+                logger.warning(
+                    "worker %d died (exit code %s) on attempt %d", worker.pid, code, attempt
+                )
+                worker = self._new_worker(slot)
+                if attempt == 2:
+                    return worker, WorkerDied(f"the worker process died twice (exit code {code})")
+                continue
+            try:
+                status, value = pickle.loads(answer)
+            except Exception as exc:
+                return worker, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}")
+            if status == "ok":
+                return worker, value
+            return worker, TaskFailed(str(value))
+        raise AssertionError("unreachable")
+
+
+def _settle(task: _Task, outcome: Any) -> None:
+    """Resolve the task's future on its own loop (futures are not thread-safe)."""
+    _data, future, loop = task
+
+    def settle() -> None:
+        if future.done():  # cancelled while it ran
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(settle)
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

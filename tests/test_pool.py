@@ -1,0 +1,235 @@
+"""The extraction process pool: unit tests of pipelines.pool and crawls through the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.content import ContentResult, ExtractJob, cap_markup, content_fields
+from pipelines.pool import ProcessPool, TaskFailed, TaskTimeout, WorkerDied
+from tests.conftest import run_crawl
+from tests.pageserver import PageServer
+
+# --- functions the workers run (importable by dotted path) ---------------------------
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def misbehave(arg: tuple[str, Any]) -> Any:
+    """Behave as ``arg`` asks: ``("exit", code)``, ``("raise", msg)``, ``("sleep", s)``, …"""
+    action, value = arg
+    if action == "exit":
+        os._exit(value)
+    if action == "raise":
+        raise ValueError(value)
+    if action == "sleep":
+        time.sleep(value)
+    if action == "unpicklable":
+        return lambda: None
+    if action == "pid":
+        return os.getpid()
+    return value
+
+
+CRASH_MARKER = "/article/blog-post"
+
+
+def crash_on_marker(job: ExtractJob) -> ContentResult:
+    """The real extraction, except that one page kills the worker outright."""
+    if CRASH_MARKER in job.url:
+        os._exit(13)
+    return content_fields(job)
+
+
+# --- unit tests ----------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _run(pool: ProcessPool, *args: Any) -> list[Any]:
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(pool.run(a) for a in args), return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_pool_runs_tasks_in_workers_and_stops_them() -> None:
+    pool = ProcessPool("tests.test_pool.square", 2, max_pending=3)
+    pool.start()
+    pids = pool.worker_pids()
+    try:
+        assert _run(pool, *range(20)) == [x * x for x in range(20)]
+        assert len(pids) == 2 and os.getpid() not in pids
+    finally:
+        pool.close()
+    assert not any(_alive(pid) for pid in pids)
+    pool.close()  # twice is harmless
+
+
+def test_a_task_that_kills_its_worker_fails_alone() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 2)
+    pool.start()
+    try:
+        results = _run(pool, ("echo", 1), ("exit", 7), ("echo", 2), ("echo", 3))
+        assert results[0] == 1 and results[2:] == [2, 3]
+        assert isinstance(results[1], WorkerDied)
+        assert pool.deaths == 2  # the first attempt and the retry
+        assert _run(pool, ("echo", 4)) == [4]  # the pool lives on
+    finally:
+        pool.close()
+
+
+def test_a_worker_killed_from_outside_is_replaced_and_the_task_retried() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1)
+    pool.start()
+    try:
+        (first,) = _run(pool, ("pid", None))
+        os.kill(first, signal.SIGKILL)
+        (second,) = _run(pool, ("pid", None))
+        assert second != first
+        assert pool.deaths == 1
+    finally:
+        pool.close()
+
+
+def test_exceptions_and_unpicklable_values_are_task_failures() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1)
+    pool.start()
+    try:
+        raised, unpicklable, not_sent = _run(
+            pool, ("raise", "boom"), ("unpicklable", None), ("echo", lambda: None)
+        )
+        assert isinstance(raised, TaskFailed) and "ValueError: boom" in str(raised)
+        assert isinstance(unpicklable, TaskFailed)
+        assert isinstance(not_sent, TaskFailed)
+        assert pool.deaths == 0
+    finally:
+        pool.close()
+
+
+def test_a_runaway_task_times_out_and_its_worker_is_replaced() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, task_timeout=0.5)
+    pool.start()
+    try:
+        slow, after = _run(pool, ("sleep", 30), ("echo", "next"))
+        assert isinstance(slow, TaskTimeout)
+        assert after == "next"
+    finally:
+        pool.close()
+
+
+def test_workers_are_recycled_after_max_tasks() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, max_tasks_per_worker=2)
+    pool.start()
+    try:
+        pids = [_run(pool, ("pid", None))[0] for _ in range(5)]
+        assert len(set(pids)) == 3
+    finally:
+        pool.close()
+
+
+def test_a_wrong_function_path_fails_at_start_up() -> None:
+    with pytest.raises((ImportError, AttributeError)):
+        ProcessPool("tests.test_pool.no_such_function", 1)
+
+
+def test_cap_markup_cuts_before_a_tag() -> None:
+    body = b"<p>" + b"x" * 100 + b"</p><p>" + b"y" * 100 + b"</p>"
+    assert cap_markup(body, 0) == body
+    assert cap_markup(body, len(body)) == body
+    cut = cap_markup(body, 150)
+    assert cut == b"<p>" + b"x" * 100 + b"</p>"
+
+
+# --- crawls through the pool ---------------------------------------------------------
+
+ARTICLES = ["ai-safety", "blog-post", "de-stadtbaeume", "gov-report", "reef-paper"]
+# Fields that differ between any two runs, whatever extraction does. (Each
+# run writes into its own directory, so that no state is shared between them.)
+VOLATILE = {"fetched_at"}
+
+
+@pytest.fixture(scope="module")
+def pool_sources(tmp_path_factory: pytest.TempPathFactory, page_server: PageServer) -> Path:
+    u = page_server.url
+    urls = [u(f"/article/{name}") for name in ARTICLES]
+    urls += [u("/pdf/findings"), u("/text"), u("/latin1"), u("/login-wall"), u("/empty")]
+    urls += [u("/status/404"), u("/big/300"), u("/image.png")]
+    path = tmp_path_factory.mktemp("pool") / "sources.txt"
+    path.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    return path
+
+
+def _stable(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["url"]: {k: v for k, v in r.items() if k not in VOLATILE} for r in records}
+
+
+def test_pool_and_in_process_crawls_give_the_same_records(
+    tmp_path: Path, pool_sources: Path
+) -> None:
+    pooled = run_crawl(
+        pool_sources, tmp_path / "pool" / "out.jsonl", EXTRACT_WORKERS="2", FULL_TEXT="true"
+    )
+    inline = run_crawl(
+        pool_sources, tmp_path / "inline" / "out.jsonl", EXTRACT_WORKERS="0", FULL_TEXT="true"
+    )
+    assert pooled.exit_code == 0, pooled.log[-3000:]
+    assert inline.exit_code == 0, inline.log[-3000:]
+    assert len(pooled.records) == len(pool_sources.read_text().split())
+    assert _stable(pooled.records) == _stable(inline.records)
+    assert "Extraction in 2 worker process(es)" in pooled.log
+    ok = [r for r in pooled.records if r["status"] == "ok" and r["content_type"] == "html"]
+    assert len(ok) >= len(ARTICLES) and all(r["text"] for r in ok)
+
+
+def test_html_cap_applies_in_both_modes(tmp_path: Path, pool_sources: Path) -> None:
+    results = [
+        run_crawl(
+            pool_sources,
+            tmp_path / workers / "out.jsonl",
+            EXTRACT_WORKERS=workers,
+            EXTRACT_MAX_HTML_BYTES="65536",
+        )
+        for workers in ("1", "0")
+    ]
+    for result in results:
+        assert result.exit_code == 0, result.log[-3000:]
+        big = next(r for r in result.records if r["url"].endswith("/big/300"))
+        assert big["body_bytes"] == 300 * 1024  # the body as received, not the cut
+        assert "'extract/html_truncated': 1" in result.log
+    assert _stable(results[0].records) == _stable(results[1].records)
+
+
+def test_a_page_that_kills_its_worker_still_gets_its_record(
+    tmp_path: Path, pool_sources: Path
+) -> None:
+    result = run_crawl(
+        pool_sources,
+        tmp_path / "out.jsonl",
+        EXTRACT_WORKERS="2",
+        EXTRACT_FUNCTION="tests.test_pool.crash_on_marker",
+        MAX_ERROR_SHARE="1.0",
+    )
+    records = result.by_url()
+    assert len(result.records) == len(pool_sources.read_text().split()), result.log[-3000:]
+    crashed = next(r for url, r in records.items() if url.endswith(CRASH_MARKER))
+    assert crashed["status"] == "error" and crashed["error"] == "internal"
+    assert "died" in crashed["error_detail"]
+    others = [r for url, r in records.items() if not url.endswith(CRASH_MARKER)]
+    assert all(r["error"] != "internal" for r in others)
+    assert sum(r["status"] == "ok" for r in others) >= len(ARTICLES) - 1
+    assert "'extract/worker_deaths': 2" in result.log
