@@ -36,7 +36,8 @@ def test_plain_progress_lines_and_summary_without_a_terminal(
     result = run_crawl(sources(tmp_path, page_server, PATHS), out, PROGRESS_INTERVAL="0.3")
     assert result.exit_code == 0, result.log[-3000:]
     lines = [line for line in result.log.splitlines() if "Progress: " in line]
-    assert len(lines) >= 2, result.log[-3000:]  # periodic ones while /delay/1 waits, and a final one
+    # periodic lines while /delay/1 waits, and a final one
+    assert len(lines) >= 2, result.log[-3000:]
     assert "6 of 6 sources done (100%)" in lines[-1]
     assert re.search(r"ok 3, dead 2, paywall 1, error 0$", lines[-1]), lines[-1]
     assert "\x1b[" not in result.log and "\r" not in result.log  # no live bar on a pipe

@@ -10,6 +10,8 @@ message, which ``--dump-dom`` alone cannot show.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import select
@@ -23,7 +25,8 @@ from typing import Any
 import pytest
 
 from crawler.report import write_report
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_crawl
+from tests.pageserver import PageServer
 from tests.test_report import THRESHOLDS, craft_nights
 
 BROWSER = "/usr/bin/chromium"
@@ -45,6 +48,14 @@ FLAGS = [
 ]
 
 
+def _pipe_to_3_and_4(read_end: int, write_end: int) -> None:
+    """In the child: put the pipe ends on fds 3 and 4 (copied high first: none clobbers another)."""
+    high_read = fcntl.fcntl(read_end, fcntl.F_DUPFD, 10)
+    high_write = fcntl.fcntl(write_end, fcntl.F_DUPFD, 10)
+    os.dup2(high_read, 3)
+    os.dup2(high_write, 4)
+
+
 class DevTools:
     """A minimal DevTools-protocol client over Chromium's debugging pipe."""
 
@@ -56,7 +67,7 @@ class DevTools:
         self.proc = subprocess.Popen(
             [BROWSER, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
             pass_fds=(3, 4),
-            preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)),  # noqa: PLW0108
+            preexec_fn=lambda: _pipe_to_3_and_4(to_browser_r, from_browser_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -110,10 +121,8 @@ class DevTools:
 
     def close(self) -> None:
         """End the browser (the process this client started) and remove its profile."""
-        try:
+        with contextlib.suppress(OSError, RuntimeError, EOFError, TimeoutError):
             self.send("Browser.close")
-        except (OSError, RuntimeError, EOFError, TimeoutError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -214,3 +223,80 @@ def test_report_in_headless_chromium(tmp_path: Path, browser: DevTools) -> None:
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
     assert problems == []
+
+
+def open_page(browser: DevTools, page: Path) -> Any:
+    """Open a page in a new tab; return an evaluate(expression) function for it."""
+    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    browser.send("Page.enable", session)
+    browser.send("Page.navigate", session, url=page.as_uri())
+    browser.wait_for("Page.loadEventFired")
+
+    def evaluate(expression: str) -> Any:
+        result = browser.send(
+            "Runtime.evaluate", session, expression=expression, returnByValue=True
+        )
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    return evaluate
+
+
+def test_two_crawled_nights_in_chromium(
+    tmp_path: Path, page_server: PageServer, browser: DevTools
+) -> None:
+    u = page_server.url
+
+    def night(name: str, entries: dict[str, str]) -> Path:
+        listing = tmp_path / f"{name}.yaml"
+        listing.write_text(
+            "".join(f"- id: {rid}\n  url: {u(path)}\n" for rid, path in entries.items()),
+            encoding="utf-8",
+        )
+        out = tmp_path / "out" / f"{name}.jsonl"
+        result = run_crawl(listing, out, ALARM_MIN_RECORDS="0", ALARM_MIN_AUTHORS="")
+        assert out.is_file(), result.log[-3000:]
+        return out
+
+    night(
+        "night1",
+        {
+            "p1": "/article/ai-safety",
+            "p2": "/article/blog-post",
+            "p3": "/article/reef-paper",
+            "p4": "/status/404",
+        },
+    )
+    second = night(
+        "night2",
+        {
+            "p1": "/article/ai-safety",  # unchanged
+            "p2": "/article/gov-report",  # same source, other text
+            "p3": "/status/404",  # newly dead
+            "p4": "/article/blog-post",  # recovered
+            "p5": "/status/500",  # new, failing
+        },
+    )
+    records = {r["resource_id"]: r for r in map(json.loads, second.read_text().splitlines())}
+    page = Path(f"{second}.report.html")
+    evaluate = open_page(browser, page)
+
+    def metric(name: str) -> str:
+        value = evaluate(f"document.querySelector('[data-metric=\"{name}\"]').textContent")
+        assert isinstance(value, str)
+        return value
+
+    statuses = [r["status"] for r in records.values()]
+    assert metric("records") == str(len(records)) == "5"
+    for status in ("ok", "dead", "error"):
+        assert metric(f"status/{status}") == str(statuses.count(status))
+    assert metric("changes/new") == "1"
+    assert metric("changes/newly_dead") == "1"
+    assert metric("changes/recovered") == "1"
+    assert metric("changes/content_changed") == "1"
+    assert metric("failing") == str(sum(s != "ok" for s in statuses))
+    ok = [r for r in records.values() if r["status"] == "ok"]
+    titled = sum(bool(r["title"]) for r in ok)
+    assert metric("coverage/title") == f"{titled / len(ok):.0%}"
+    assert evaluate("document.querySelectorAll('#failing tbody tr').length") == 2
