@@ -17,7 +17,12 @@ COMMANDS_MODULE = "crawler.commands"  # our `crawl` sets the exit code from the 
 # Local path or s3:// URI; `.jsonl.gz` compresses. %(name)s is the spider,
 # %(time)s the UTC start time as 2026-11-29T02-00-00Z.
 OUTPUT_URI = "output/%(name)s/%(time)s.jsonl"
-ADDONS = {"crawler.addons.OutputAddon": 0, "crawler.addons.UserAgentAddon": 0}
+ADDONS = {
+    "crawler.addons.OutputAddon": 0,
+    "crawler.addons.UserAgentAddon": 0,
+    # after OutputAddon: in distributed mode the worker's part file replaces OUTPUT_URI
+    "crawler.distributed.addon.DistributedAddon": 10,
+}
 FEED_STORAGES = {
     "": "crawler.feedstorage.AtomicFileFeedStorage",
     "file": "crawler.feedstorage.AtomicFileFeedStorage",
@@ -27,6 +32,17 @@ SPOOL_DIR = "output/spool/"
 
 # Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
 SOURCES_READAHEAD = 1000
+
+# --- Distributed mode (crawler/distributed/) -----------------------------------
+# Set REDIS_URL (redis://host:6379/0) and this crawl becomes one worker of the
+# run loaded by `python -m crawler.distributed.load`: scrapy-redis's shared
+# scheduler and filter, entries from Redis, a part file per worker.
+REDIS_URL = None
+RUN_ID = None  # default: the run the loader last loaded
+WORKER_ID = None  # default: <host>-<pid>; names the part file
+DISTRIBUTED_PARTS_DIR = "output/sources/parts"  # <dir>/<run id>/<worker id>.jsonl
+# A worker silent this long is taken for dead and its entries are re-queued.
+DISTRIBUTED_HEARTBEAT = 30.0
 
 # --- Records -----------------------------------------------------------------
 PREVIEW_CHARS = 3000

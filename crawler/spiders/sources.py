@@ -52,6 +52,14 @@ class SourcesSpider(Spider):
 
     async def start(self) -> AsyncIterator[Request | SourceItem]:
         """Stream entries into requests, waiting while the scheduler is busy."""
+        if self.crawler.settings.get("REDIS_URL"):
+            # Distributed mode: the entries come from the run loaded into Redis,
+            # claimed one at a time, and become requests through the same code.
+            from crawler.distributed.worker import shared_start  # only needed in this mode
+
+            async for request_or_item in shared_start(self):
+                yield request_or_item
+            return
         stats = self.crawler.stats
         assert stats is not None
         publications = self.crawler.settings.get("PUBLICATIONS")

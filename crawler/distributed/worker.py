@@ -1,0 +1,246 @@
+"""One worker of a distributed run: where its entries come from, its heartbeat, its part file.
+
+The spider's ``start()`` hands over to :func:`shared_start` when
+``REDIS_URL`` is set: entries are claimed from the run's ``start`` list
+instead of read from files, and turned into requests by the spider's own
+code. :class:`WorkerExtension` keeps the worker's heartbeat and counts its
+records; :class:`WorkerPartStorage` publishes its part file and commits its
+claims when, and only when, the part holds one record per claimed entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Self
+
+from redis import Redis
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.spiders import Spider
+from scrapy.utils.defer import deferred_to_future
+from twisted.internet.task import LoopingCall, deferLater
+
+from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys
+from crawler.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir, _umask
+from crawler.items import SourceItem
+from crawler.manifest import build_manifest, manifest_path, sha256_of, write_json_atomically
+from crawler.timeutil import iso_z, utc_now
+
+if TYPE_CHECKING:
+    from crawler.spiders.sources import SourcesSpider
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerContext:
+    """What a worker process knows about its run."""
+
+    worker: str
+    keys: RunKeys
+    coordinator: Coordinator
+    heartbeat: float
+    poll: float
+
+
+_contexts: weakref.WeakKeyDictionary[Crawler, WorkerContext] = weakref.WeakKeyDictionary()
+
+
+def context_for(crawler: Crawler) -> WorkerContext:
+    """The worker context of a crawler in distributed mode (made once per crawler)."""
+    context = _contexts.get(crawler)
+    if context is None:
+        settings = crawler.settings
+        keys = RunKeys(settings.get("REDIS_KEY_PREFIX") or DEFAULT_PREFIX, settings["RUN_ID"])
+        server = Redis.from_url(settings["REDIS_URL"])
+        context = WorkerContext(
+            worker=settings["WORKER_ID"],
+            keys=keys,
+            coordinator=Coordinator(server, keys),
+            heartbeat=settings.getfloat("DISTRIBUTED_HEARTBEAT", 30.0),
+            poll=settings.getfloat("DISTRIBUTED_POLL", 1.0),
+        )
+        _contexts[crawler] = context
+    return context
+
+
+async def _sleep(seconds: float) -> None:
+    from twisted.internet import reactor  # imported late: importing installs a reactor
+
+    await deferred_to_future(deferLater(reactor, seconds, lambda: None))
+
+
+async def shared_start(spider: SourcesSpider) -> AsyncIterator[Request | SourceItem]:
+    """Claim entries from the run's queue and turn them into requests or refusals.
+
+    Ends when nothing waits, nothing is queued and no other live worker
+    still holds entries it has not recorded (it could yet die, and its
+    entries would come back); dead workers' entries are reclaimed meanwhile.
+    """
+    crawler = spider.crawler
+    context = context_for(crawler)
+    coordinator, worker = context.coordinator, context.worker
+    stats = crawler.stats
+    assert stats is not None
+    readahead = crawler.settings.getint("SOURCES_READAHEAD", 1000)
+    logger.info("Worker %s joined run %s", worker, context.keys.run_id)
+    while True:
+        # Wait before claiming: a claimed entry held back here would only
+        # be something more to reclaim if this worker died.
+        await spider._wait_for_room(readahead)
+        claimed = coordinator.claim_start(worker)
+        if claimed is not None:
+            stats.inc_value("ingest/entries")
+            stats.inc_value("ingest/entries_unique")
+            yield spider._request_or_refusal(claimed[1])
+            continue
+        reclaimed = coordinator.reclaim_dead(except_worker=worker)
+        if reclaimed:
+            logger.warning("Re-queued %d entries of workers that stopped beating", reclaimed)
+            stats.inc_value("distributed/reclaimed", reclaimed)
+            continue
+        if (
+            coordinator.loaded()
+            and coordinator.pending() == 0
+            and not coordinator.others_busy(worker)
+        ):
+            break
+        await _sleep(context.poll)
+    stats.set_value("ingest/sources_complete", True)
+    logger.info("Worker %s: the run's queue is drained", worker)
+
+
+class WorkerExtension:
+    """Extension (distributed mode): register, beat, count records, release on failure."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.context = context_for(crawler)
+        self._beat: LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Connect to the crawler's signals."""
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(extension.feed_exporter_closed, signal=signals.feed_exporter_closed)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        """Register as running and start the heartbeat."""
+        context = self.context
+        context.coordinator.register(context.worker, context.heartbeat)
+        self._beat = LoopingCall(self._heartbeat)
+        self._beat.start(context.heartbeat / 3, now=False)
+
+    def _heartbeat(self) -> None:
+        try:
+            self.context.coordinator.heartbeat(self.context.worker, self.context.heartbeat)
+        except Exception:  # a Redis hiccup must not stop the beat for good
+            logger.exception("Heartbeat to Redis failed")
+
+    def item_scraped(self, item: Any) -> None:
+        """Count one record written to this worker's part file."""
+        if isinstance(item, dict) and "status" in item:
+            self.context.coordinator.record_written(self.context.worker)
+
+    def engine_stopped(self) -> None:
+        """Stop beating (if the feed exporter did not get to it)."""
+        if self._beat is not None and self._beat.running:
+            self._beat.stop()
+
+    def feed_exporter_closed(self) -> None:
+        """Stop beating; give back the entries of a part file that was not published."""
+        # The beat runs until the part file is stored: entries must not be
+        # reclaimed from a worker that is still committing them.
+        self.engine_stopped()
+        context = self.context
+        if context.coordinator.workers().get(context.worker) == "running":
+            count = context.coordinator.reclaim(context.worker, force=True)
+            logger.error(
+                "Worker %s did not publish its part file; %d entries go back to the queue",
+                context.worker,
+                max(0, count),
+            )
+
+
+class WorkerPartStorage(AtomicFileFeedStorage):
+    """Feed storage of a worker's part file: publish and commit only when complete.
+
+    Complete for a worker means one record per entry it claimed (an entry
+    another worker took stays that worker's). The part file goes where
+    ``WORKER_ID`` makes it unique, so no other worker's clean-up touches it.
+    """
+
+    def open(self, spider: Spider) -> IO[bytes]:
+        """Open this worker's hidden part file beside the final path."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._part = self.path.with_name(f".{self.path.name}.part")
+        file = self._part.open("w+b")
+        os.chmod(self._part, 0o666 & ~_umask())
+        return file
+
+    def store(self, file: IO[bytes]) -> None:
+        """Publish the part file and its manifest, then commit the claims in Redis."""
+        assert self._part is not None and self.crawler is not None
+        context = context_for(self.crawler)
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        try:
+            problem = self._problem(stats, context)
+            if problem:
+                raise IncompleteRunError(f"part file {self.path} not published: {problem}")
+            file.flush()
+            os.fsync(file.fileno())
+            digest = sha256_of(file)
+            size = os.fstat(file.fileno()).st_size
+            file.close()
+            os.replace(self._part, self.path)
+            _fsync_dir(self.path.parent)
+            manifest = build_manifest(
+                stats, output=str(self.path), sha256=digest, size=size, finished_at=iso_z(utc_now())
+            )
+            manifest["worker"] = context.worker
+            manifest["run_id"] = context.keys.run_id
+            write_json_atomically(manifest_path(self.path), manifest)
+            if not context.coordinator.commit(context.worker, str(self.path.resolve())):
+                # Our heartbeat lapsed and another worker re-queued our entries:
+                # they are crawled again elsewhere, so this part must not count.
+                self.path.unlink(missing_ok=True)
+                manifest_path(self.path).unlink(missing_ok=True)
+                raise IncompleteRunError(
+                    f"worker {context.worker}'s entries were re-queued by another worker "
+                    "(its heartbeat lapsed); its part file was withdrawn"
+                )
+            if self.crawler.stats:
+                self.crawler.stats.set_value("ingest/output", str(self.path))
+            logger.info(
+                "Published part %s (%d records, sha256 %s)", self.path, manifest["records"], digest
+            )
+        finally:
+            if not file.closed:
+                file.close()
+            self._part.unlink(missing_ok=True)
+
+    @staticmethod
+    def _problem(stats: dict[str, Any], context: WorkerContext) -> str | None:
+        if stats.get("ingest/failure"):
+            return f"the run failed ({stats.get('ingest/failure_detail')})"
+        if not stats.get("ingest/sources_complete"):
+            return "the worker stopped before the run's queue was drained"
+        claimed = context.coordinator.server.scard(context.keys.claims(context.worker))
+        written = int(stats.get("ingest/records", 0))
+        if written != claimed:
+            return f"{written} records written for {claimed} entries this worker took"
+        return None
+
+
+def part_path(parts_dir: str, run_id: str, worker: str) -> Path:
+    """Where a worker's part file goes: ``<parts_dir>/<run id>/<worker id>.jsonl``."""
+    return Path(parts_dir) / run_id / f"{worker}.jsonl"
