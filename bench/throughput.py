@@ -1,0 +1,308 @@
+"""Throughput benchmark: our crawl against bare Scrapy and plain trafilatura, on real pages.
+
+    .venv/bin/python bench/throughput.py PAGES_DIR [--n 2000] [--latency 0.05] [--rounds 3]
+    .venv/bin/python bench/throughput.py PAGES_DIR --quick
+    .venv/bin/python bench/throughput.py PAGES_DIR --scaling
+
+A page server (bench/pageserver.py, aiohttp, its own process, not measured)
+serves the ``*.html``/``*.html.gz`` files of PAGES_DIR on 127.0.0.1 under N
+distinct URLs, each answer delayed by ``--latency`` seconds. Then, in rounds
+whose order rotates so that the machine's drift cancels, it runs as child
+processes:
+
+  a  bare Scrapy: the same URLs, same concurrency, no extraction (bench/bare_scrapy.py)
+  b  ours: ``scrapy crawl sources`` with the extraction pool (default settings)
+  c  trafilatura: its threaded downloader and its extractor (bench/trafilatura_run.py)
+  d  ours with extraction in-process (``EXTRACT_WORKERS=0``)
+
+and prints, for each, the median over rounds of: pages/s (N over the wall
+time of the whole command, start-up included), CPU seconds per page (user +
+system of the command and every child it waited for), cores busy (CPU time
+over wall time over the cores), peak RSS (sum over the process tree, sampled
+every 0.1 s), and the pages/s ratios to (a) and (c).
+
+Every contender gets the same concurrency (``--concurrency``, default 32,
+our ``CONCURRENT_REQUESTS``); both Scrapy runs allow it all on the one host
+(``CONCURRENT_REQUESTS_PER_DOMAIN``) with AutoThrottle off, as the page server
+is a single host where a real crawl has thousands.
+
+``--scaling`` runs only (b) at N = 1,000, 5,000 and 20,000 (``--sizes``) and
+prints time per page and peak RSS for each.
+
+The load average is printed with each run: other work on the machine slows
+every contender, and the ratios (interleaved runs) are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+CONTENDERS = {
+    "a": "bare Scrapy (fetch only)",
+    "b": "ours (extraction pool)",
+    "c": "trafilatura (fetch+extract)",
+    "d": "ours (in-process extract)",
+}
+
+
+# --- measuring a process tree ----------------------------------------------------------
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: split after the last ")"
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def tree_rss(root: int) -> int:
+    """Resident set size of ``root`` and all its descendants, in bytes."""
+    children = _children_map()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            pass
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+@dataclass
+class Run:
+    """What one run of one contender measured."""
+
+    name: str
+    n: int
+    wall: float
+    cpu: float
+    peak_rss: int
+    pages: int
+    exit_code: int
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.wall
+
+
+def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str]) -> Run:
+    """Run ``command``, sampling its tree's RSS, and return the measurements."""
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.wait(0.1):
+                peak = max(peak, tree_rss(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4 gives the CPU time of the child and of every descendant it waited for
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    pages = 0
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("PAGES "):
+            pages = int(line.split()[1])
+    return Run(name, n, wall, usage.ru_utime + usage.ru_stime, peak, pages, proc.returncode)
+
+
+# --- the contenders --------------------------------------------------------------------
+
+
+class Bench:
+    """The page server, the URL lists and the command of each contender."""
+
+    def __init__(self, pages_dir: Path, latency: float, concurrency: int, keep: bool) -> None:
+        self.concurrency = concurrency
+        self.work = Path(tempfile.mkdtemp(prefix="throughput-"))
+        self.keep = keep
+        self.python = sys.executable
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.server = subprocess.Popen(
+            [self.python, str(BENCH / "pageserver.py"), str(pages_dir), "--latency", str(latency)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.server.stdout is not None and self.server.stderr is not None
+        self.pages_info = self.server.stderr.readline().split()
+        line = self.server.stdout.readline()
+        if not line.startswith("PORT "):
+            self.close()
+            raise SystemExit(f"page server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def urls(self, n: int) -> Path:
+        path = self.work / f"urls-{n}.txt"
+        if not path.exists():
+            with path.open("w", encoding="utf-8") as f:
+                for i in range(n):
+                    f.write(f"http://127.0.0.1:{self.port}/p/{i}.html\n")
+        return path
+
+    def command(self, name: str, n: int, run_dir: Path) -> list[str]:
+        urls = str(self.urls(n))
+        if name == "a":
+            return [self.python, str(BENCH / "bare_scrapy.py"), urls, "--concurrency",
+                    str(self.concurrency)]  # fmt: skip
+        if name == "c":
+            return [self.python, str(BENCH / "trafilatura_run.py"), urls, "--threads",
+                    str(self.concurrency)]  # fmt: skip
+        settings = {
+            "OUTPUT_URI": str(run_dir / "out.jsonl"),
+            "ALLOW_PRIVATE_ADDRESSES": "true",
+            "AUTOTHROTTLE_ENABLED": "false",
+            "CONCURRENT_REQUESTS": str(self.concurrency),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": str(self.concurrency),
+            "LOG_LEVEL": "INFO",
+        }
+        if name == "d":
+            settings["EXTRACT_WORKERS"] = "0"
+        command = [self.python, "-m", "scrapy", "crawl", "sources", "-a", f"sources={urls}"]
+        for key, value in settings.items():
+            command += ["-s", f"{key}={value}"]
+        return command
+
+    def run(self, name: str, n: int, index: int) -> Run:
+        run_dir = self.work / f"{name}-{n}-{index}"
+        run_dir.mkdir()
+        result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", self.env)
+        output = run_dir / "out.jsonl"
+        if output.exists():
+            with output.open("rb") as f:
+                result.pages = sum(1 for _ in f)
+        if result.exit_code != 0 or result.pages < n * 0.99:
+            print(f"  ! {name}: exit {result.exit_code}, {result.pages}/{n} pages; see {run_dir}",
+                  file=sys.stderr)  # fmt: skip
+        elif not self.keep:
+            shutil.rmtree(run_dir)
+        return result
+
+    def close(self) -> None:
+        self.server.kill()
+        self.server.wait()
+        if not self.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+# --- reports -----------------------------------------------------------------------
+
+
+def _median(runs: list[Run], attr: str) -> float:
+    return statistics.median(float(getattr(r, attr)) for r in runs)
+
+
+def print_table(results: dict[str, list[Run]], cores: int) -> None:
+    """The comparison table: medians over rounds."""
+    rate = {k: _median(v, "rate") for k, v in results.items()}
+    header = (
+        f"{'contender':<30} {'pages/s':>8} {'CPU s/page':>10} {'cores busy':>10} "
+        f"{'peak RSS MB':>11} {'vs a':>6} {'vs c':>6} {'records':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, runs in results.items():
+        cpu_per_page = statistics.median(r.cpu / r.n for r in runs)
+        busy = statistics.median(r.cpu / r.wall / cores for r in runs)
+        rss = _median(runs, "peak_rss") / 2**20
+        vs_a = f"{rate[name] / rate['a']:.2f}" if "a" in rate else "-"
+        vs_c = f"{rate[name] / rate['c']:.2f}" if "c" in rate else "-"
+        pages = min(r.pages for r in runs)
+        print(
+            f"{name + ' ' + CONTENDERS[name]:<30} {rate[name]:>8.1f} {cpu_per_page:>10.4f} "
+            f"{busy:>9.0%} {rss:>11.0f} {vs_a:>6} {vs_c:>6} {pages:>8}"
+        )
+    if "b" in rate and "d" in rate:
+        print(f"b / d (pool over in-process): {rate['b'] / rate['d']:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("pages_dir", type=Path, help="directory of *.html / *.html.gz pages")
+    parser.add_argument("--n", type=int, default=2000, help="URLs per run (default 2000)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="abcd", help="contenders to run, e.g. 'bd'")
+    parser.add_argument("--quick", action="store_true", help="N=300, one round (< 2 minutes)")
+    parser.add_argument("--scaling", action="store_true", help="ours at N=1000, 5000, 20000")
+    parser.add_argument(
+        "--sizes", default="1000,5000,20000", help="N values of --scaling (comma-separated)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep outputs and logs")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.rounds = 300, 1
+    cores = len(os.sched_getaffinity(0))
+    bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep)
+    print(
+        f"pages: {args.pages_dir} ({bench.pages_info[1]} files, "
+        f"{int(bench.pages_info[2]) / int(bench.pages_info[1]) / 1024:.0f} KB mean); "
+        f"latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; "
+        f"{cores} cores; Python {sys.version.split()[0]}; "
+        f"load average at start {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    try:
+        if args.scaling:
+            print(f"{'N':>6} {'wall s':>8} {'ms/page':>8} {'CPU ms/page':>11} "
+                  f"{'peak RSS MB':>11} {'records':>8}", flush=True)  # fmt: skip
+            for n in (int(x) for x in args.sizes.split(",")):
+                r = bench.run("b", n, 0)
+                print(f"{n:>6} {r.wall:>8.1f} {r.wall / n * 1000:>8.2f} "
+                      f"{r.cpu / n * 1000:>11.1f} {r.peak_rss / 2**20:>11.0f} {r.pages:>8}",
+                      flush=True)  # fmt: skip
+            return
+        names = [c for c in "abcd" if c in args.only]
+        results: dict[str, list[Run]] = {name: [] for name in names}
+        for index in range(args.rounds):
+            order = names[index % len(names) :] + names[: index % len(names)]
+            for name in order:
+                r = bench.run(name, args.n, index)
+                results[name].append(r)
+                print(f"  round {index + 1} {name}: {r.rate:6.1f} pages/s, "
+                      f"{r.cpu / r.n * 1000:5.1f} CPU ms/page, "
+                      f"{r.peak_rss / 2**20:4.0f} MB, {r.pages} records, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        print(f"\nN={args.n}, medians of {args.rounds} round(s):")
+        print_table(results, cores)
+    finally:
+        bench.close()
+
+
+if __name__ == "__main__":
+    main()
