@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,47 @@ def test_redis_memory_per_queued_source(redis_server: RedisServer) -> None:
         f"per queued request: {per_request:.0f} bytes"
     )
     assert per_entry < 1024 and per_request < 4096
+
+
+def test_finish_reports_and_requeues_missing_sources_then_publishes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from crawler.distributed.finish import finish_run
+
+    run = coordinator(redis_server, "finish-test")
+    entries = [SourceEntry(url=f"https://e.org/{i}", origin=f"l:{i}", id=f"s{i}") for i in range(3)]
+    load_entries(run, iter(entries))
+    output = tmp_path / "night.jsonl"
+    # w1 publishes two records; w2 dies holding the third.
+    run.register("w1", ttl=30)
+    run.register("w2", ttl=0.05)
+    part = tmp_path / "w1.jsonl"
+    lines = []
+    for _ in range(2):
+        claimed = run.claim_start("w1")
+        assert claimed is not None
+        lines.append(
+            f'{{"resource_id": "{claimed[1].id}", "url": "{claimed[1].url}", "status": "ok"}}'
+        )
+    part.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run.claim_start("w2")
+    assert (finish_run(run, output).problem or "").startswith("workers still running: w1")
+    assert run.commit("w1", str(part))
+    import time
+
+    time.sleep(0.1)  # w2's heartbeat runs out
+    result = finish_run(run, output)
+    assert result.problem is not None and "1 of 3 sources have no record" in result.problem
+    assert [m["id"] for m in result.missing] == ["s2"] and not output.exists()
+    # A worker picks the re-queued entry up; the second finish publishes.
+    run.register("w3", ttl=30)
+    claimed = run.claim_start("w3")
+    assert claimed is not None and claimed[1].id == "s2"
+    part3 = tmp_path / "w3.jsonl"
+    part3.write_text(f'{{"resource_id": "s2", "url": "{claimed[1].url}", "status": "ok"}}\n')
+    assert run.commit("w3", str(part3))
+    result = finish_run(run, output)
+    assert result.problem is None and result.workers == {"w1": 2, "w3": 1}
+    assert len(output.read_text(encoding="utf-8").splitlines()) == 3
+    manifest = json.loads(Path(f"{output}.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["records"] == 3 and manifest["by_status"] == {"ok": 3}

@@ -59,7 +59,9 @@ def output_path(template: str, run_id: str) -> Path:
     )
 
 
-def finish_run(coordinator: Coordinator, output: Path) -> FinishResult:
+def finish_run(
+    coordinator: Coordinator, output: Path, *, max_error_share: float = 0.5
+) -> FinishResult:
     """Check the run and publish its merged output; see the module docstring."""
     keys = coordinator.keys
     server = coordinator.server
@@ -110,7 +112,7 @@ def finish_run(coordinator: Coordinator, output: Path) -> FinishResult:
     )
     try:
         stats = _stats(server, keys, merged, result.records, gzipped=output.suffix == ".gz")
-        _publish(merged, output, stats)
+        _publish(merged, output, stats, max_error_share)
     finally:
         merged.unlink(missing_ok=True)
     result.published = output
@@ -182,7 +184,7 @@ def _stats(
     return stats
 
 
-def _publish(merged: Path, output: Path, stats: dict[str, Any]) -> None:
+def _publish(merged: Path, output: Path, stats: dict[str, Any], max_error_share: float) -> None:
     """Rename the merged file into place, then write its manifest, then the latest pointer."""
     with merged.open("rb") as file:
         os.fsync(file.fileno())
@@ -193,8 +195,15 @@ def _publish(merged: Path, output: Path, stats: dict[str, Any]) -> None:
     manifest = build_manifest(
         stats, output=str(output), sha256=digest, size=size, finished_at=iso_z(utc_now())
     )
+    # The single-machine run's rule: an unhealthy night is published but
+    # does not move the latest pointer (when the project has that check).
+    health = getattr(importlib.import_module("crawler.feedstorage"), "health_problem", None)
+    problem = health(stats, max_error_share) if health is not None else None
+    manifest["healthy"] = problem is None
+    manifest["health_problem"] = problem
     write_json_atomically(manifest_path(output), manifest)
-    write_latest_pointer(manifest, output)
+    if problem is None:
+        write_latest_pointer(manifest, output)
 
 
 def write_latest_pointer(manifest: dict[str, Any], target: Path) -> Path | None:
@@ -230,11 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         default="output/sources/%(time)s.jsonl",
         help="the night's file; %%(time)s, %%(run_id)s filled in; .jsonl.gz compresses",
     )
+    parser.add_argument(
+        "--max-error-share",
+        type=float,
+        default=0.5,
+        help="above this share of error records the latest pointer does not move",
+    )
     args = parser.parse_args(argv)
     output = output_path(args.output, args.run_id)
     coordinator = Coordinator(Redis.from_url(args.redis), RunKeys(args.prefix, args.run_id))
     try:
-        result = finish_run(coordinator, output)
+        result = finish_run(coordinator, output, max_error_share=args.max_error_share)
     except (OSError, ValueError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return OUTPUT_FAILED
