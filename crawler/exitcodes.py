@@ -10,14 +10,24 @@ OK = 0
 STARTUP_FAILED = 1
 #: the sources list could not be read (missing file, YAML/JSON syntax error, no url column)
 SOURCES_FAILED = 2
-#: the output was not written: unwritable path, failed upload, or an incomplete run
+#: the output was not written: unwritable path, or an interrupted or incomplete run
 OUTPUT_FAILED = 3
+#: the output is complete but its upload to S3 failed: it waits in SPOOL_DIR for the next run
+UPLOAD_SPOOLED = 4
+#: the output was published but the run looks broken: no records, or more than
+#: MAX_ERROR_SHARE of them are errors; the latest pointer and the state did not move
+UNHEALTHY = 5
+#: another run holds the lock: this one did nothing
+LOCKED = 6
 
 MEANING = {
     OK: "the run completed and its output was published",
     STARTUP_FAILED: "the crawl could not start",
     SOURCES_FAILED: "the sources list could not be read; nothing was crawled",
     OUTPUT_FAILED: "the output was not published (incomplete run or storage failure)",
+    UPLOAD_SPOOLED: "the upload failed; the finished output waits in SPOOL_DIR for the next run",
+    UNHEALTHY: "the run has no records or too many errors; latest pointer and state not moved",
+    LOCKED: "another run holds the lock; nothing was done",
 }
 
 
@@ -25,8 +35,12 @@ def exit_code_for(stats: Mapping[str, Any]) -> int:
     """Derive the exit code from a finished crawl's stats."""
     if stats.get("ingest/failure") == "sources":
         return SOURCES_FAILED
+    if stats.get("ingest/spooled"):
+        return UPLOAD_SPOOLED
     failed = sum(v for k, v in stats.items() if k.startswith("feedexport/failed_count/"))
     published = sum(v for k, v in stats.items() if k.startswith("feedexport/success_count/"))
     if failed or not published:
         return OUTPUT_FAILED
+    if stats.get("ingest/unhealthy"):
+        return UNHEALTHY
     return OK

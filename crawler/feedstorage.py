@@ -7,6 +7,18 @@ produced one record per unique source; only then does it fsync, rename the
 file into place and write the manifest next to it. An incomplete run raises,
 which Scrapy counts as a failed export and our ``crawl`` command turns into a
 non-zero exit.
+
+``S3FeedStorage`` does the same for ``s3://`` URIs with the spool as its
+local side: the finished file, its manifest, the new state and the
+``latest.json`` pointer are written under ``SPOOL_DIR/<bucket>/<key>`` and
+uploaded by name, in that order, with retries. Scrapy's own S3 storage
+uploads a temporary file that boto3 closes (and so deletes) on failure;
+here a failed upload leaves the finished files in the spool for the next
+run, and the run exits non-zero.
+
+A complete run whose share of ``error`` records is above ``MAX_ERROR_SHARE``
+(or which has no record at all) is published with ``"healthy": false`` in
+its manifest, but neither the ``latest`` pointer nor the state moves.
 """
 
 from __future__ import annotations
@@ -19,9 +31,20 @@ from typing import IO, Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 from w3lib.url import file_uri_to_path
 
-from crawler.manifest import build_manifest, manifest_path, sha256_of, write_json_atomically
+from crawler.incremental import get_state
+from crawler.manifest import (
+    build_manifest,
+    latest_pointer,
+    manifest_path,
+    sha256_of,
+    write_json_atomically,
+)
+from crawler.s3 import client_from_settings, split_s3
+from crawler.spool import LATEST_NAME, flush, spool_path
 from crawler.timeutil import iso_z, utc_now
 
 logger = logging.getLogger(__name__)
@@ -31,6 +54,10 @@ PART_SUFFIX = ".part"
 
 class IncompleteRunError(RuntimeError):
     """The run did not produce one record per source; nothing was published."""
+
+
+class UploadFailedError(RuntimeError):
+    """The output is complete but could not be uploaded; it waits in the spool."""
 
 
 def uri_params(params: dict[str, Any], spider: Spider) -> dict[str, Any]:
@@ -49,6 +76,20 @@ def completeness_problem(stats: dict[str, Any]) -> str | None:
     written = stats.get("ingest/records", 0)
     if written != expected:
         return f"{written} records written for {expected} unique source entries"
+    return None
+
+
+def health_problem(stats: dict[str, Any], max_error_share: float) -> str | None:
+    """Return why a complete run looks broken (no records, too many errors), or None."""
+    records = int(stats.get("ingest/records", 0))
+    if records == 0:
+        return "the run produced no records"
+    errors = int(stats.get("ingest/records/status/error", 0))
+    if errors / records > max_error_share:
+        return (
+            f"{errors} of {records} records are errors "
+            f"({errors / records:.0%} > MAX_ERROR_SHARE {max_error_share:.0%})"
+        )
     return None
 
 
@@ -84,34 +125,108 @@ class AtomicFileFeedStorage:
         os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600; readers expect the usual mode
         return os.fdopen(fd, "w+b")
 
-    def store(self, file: IO[bytes]) -> None:
+    def store(self, file: IO[bytes]) -> Deferred[None] | None:
         """Publish the file and its manifest, or discard it when the run is incomplete."""
+        self._publish(file, self.path, output=str(self.path))
+        return None
+
+    def _publish(self, file: IO[bytes], target: Path, *, output: str) -> bool:
+        """Rename the part file to ``target``, write its manifest; return whether it is healthy.
+
+        When the run is healthy the state is committed and ``latest.json`` is
+        written beside ``target``, in that order: the pointer comes last.
+        """
         assert self._part is not None and self.crawler is not None
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         problem = completeness_problem(stats)
         try:
             if problem:
-                raise IncompleteRunError(f"output not written to {self.path}: {problem}")
+                raise IncompleteRunError(f"output not written to {output}: {problem}")
+            unhealthy = health_problem(
+                stats, self.crawler.settings.getfloat("MAX_ERROR_SHARE", 0.5)
+            )
             file.flush()
             os.fsync(file.fileno())
             digest = sha256_of(file)
             size = os.fstat(file.fileno()).st_size
             file.close()
-            os.replace(self._part, self.path)
-            _fsync_dir(self.path.parent)
+            os.replace(self._part, target)
+            _fsync_dir(target.parent)
             manifest = build_manifest(
-                stats, output=str(self.path), sha256=digest, size=size, finished_at=iso_z(utc_now())
+                stats, output=output, sha256=digest, size=size, finished_at=iso_z(utc_now())
             )
-            write_json_atomically(manifest_path(self.path), manifest)
+            manifest["healthy"] = unhealthy is None
+            manifest["health_problem"] = unhealthy
+            write_json_atomically(manifest_path(target), manifest)
             if self.crawler.stats:
-                self.crawler.stats.set_value("ingest/output", str(self.path))
-            logger.info(
-                "Published %s (%d records, sha256 %s)", self.path, manifest["records"], digest
-            )
+                self.crawler.stats.set_value("ingest/output", output)
+            logger.info("Published %s (%d records, sha256 %s)", output, manifest["records"], digest)
+            if unhealthy:
+                if self.crawler.stats:
+                    self.crawler.stats.set_value("ingest/unhealthy", unhealthy)
+                logger.error(
+                    "Unhealthy run: %s. The latest pointer and the state were not moved.",
+                    unhealthy,
+                )
+                return False
+            state = get_state(self.crawler)
+            if state is not None:
+                logger.info("State saved to %s", state.commit())
+            write_json_atomically(target.parent / LATEST_NAME, latest_pointer(manifest, target))
+            return True
         finally:
             if not file.closed:
                 file.close()
             self._part.unlink(missing_ok=True)
+
+
+class S3FeedStorage(AtomicFileFeedStorage):
+    """Feed storage for ``s3://`` URIs: finish in the spool, then upload by name with retries.
+
+    Settings: ``SPOOL_DIR``, ``S3_UPLOAD_ATTEMPTS`` (default 4),
+    ``S3_UPLOAD_BACKOFF`` (seconds before the first retry, doubled after
+    each; default 2), and the usual ``AWS_*`` settings.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        feed_options: dict[str, Any] | None = None,
+        crawler: Crawler | None = None,
+    ) -> None:
+        assert crawler is not None
+        split_s3(uri)  # fail early on a malformed URI
+        self.uri = uri
+        self.spool_dir = str(crawler.settings.get("SPOOL_DIR") or "output/spool/")
+        super().__init__(
+            str(spool_path(self.spool_dir, uri)), feed_options=feed_options, crawler=crawler
+        )
+
+    def store(self, file: IO[bytes]) -> Deferred[None]:
+        """Finish and upload in a thread: retries sleep, and the reactor must not."""
+        return deferToThread(self._store_in_thread, file)
+
+    def _store_in_thread(self, file: IO[bytes]) -> None:
+        assert self.crawler is not None
+        settings = self.crawler.settings
+        self._publish(file, self.path, output=self.uri)
+        left = flush(
+            self.spool_dir,
+            client_from_settings(settings),
+            attempts=settings.getint("S3_UPLOAD_ATTEMPTS", 4),
+            backoff=settings.getfloat("S3_UPLOAD_BACKOFF", 2.0),
+        )
+        stats = self.crawler.stats
+        if left:
+            if stats:
+                stats.set_value("ingest/spooled", [str(p) for p in left])
+                stats.set_value("ingest/output", str(self.path))
+            raise UploadFailedError(
+                f"upload to {self.uri} failed; the finished file is kept at {self.path} "
+                f"and the next run uploads it"
+            )
+        logger.info("Uploaded %s and its manifest", self.uri)
 
 
 def _umask() -> int:

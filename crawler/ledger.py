@@ -19,14 +19,16 @@ class RecordLedger:
     agree with the file even when a late stage rewrote a record.
     """
 
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: StatsCollector, sources_origin: str | None = None) -> None:
         self.stats = stats
+        #: the s3:// list the crawl command downloaded, when it did
+        self.sources_origin = sources_origin
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Connect to the crawler's signals."""
         assert crawler.stats is not None
-        ledger = cls(crawler.stats)
+        ledger = cls(crawler.stats, crawler.settings.get("SOURCES_ORIGIN"))
         crawler.signals.connect(ledger.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ledger.item_scraped, signal=signals.item_scraped)
         return ledger
@@ -34,7 +36,9 @@ class RecordLedger:
     def spider_opened(self, spider: Any) -> None:
         """Note the start time and the sources argument."""
         self.stats.set_value("ingest/started_at", iso_z(utc_now()))
-        self.stats.set_value("ingest/sources_spec", getattr(spider, "sources_spec", None))
+        self.stats.set_value(
+            "ingest/sources_spec", self.sources_origin or getattr(spider, "sources_spec", None)
+        )
 
     def item_scraped(self, item: Any) -> None:
         """Count one exported record."""
@@ -44,3 +48,7 @@ class RecordLedger:
         self.stats.inc_value(f"{STATUS_PREFIX}{item['status']}")
         if item.get("error"):
             self.stats.inc_value(f"{ERROR_PREFIX}{item['error']}")
+        if item.get("changed") is True:
+            self.stats.inc_value("ingest/records/changed")
+        elif item.get("changed") is False:
+            self.stats.inc_value("ingest/records/unchanged")

@@ -39,6 +39,7 @@ def build_manifest(
         "schema_version": SCHEMA_VERSION,
         "output": output,
         "records": stats.get("ingest/records", 0),
+        "changed": stats.get("ingest/records/changed", 0),
         "sha256": sha256,
         "bytes": size,
         "started_at": stats.get("ingest/started_at"),
@@ -48,6 +49,21 @@ def build_manifest(
         "entries": stats.get("ingest/entries", 0),
         "duplicates": stats.get("ingest/duplicates", 0),
         "sources": stats.get("ingest/sources_spec"),
+    }
+
+
+def latest_pointer(manifest: Mapping[str, Any], target: Path) -> dict[str, Any]:
+    """The ``latest.json`` pointer to a published file; names are relative to the pointer."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "output": target.name,
+        "manifest": manifest_path(target).name,
+        "uri": manifest["output"],
+        "sha256": manifest["sha256"],
+        "bytes": manifest["bytes"],
+        "records": manifest["records"],
+        "started_at": manifest["started_at"],
+        "finished_at": manifest["finished_at"],
     }
 
 

@@ -26,9 +26,25 @@ ADDONS = {
 FEED_STORAGES = {
     "": "crawler.feedstorage.AtomicFileFeedStorage",
     "file": "crawler.feedstorage.AtomicFileFeedStorage",
+    # keeps the finished file and uploads it by name; Scrapy's loses it on failure
+    "s3": "crawler.feedstorage.S3FeedStorage",
 }
 FEED_EXPORT_ENCODING = "utf-8"  # otherwise non-ASCII is written as \u escapes
+# Finished files bound for S3 wait here (at <bucket>/<key>) until uploaded.
 SPOOL_DIR = "output/spool/"
+S3_UPLOAD_ATTEMPTS = 4
+S3_UPLOAD_BACKOFF = 2.0  # seconds before the first retry, doubled after each
+# A complete run with more than this share of `error` records (or no records)
+# exits 5 and moves neither the latest pointer nor the state.
+MAX_ERROR_SHARE = 0.5
+LOCK_FILE = None  # default: .run.lock beside the output (in the spool for s3://)
+
+# --- Incremental re-crawls (crawler/incremental.py) --------------------------------
+INCREMENTAL = True
+STATE_URI = None  # default: state.sqlite beside the output (state.sqlite.gz on S3)
+# 0: revalidate every source every night (conditional requests); N: carry
+# forward sources a server confirmed less than N days ago without asking.
+REFETCH_AFTER_DAYS = 0
 
 # Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
 SOURCES_READAHEAD = 1000
@@ -72,10 +88,12 @@ ITEM_PIPELINES = {
     "pipelines.extraction.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
     "pipelines.enrich.EnrichPipeline": 400,
+    "pipelines.incremental.IncrementalPipeline": 850,
     "pipelines.validate.ValidatePipeline": 900,
 }
 EXTENSIONS = {
     "crawler.ledger.RecordLedger": 0,
+    "crawler.incremental.IncrementalState": 0,
     "crawler.redact.RedactLogs": 0,
     # Progress replaces LogStats: its plain lines carry the same rates, and a
     # second periodic line in cron logs (or through the live bar) is noise.
@@ -111,6 +129,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     # first: nothing else (robots.txt included) may reach a refused address
     "crawler.middlewares.AddressGuardMiddleware": 50,
+    # after the address guard; answers fresh sources before robots.txt is asked
+    "crawler.incremental.ConditionalRequestMiddleware": 60,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,

@@ -92,6 +92,12 @@ class SourceRecord(BaseModel):
     publication: Publication | None = Field(
         description="The venue matched by domain when a publications file is configured."
     )
+    changed: bool | None = Field(
+        default=None,
+        description="Whether the source changed (status or content_sha256) since the previous "
+        "run; false for a record carried forward after a 304 or an unchanged page; null when "
+        "no state is kept (INCREMENTAL off, or an entry without a URL).",
+    )
 
 
 FIELD_ORDER: tuple[str, ...] = tuple(SourceRecord.model_fields)

@@ -42,6 +42,7 @@ DESIGN_FIELDS = [
     "text",
     "source",
     "publication",
+    "changed",  # added in a minor change (issue 4): last, so earlier keys keep their order
 ]
 
 

@@ -1,0 +1,113 @@
+"""Incremental: carry unchanged sources forward and say what changed since the last run.
+
+Runs after classify/enrich and before validate. A 304 (from the server, or
+answered locally for a source fetched recently enough) becomes the previous
+record's fields with this run's identity fields, a fresh ``fetched_at`` and
+``changed: false``. Any other outcome is compared with the state:
+``changed`` is false when the status and ``content_sha256`` are the same.
+"""
+
+from __future__ import annotations
+
+from crawler.incremental import CONTENT_STATUSES, get_state
+from crawler.items import SourceItem
+from crawler.state import SourceState
+from pipelines.base import Stage
+
+# What a carried record takes from this run rather than from the previous one:
+# the entry may have been edited (id, tags, venue) even when the page was not.
+_FROM_THIS_RUN = (
+    "schema_version",
+    "resource_id",
+    "stable_id",
+    "url",
+    "canonical_url",
+    "fetched_at",
+    "source",
+    "publication",
+)
+
+
+class IncrementalPipeline(Stage):
+    """Set ``changed`` and carry forward the records of sources that did not change."""
+
+    def process(self, item: SourceItem) -> None:
+        """Carry or compare, and leave the new state row for the exported record."""
+        state = get_state(self.crawler)
+        url = item.entry.url
+        if state is None or not url:
+            return
+        previous = state.previous(url)
+        record = item.record
+        carried = (
+            previous is not None
+            and previous.record is not None
+            and (url in state.skipped or (item.failure is None and item.http_status == 304))
+        )
+        if carried:
+            assert previous is not None and previous.record is not None
+            fresh = {k: record[k] for k in _FROM_THIS_RUN if k in record}
+            record.clear()
+            record.update({**previous.record, **fresh})
+            changed = False
+            self.inc_stat("ingest/incremental/carried")
+        elif previous is None:
+            changed = True
+        else:
+            status = str(record.get("status"))
+            changed = status != previous.status or (
+                status in CONTENT_STATUSES
+                and record.get("content_sha256") != previous.content_sha256
+            )
+        record["changed"] = changed
+        state.pending[url] = self._next_state(
+            item, previous, carried=carried, changed=changed, skipped=url in state.skipped
+        )
+        self.inc_stat(f"ingest/incremental/changed/{str(changed).lower()}")
+
+    @staticmethod
+    def _next_state(
+        item: SourceItem,
+        previous: SourceState | None,
+        *,
+        carried: bool,
+        changed: bool,
+        skipped: bool,
+    ) -> SourceState:
+        """The state row of this run (its record is filled in once the record is exported)."""
+        url = item.entry.url or ""
+        now = item.fetched_at
+        record = item.record
+        status = str(record.get("status"))
+        etag = previous.etag if previous else None
+        last_modified = previous.last_modified if previous else None
+        content_sha256 = previous.content_sha256 if previous else None
+        fetched = item.failure is None and item.http_status is not None
+        if fetched and not carried and status in CONTENT_STATUSES:
+            # New content: its validators are exactly what this response sent.
+            etag = item.headers.get("etag")
+            last_modified = item.headers.get("last-modified")
+            content_sha256 = record.get("content_sha256")
+        elif carried and not skipped:
+            # A 304 may update the validators of the content it confirms.
+            etag = item.headers.get("etag") or etag
+            last_modified = item.headers.get("last-modified") or last_modified
+        answered = (
+            fetched
+            and item.http_status is not None
+            and (200 <= item.http_status < 300 or item.http_status == 304)
+        )
+        # A source answered from the state was not confirmed by any server.
+        confirmed = answered and not skipped
+        return SourceState(
+            url=url,
+            etag=etag,
+            last_modified=last_modified,
+            content_sha256=content_sha256,
+            first_seen=previous.first_seen if previous else now,
+            last_changed=now if changed or previous is None else previous.last_changed,
+            checked_at=now if confirmed else (previous.checked_at if previous else None),
+            status=status,
+            # replaced by the exported record when it has content (see IncrementalState)
+            record=previous.record if previous else None,
+        )
