@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +19,7 @@ import pytest
 
 from crawler.state import read_all
 from schemas import read_records
-from tests.conftest import run_crawl
+from tests.conftest import PROJECT_ROOT, crawl_command, run_crawl
 
 
 def article(title: str, words: str) -> bytes:
@@ -32,6 +36,7 @@ class Page:
     body: bytes = b""
     etag: str | None = None
     last_modified: str | None = None
+    delay: float = 0.0
 
 
 @dataclass
@@ -62,6 +67,7 @@ def _handler(site: ChangingSite) -> type[BaseHTTPRequestHandler]:
                 return
             site.hits[path] = site.hits.get(path, 0) + 1
             page = site.pages.get(path) or Page(status=404, body=b"not here")
+            time.sleep(page.delay)
             inm = self.headers.get("If-None-Match")
             ims = self.headers.get("If-Modified-Since")
             if inm or ims:
@@ -183,6 +189,27 @@ def test_unhealthy_run_moves_neither_pointer_nor_state(tmp_path: Path, site: Cha
     state_bytes = (out / "state.sqlite").read_bytes()
     pointer = (out / "latest.json").read_text(encoding="utf-8")
 
+    # A run killed mid-crawl leaves the state and the pointer as they were.
+    site.pages["/a"] = Page(body=article("A page", "one two"), delay=30)
+    log = tmp_path / "killed.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            crawl_command(listing, out / "killed.jsonl"),
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while site.hits.get("/a", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert site.hits.get("/a", 0) == 2, log.read_text(encoding="utf-8")[-2000:]
+    assert (out / "state.sqlite").read_bytes() == state_bytes
+    assert (out / "latest.json").read_text(encoding="utf-8") == pointer
+    assert not (out / "killed.jsonl").exists()
+
     site.pages["/a"] = Page(status=503)
     second = run_crawl(listing, out / "n2.jsonl", MAX_ERROR_SHARE="0.5")
     assert second.exit_code == 5, second.log[-3000:]
@@ -190,7 +217,8 @@ def test_unhealthy_run_moves_neither_pointer_nor_state(tmp_path: Path, site: Cha
     assert len(second.records) == 2  # published for inspection
     assert (out / "latest.json").read_text(encoding="utf-8") == pointer
     assert (out / "state.sqlite").read_bytes() == state_bytes
-    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    # neither the killed run's working state nor its part file is left behind
+    assert not [p for p in out.iterdir() if p.name.endswith((".part", ".work"))]
 
 
 def test_second_run_exits_while_the_first_holds_the_lock(tmp_path: Path) -> None:
