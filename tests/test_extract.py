@@ -16,11 +16,20 @@ import pytest
 
 from pipelines.extract import Extracted, extract, make_preview
 from pipelines.extract.__main__ import main as cli_main
-from pipelines.extract.dates import parse_date
+from pipelines.extract.dates import (
+    _stated_days,
+    htmldate_published,
+    parse_date,
+    reconcile_published,
+    url_day,
+    url_month,
+)
 from pipelines.extract.encoding import decode_body, detect_encoding
+from pipelines.extract.markup import build_page
 from pipelines.extract.metadata import clean_title, normalise_language
 from pipelines.extract.pdf import parse_pdf_date
 from pipelines.extract.sniff import classify
+from pipelines.extract.text import LARGE_ELEMENTS, fast_main_text, is_large
 
 PAGES = Path(__file__).parent / "extract_pages"
 HTML = {"content-type": "text/html"}
@@ -517,3 +526,161 @@ def test_cli_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert output["preview_truncated"] is True
     assert output["content_length"] == len(output["text"])
     assert output["content_sha256"] == hashlib.sha256(output["text"].encode()).hexdigest()
+
+
+# --- dates: reconciling htmldate with the page's own statements ----------------
+
+
+PARAGRAPH = (
+    "The committee met on Tuesday to review the findings of the report, which "
+    "covers three years of measurements taken along the river and its tributaries."
+)
+
+
+def article(head: str = "", body: str = "") -> str:
+    paragraphs = "".join(f"<p>{PARAGRAPH} Paragraph {i}.</p>" for i in range(6))
+    return (
+        f"<!doctype html><html lang='en'><head><title>Report</title>{head}</head>"
+        f"<body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        f"<article><h1>Report</h1>{body}{paragraphs}</article>"
+        "<footer>Contact us</footer></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://blog.example/2011/12/a-post/", (date(2011, 12, 1), date(2011, 12, 31))),
+        ("https://blog.example/2024/02/3-questions/", (date(2024, 2, 1), date(2024, 2, 29))),
+        ("https://blog.example/2011/12/03/a-post/", None),  # a full date, not a month
+        ("https://news.example/item/2011/13/x", None),
+        ("https://news.example/?d=/2011/12/", None),  # only the path counts
+    ],
+)
+def test_url_month(url: str, expected: tuple[date, date] | None) -> None:
+    assert url_month(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://blog.example/2017/7/12/a-post", date(2017, 7, 12)),
+        ("https://news.example/2020-02-18-headline.html", date(2020, 2, 18)),
+        ("https://blog.example/2023/10/3-questions/", None),  # "3-questions" is a slug
+        ("https://blog.example/2023/02/30/", None),
+    ],
+)
+def test_url_day(url: str, expected: date | None) -> None:
+    assert url_day(url) == expected
+
+
+def test_date_outside_the_url_month_is_searched_again_inside_it() -> None:
+    html = article(body="<p class='meta'>Posted 3 December 2011</p><p>Copyright 2009</p>")
+    page_ = build_page(html, "https://blog.example/2011/12/a-post/")
+    day, rule = reconcile_published(page_, html, date(2025, 1, 1))
+    assert day == date(2011, 12, 3)
+    assert rule in {"htmldate", "url-month"}
+
+
+def test_publisher_statement_wins_over_an_unsupported_guess() -> None:
+    # JSON-LD and article:published_time state 31 October; the only other
+    # date, in the text, is an older event date that htmldate would pick.
+    head = (
+        '<meta property="article:published_time" content="2023-10-31T08:47:16+00:00">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "2023-10-31T08:47:16+00:00", "headline": "Report"}</script>'
+    )
+    html = article(head, body="<p>The event took place on 3 October 2023 in Berlin.</p>")
+    day, _ = reconcile_published(build_page(html, "https://x.example/a"), html, date(2025, 1, 1))
+    assert day == date(2023, 10, 31)
+
+
+def test_utc_timestamp_supports_the_next_local_day() -> None:
+    # 23:01 UTC is already the next day in most of Europe and Asia: a guess of
+    # that day is supported by the statement, not overruled by it.
+    page_ = build_page(
+        article('<meta property="article:published_time" content="2023-11-01T23:01:00Z">'),
+        "https://x.example/a",
+    )
+    assert date(2023, 11, 2) in _stated_days(page_, date(2025, 1, 1))
+    assert date(2023, 11, 3) not in _stated_days(page_, date(2025, 1, 1))
+
+
+def test_htmldate_never_downloads_a_body_that_is_a_url() -> None:
+    assert htmldate_published("http://169.254.169.254/latest", "", date(2025, 1, 1)) is None
+    result = extract(b"http://127.0.0.1:9/should-not-be-fetched", HTML, "https://x.example/")
+    assert result.published_date is None
+
+
+# --- very large pages ------------------------------------------------------------
+
+
+def big_page(size: int) -> bytes:
+    """An article padded to ``size`` bytes with link-heavy markup and paragraphs."""
+    rng = random.Random(5)
+    words = [
+        "river",
+        "water",
+        "survey",
+        "report",
+        "measured",
+        "season",
+        "level",
+        "flow",
+        "data",
+        "station",
+    ]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Huge report | Site</title>"
+        "<meta property='article:published_time' content='2024-03-05T10:00:00+01:00'>"
+        "</head><body><nav><a href='/'>Home</a></nav><article><h1>Huge report</h1>"
+        f"<p>{PARAGRAPH}</p>"
+    ]
+    length = len(parts[0])
+    i = 0
+    while length < size:
+        text = " ".join(rng.choice(words) for _ in range(60))
+        chunk = (
+            f"<p>{text}.</p>\n"
+            if i % 3
+            else f"<div class='row'><span>{text[:40]}</span> <a href='/l{i}'>link {i}</a></div>\n"
+        )
+        parts.append(chunk)
+        length += len(chunk)
+        i += 1
+    parts.append("</article><footer>(c) 2024 Site</footer></body></html>")
+    return "".join(parts).encode()
+
+
+def test_five_megabyte_page_extracts() -> None:
+    body = big_page(5 * 1024 * 1024)
+    assert len(body) >= 5 * 1024 * 1024
+    result = extract(body, HTML, "https://x.example/2024/03/huge", fetched_at=FETCHED)
+    assert result.content_type == "html"
+    assert result.title == "Huge report"
+    assert result.published_date == "2024-03-05"
+    assert result.text is not None and result.text.startswith(PARAGRAPH)
+    assert "Home" not in result.text[:200] and "(c) 2024" not in result.text
+
+
+def test_large_pages_take_the_linear_path() -> None:
+    small = build_page(article(), "https://x.example/a")
+    assert not is_large(small.tree)
+    rows = "".join(f"<div><span>cell {i}</span></div>" for i in range(LARGE_ELEMENTS))
+    large = build_page(article(body=rows), "https://x.example/a")
+    assert is_large(large.tree)
+    text = fast_main_text(large.tree)
+    assert text is not None
+    assert text.startswith("Report\n\ncell 0\n\ncell 1")
+    assert "Home" not in text and "Contact us" not in text
+    assert fast_main_text(None) is None
+
+
+def test_fast_main_text_keeps_entities_and_paragraphs() -> None:
+    page_ = build_page(
+        "<html><body><main><p>Fish &amp; chips &lt;3</p><p>Second<br>line</p>"
+        "<table><tr><td>a</td><td>b</td></tr></table><script>var x = 1;</script>"
+        "<!-- hidden --></main></body></html>",
+        "https://x.example/",
+    )
+    assert fast_main_text(page_.tree) == "Fish & chips <3\n\nSecond\n\nline\n\na b"

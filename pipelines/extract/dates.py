@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import lxml.html
 from htmldate import find_date
 
 from pipelines.extract.markup import Page
@@ -159,7 +161,7 @@ def structured_published(page: Page, fetched: date) -> tuple[date | None, str | 
             _time_elements(
                 page,
                 "//time[@itemprop='datePublished' or @pubdate]/@datetime"
-                "|//*[@itemprop='datePublished']/@content",
+                "|//@itemprop[.='datePublished']/../@content",
             ),
         ),
         ("json-ld", _jsonld_dates(page, "dateCreated") + _jsonld_dates(page, "uploadDate")),
@@ -177,38 +179,174 @@ def structured_modified(page: Page, fetched: date) -> date | None:
     values: list[Any] = _jsonld_dates(page, "dateModified")
     values += [v for key in MODIFIED_META for v in page.meta.get(key, ())]
     values += _time_elements(
-        page, "//time[@itemprop='dateModified']/@datetime|//*[@itemprop='dateModified']/@content"
+        page, "//time[@itemprop='dateModified']/@datetime|//@itemprop[.='dateModified']/../@content"
     )
     return _first_valid(values, fetched)
 
 
-def htmldate_published(html: str, url: str, fetched: date) -> date | None:
-    """htmldate's extensive search for the original publication date."""
-    end_of_day = datetime(fetched.year, fetched.month, fetched.day, 23, 59, 59)
+def htmldate_published(
+    document: str | lxml.html.HtmlElement | None,
+    url: str,
+    fetched: date,
+    *,
+    original: bool = True,
+    earliest: date | None = None,
+    latest: date | None = None,
+) -> date | None:
+    """htmldate's extensive search for the publication date.
+
+    ``original`` asks for the oldest date found (else the newest);
+    ``earliest``/``latest`` bound the search (the fetch day is always the limit).
+    ``document`` is the decoded page or, to save parsing a large page twice,
+    its parsed tree (htmldate works on a copy; the string gives slightly better
+    results, as htmldate's own parse keeps comments, where some blogs put RDF
+    metadata). A string that looks like a URL is refused: htmldate would
+    download it, and extraction must never touch the network.
+    """
+    if document is None or (
+        isinstance(document, str) and document.lstrip().startswith("http") and " " not in document
+    ):
+        return None
+    last = min(latest, fetched) if latest is not None else fetched
+    end_of_day = datetime(last.year, last.month, last.day, 23, 59, 59)
+    start = datetime(earliest.year, earliest.month, earliest.day) if earliest else None
     try:
         found = find_date(
-            html,
+            document,
             extensive_search=True,
-            original_date=True,
+            original_date=original,
             url=url or None,
+            min_date=start,
             max_date=end_of_day,
         )
     except Exception as exc:  # htmldate on pathological markup
         logger.debug("htmldate failed: %s", exc)
         return None
-    return _plausible(parse_date(found), fetched)
+    day = _plausible(parse_date(found), fetched)
+    if day is not None and earliest is not None and day < earliest:
+        return None
+    return day
 
 
-def extract_dates(page: Page, html: str, fetched_at: datetime) -> tuple[date | None, date | None]:
-    """Return ``(published, modified)`` for an HTML page."""
-    fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
-    guessed = htmldate_published(html, page.url, fetched)
-    stated, _source = structured_published(page, fetched)
-    published = guessed
+# /2011/12/ in a path, not followed by a day: the month of a blog-style permalink.
+_URL_MONTH = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])/(?!(?:0?[1-9]|[12]\d|3[01])(?:/|$))")
+
+
+def url_month(url: str) -> tuple[date, date] | None:
+    """First and last day of the month a ``/YYYY/MM/`` permalink path names, if any."""
+    match = _URL_MONTH.search(urlsplit(url).path)
+    if match is None:
+        return None
+    year, month = int(match[1]), int(match[2])
+    first = date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+# /2017/7/12/ (a whole path segment: "/2023/10/3-questions" is a slug) or
+# 2017-07-12 in a path: a permalink's full date.
+_URL_DAY = re.compile(
+    r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)"
+    r"|(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)"
+)
+
+
+def url_day(url: str) -> date | None:
+    """A full date written in the URL's path, if any."""
+    match = _URL_DAY.search(urlsplit(url).path)
+    if match is None:
+        return None
+    year, month, day = (
+        (match[1], match[2], match[3]) if match[1] else (match[4], match[5], match[6])
+    )
+    return _make_date(int(year), int(month), int(day))
+
+
+def _stated_days(page: Page, fetched: date) -> set[date]:
+    """Every publication-like date the page states, each widened by a day for timestamps.
+
+    JSON-LD, publication ``<meta>`` tags, ``<time>`` elements and a date in the
+    URL's path count. A timestamp with a time of day is often written in UTC
+    while the page shows the publisher's local day, which may be the day before
+    or after.
+    """
+    values: list[Any] = _jsonld_dates(page, "datePublished") + _jsonld_dates(page, "dateCreated")
+    values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
+    values += _time_elements(page, "//time/@datetime")
+    days: set[date] = set()
+    in_url = url_day(page.url)
+    if in_url is not None:
+        days.add(in_url)
+    for value in values:
+        day = _plausible(parse_date(value), fetched)
+        if day is None:
+            continue
+        days.add(day)
+        if isinstance(value, str) and _HAS_TIME.search(value):
+            days.update((day - timedelta(days=1), day + timedelta(days=1)))
+    return days
+
+
+_HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d\d")
+
+
+def reconcile_published(
+    page: Page, document: str | lxml.html.HtmlElement | None, fetched: date
+) -> tuple[date | None, str | None]:
+    """The publication date, and which rule decided it.
+
+    htmldate's extensive search (oldest date) leads: on the evaluation corpus it
+    matched the annotated date more often than any single structured signal.
+    Three general failure modes of that search are corrected:
+
+    - ``url-month``: a ``/YYYY/MM/`` permalink path fixes the month of
+      publication (WordPress, Blogger and many news CMSs write it when the post
+      is published); a date outside that month is a copyright year, an
+      archive's crawl date or a comment, so the search is repeated inside it.
+    - ``newest``: a 1 January result with no structured statement of that day
+      is what a bare year ("(c) 2004") becomes; the newest full date htmldate
+      finds is then better evidence than a lone year.
+    - ``stated``: when JSON-LD or a publication ``<meta>`` tag states a date and
+      no structured statement anywhere in the page supports htmldate's guess
+      (even allowing a day for UTC timestamps), the guess came from free text
+      and the publisher's statement wins.
+    """
+    guessed = htmldate_published(document, page.url, fetched)
+    stated, source = structured_published(page, fetched)
+    month = url_month(page.url)
+    outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
+    if month is not None and outside and month[0] <= fetched:
+        inside = htmldate_published(
+            page.tree, page.url, fetched, earliest=month[0], latest=month[1]
+        )
+        if inside is not None:
+            return inside, "url-month"
+        if stated is not None and month[0] <= stated <= month[1]:
+            return stated, "url-month"
     if guessed is None or (guessed == fetched and stated != fetched):
         # Without a statement in the markup, a guess equal to the fetch day is
         # usually a "today" widget or a copyright line, not the article's date.
-        published = stated
+        return stated, source
+    supported = _stated_days(page, fetched)
+    if guessed.month == 1 and guessed.day == 1 and guessed not in supported:
+        newest = htmldate_published(document, page.url, fetched, original=False)
+        if newest is not None and newest > guessed and (newest.month, newest.day) != (1, 1):
+            return newest, "newest"
+    if stated is not None and source in {"json-ld", "meta"} and guessed not in supported:
+        return stated, "stated"
+    return guessed, "htmldate"
+
+
+def extract_dates(
+    page: Page, html: str, fetched_at: datetime, *, reuse_tree: bool = False
+) -> tuple[date | None, date | None]:
+    """Return ``(published, modified)`` for an HTML page.
+
+    ``reuse_tree`` hands htmldate the page's parsed tree instead of ``html``
+    (for very large pages, where a second parse is costly).
+    """
+    fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
+    published, _rule = reconcile_published(page, page.tree if reuse_tree else html, fetched)
     modified = structured_modified(page, fetched)
     if modified is not None and published is not None and modified < published:
         modified = None

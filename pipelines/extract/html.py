@@ -18,7 +18,7 @@ from pipelines.extract.metadata import (
 )
 from pipelines.extract.paywall import detect_paywall
 from pipelines.extract.result import Extracted
-from pipelines.extract.text import drop_leading_title, html_main_text
+from pipelines.extract.text import drop_leading_title, fast_main_text, html_main_text, is_large
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def extract_html(
     page = build_page(html, url, dict(headers))
     site_name = extract_site_name(page)
     title = extract_title(page, site_name)
-    text = drop_leading_title(html_main_text(html, url), title)
-    published, modified = extract_dates(page, html, fetched_at)
+    large = is_large(page.tree)
+    main = fast_main_text(page.tree) if large else html_main_text(html, url)
+    text = drop_leading_title(main, title)
+    published, modified = extract_dates(page, html, fetched_at, reuse_tree=large)
     paywall, reason = detect_paywall(page, text)
     return Extracted(
         content_type="html",

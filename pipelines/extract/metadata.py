@@ -264,7 +264,9 @@ def extract_authors(page: Page) -> tuple[str, ...]:
             found = _dedupe(name for value in values for name in _split_authors(value))
             if found:
                 return found
-    link = _element_text(page, "//a[@rel='author']|//*[@itemprop='author']//*[@itemprop='name']")
+    link = _element_text(
+        page, "//@rel[.='author']/parent::a|//@itemprop[.='author']/..//*[@itemprop='name']"
+    )
     return _dedupe([link]) if link else ()
 
 
