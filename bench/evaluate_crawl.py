@@ -69,8 +69,10 @@ def route_key(target: str) -> str:
 
     The crawler percent-encodes what the sources list gave it (non-ASCII,
     spaces); decoding both sides makes the original and the received target meet.
+    Python's HTTP server collapses leading slashes (``//page`` arrives as
+    ``/page``), so the key does too.
     """
-    return unquote(target, errors="replace")
+    return "/" + unquote(target, errors="replace").lstrip("/")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def build_corpus(root: Path) -> list[dict[str, Any]]:
         ("https://science.example/rivers/floods-earlier?ref=home", BODY_A, None, None),
         ("https://news.example/2021/05/04/story.html", None, "2021-05-04", "2021-05-04"),
         ("https://other.example/2021/05/04/story.html", None, "2021-05-04", "2021-05-04"),
-        ("https://town.example/caf\u00e9/cycling plan?id=7", BODY_D, None, None),
+        ("https://town.example//caf\u00e9/cycling plan?id=7", BODY_D, None, None),
     ]
     (root / "pages").mkdir(parents=True)
     rows = []
@@ -122,6 +122,7 @@ def test_request_target_keeps_path_and_query() -> None:
     assert request_target("https://x.example") == "/"
     assert request_target("https://x.example/a/b?c=1&d=2#frag") == "/a/b?c=1&d=2"
     assert route_key("/caf%C3%A9/a%20b?id=7") == route_key("/caf\u00e9/a b?id=7")
+    assert route_key("//storypage.php?id=1") == route_key("/storypage.php?id=1")
 
 
 def test_pages_sharing_a_target_go_to_different_servers() -> None:
