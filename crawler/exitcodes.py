@@ -19,6 +19,9 @@ UPLOAD_SPOOLED = 4
 UNHEALTHY = 5
 #: another run holds the lock: this one did nothing
 LOCKED = 6
+#: the output was published, but a coverage alarm was raised (crawler/alarms.py):
+#: e.g. titles suddenly missing on half the pages, a silent extraction regression
+ALARM = 7
 
 MEANING = {
     OK: "the run completed and its output was published",
@@ -28,6 +31,7 @@ MEANING = {
     UPLOAD_SPOOLED: "the upload failed; the finished output waits in SPOOL_DIR for the next run",
     UNHEALTHY: "the run has no records or too many errors; latest pointer and state not moved",
     LOCKED: "another run holds the lock; nothing was done",
+    ALARM: "the output was published, but a coverage alarm was raised (see summary and report)",
 }
 
 
@@ -43,4 +47,6 @@ def exit_code_for(stats: Mapping[str, Any]) -> int:
         return OUTPUT_FAILED
     if stats.get("ingest/unhealthy"):
         return UNHEALTHY
+    if stats.get("ingest/alarms"):
+        return ALARM
     return OK

@@ -70,7 +70,7 @@ def test_alarms_reach_the_stats_summary_and_report(
         ALARM_MIN_PUBLISHED_DATE="",
         ALARM_MIN_PREVIEW="",
     )
-    assert result.exit_code == 0, result.log[-3000:]  # the exit code is wired elsewhere
+    assert result.exit_code == 7, result.log[-3000:]  # published, with an alarm
     assert "'ingest/alarms': ['error_share', 'coverage/title']" in result.log
     summary = result.log[result.log.index("Run summary") :]
     assert "alarms    error_share: 33% of records are errors (1 of 3" in summary
