@@ -74,9 +74,11 @@ class DistributedAddon:
             "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,
             # The run id, not a flush, gives the next night a clean start.
             "SCHEDULER_PERSIST": True,
-            # One worker's state or report would describe a fraction of the night.
+            # One worker's state, report or alarms would describe a fraction
+            # of the night (and a coverage alarm would fail a healthy worker).
             "INCREMENTAL": False,
             "REPORT_ENABLED": False,
+            "ALARM_MIN_RECORDS": 2**62,
         }
         for name, setting in overrides.items():
             settings.set(name, setting, priority="project")
