@@ -42,12 +42,16 @@ class Stage:
         try:
             self.process(item)
         except Exception as exc:
-            name = type(self).__name__
-            logger.exception("%s failed on %s", name, item.entry.url or item.entry.origin)
-            self.inc_stat(f"ingest/internal_errors/{name}")
-            if item.internal_error is None:
-                item.internal_error = f"{name}: {type(exc).__name__}: {exc}"
+            self.mark_failed(item, exc)
         return item
+
+    def mark_failed(self, item: SourceItem, exc: Exception) -> None:
+        """Log and count a failure of this stage; the item goes on as an internal error."""
+        name = type(self).__name__
+        logger.exception("%s failed on %s", name, item.entry.url or item.entry.origin)
+        self.inc_stat(f"ingest/internal_errors/{name}")
+        if item.internal_error is None:
+            item.internal_error = f"{name}: {type(exc).__name__}: {exc}"
 
     def process(self, item: SourceItem) -> None:
         """Add this stage's fields to ``item.record``."""

@@ -93,11 +93,7 @@ class ExtractPipeline(Stage):
                 self.apply(item, await self._run(job, item))
         except Exception as exc:
             # Same contract as Stage.process_item: log, count, mark, never drop.
-            name = type(self).__name__
-            logger.exception("%s failed on %s", name, item.entry.url or item.entry.origin)
-            self.inc_stat(f"ingest/internal_errors/{name}")
-            if item.internal_error is None:
-                item.internal_error = f"{name}: {type(exc).__name__}: {exc}"
+            self.mark_failed(item, exc)
         return item
 
     def process(self, item: SourceItem) -> None:

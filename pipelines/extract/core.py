@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from pipelines.extract.encoding import decode_body
@@ -41,20 +42,7 @@ def _extract_pdf(body: bytes, mime: str | None, fetched_at: datetime) -> Extract
 
 def _extract_text(body: bytes, headers: Mapping[str, str], mime: str | None) -> Extracted:
     text = normalise_text(decode_body(body, headers.get("content-type"), markup=False))
-    return Extracted(
-        content_type="text",
-        mime=mime,
-        title=None,
-        published_date=None,
-        modified_date=None,
-        authors=(),
-        site_name=None,
-        language=None,
-        description=None,
-        text=text,
-        paywall=False,
-        paywall_reason=None,
-    )
+    return replace(empty("text", mime), text=text)
 
 
 def extract(
