@@ -86,6 +86,8 @@ def content_type_for(key: str) -> str:
         return "application/gzip"
     if key.endswith(".json"):
         return "application/json"
+    if key.endswith(".html"):  # the nightly report opens from an S3 link
+        return "text/html; charset=utf-8"
     if key.endswith((".jsonl", ".ndjson")):
         return "application/x-ndjson"
     return "application/octet-stream"

@@ -129,6 +129,8 @@ def test_export_to_s3_with_sources_from_s3(
     assert set(s3.keys("sources/")) == {
         "sources/n1.jsonl.gz",
         "sources/n1.jsonl.gz.manifest.json",
+        "sources/n1.jsonl.gz.report.html",
+        "sources/n1.jsonl.gz.timings.json",
         "sources/latest.json",
         "sources/state.sqlite.gz",
     }
@@ -159,6 +161,13 @@ def test_export_to_s3_with_sources_from_s3(
     (record,) = read_records(out2, endpoint_url=s3.endpoint)
     assert record.url == u("/article/blog-post") and record.changed is False
     assert latest("s3://nightly/sources/latest.json", endpoint_url=s3.endpoint)["output"] == out2
+
+    # The second night's report is built from both nights on S3 and opens from a link.
+    page = client.get_object(Bucket=BUCKET, Key="sources/n2.jsonl.report.html")
+    assert page["ContentType"].startswith("text/html")
+    html = page["Body"].read().decode("utf-8")
+    assert "n2.jsonl" in html and "n1.jsonl.gz" in html  # tonight, and the night before
+    assert f"Report written to {out2}.report.html" in second.log
 
 
 def test_missing_s3_sources_exit_2(tmp_path: Path, s3: MotoS3) -> None:

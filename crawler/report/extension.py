@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any, Self
 
@@ -10,12 +11,15 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
 from crawler.alarms import Thresholds
 from crawler.ids import domain_of
 from crawler.manifest import write_json_atomically
-from crawler.report import timings_of, write_report
+from crawler.report import Report, timings_of, write_report
+from crawler.report.s3mirror import mirror_nights, upload_beside
+from crawler.s3 import client_from_settings, is_s3, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ class NightlyReport:
         self.thresholds = thresholds
         self.history = history
         self.timings: dict[str, dict[str, float]] = {}
+        #: the crawler's settings, for the S3 client of s3:// outputs
+        self.settings: BaseSettings | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -50,6 +56,7 @@ class NightlyReport:
             Thresholds.from_settings(crawler.settings),
             crawler.settings.getint("REPORT_HISTORY_NIGHTS", 14),
         )
+        ext.settings = crawler.settings
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
         return ext
@@ -70,21 +77,46 @@ class NightlyReport:
     def feed_exporter_closed(self) -> None:
         """Write the timings and the report of the published output, if there is one."""
         output = self.stats.get_value("ingest/output")
-        if not output or not Path(output).is_file():
-            logger.info("No report: the output was not published")
-            return
-        path = Path(output)
         try:
-            write_json_atomically(
-                timings_of(path),
-                {"domains": {d: self.timings[d] for d in sorted(self.timings)}},
-            )
-            page, report = write_report(path, history=self.history, thresholds=self.thresholds)
+            if is_s3(output):
+                self._report_on_s3(str(output))
+                return
+            if not output or not Path(output).is_file():
+                logger.info("No report: the output was not published")
+                return
+            path = Path(output)
+            page, report = self._write(path)
         except Exception:  # the night's data is published; a broken page must not undo that
-            logger.exception("Could not write the report of %s", path)
+            logger.exception("Could not write the report of %s", output)
             self.stats.set_value("ingest/report_failed", True)
             return
         self.stats.set_value(REPORT_STAT, str(page))
+        self._log(page, report)
+
+    def _write(self, output: Path) -> tuple[Path, Report]:
+        write_json_atomically(
+            timings_of(output),
+            {"domains": {d: self.timings[d] for d in sorted(self.timings)}},
+        )
+        return write_report(output, history=self.history, thresholds=self.thresholds)
+
+    def _report_on_s3(self, output_uri: str) -> None:
+        """Build the page from the nights on S3 and upload it (with the timings) beside them."""
+        assert self.settings is not None
+        client = client_from_settings(self.settings)
+        with tempfile.TemporaryDirectory(prefix="sources-report-") as folder:
+            local = mirror_nights(client, output_uri, Path(folder), self.history)
+            page, report = self._write(local)
+            uris = with_retries(
+                lambda: upload_beside(client, output_uri, [page, timings_of(local)]),
+                what=f"upload of the report of {output_uri}",
+                attempts=self.settings.getint("S3_UPLOAD_ATTEMPTS", 4),
+                backoff=self.settings.getfloat("S3_UPLOAD_BACKOFF", 2.0),
+            )
+        self.stats.set_value(REPORT_STAT, uris[0])
+        self._log(uris[0], report)
+
+    def _log(self, page: Path | str, report: Report) -> None:
         logger.info(
             "Report written to %s (%d failing sources, %d alarm(s))",
             page,
