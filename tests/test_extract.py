@@ -684,3 +684,57 @@ def test_fast_main_text_keeps_entities_and_paragraphs() -> None:
         "https://x.example/",
     )
     assert fast_main_text(page_.tree) == "Fish & chips <3\n\nSecond\n\nline\n\na b"
+
+
+def _titled_page(head: str, h1: str) -> bytes:
+    body = "<p>" + "An ordinary paragraph of article text for the extractor. " * 12 + "</p>"
+    return (
+        f"<html><head><meta charset='utf-8'>{head}</head>"
+        f"<body><h1>{h1}</h1><article>{body}{body}</article></body></html>"
+    ).encode()
+
+
+HEADLINE = "Frontier labs agree on shared safety tests"
+
+
+@pytest.mark.parametrize(
+    ("head", "h1", "expected"),
+    [
+        # an SEO variant in JSON-LD loses to the headline the page states three times
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", '
+            '"headline": "AI safety deal: what to know"}</script>'
+            f'<meta property="og:title" content="{HEADLINE}">'
+            f"<title>{HEADLINE} | The Ledger</title>",
+            HEADLINE,
+            HEADLINE,
+        ),
+        # a section label in <h1> does not outvote the headline
+        (
+            f'<meta property="og:title" content="{HEADLINE}">'
+            f"<title>{HEADLINE} - The Ledger</title>",
+            "News",
+            HEADLINE,
+        ),
+        # a longer form (with its subtitle) agrees with the short one; trust breaks the tie
+        (
+            f'<meta name="citation_title" content="{HEADLINE}: a survey of methods">'
+            f"<title>{HEADLINE}</title>",
+            "Contents",
+            f"{HEADLINE}: a survey of methods",
+        ),
+        # nothing agrees: the most trusted source wins
+        (
+            '<meta name="citation_title" content="Scaling laws for reward model overoptimization">'
+            '<meta property="og:title" content="Reward hacking, measured">'
+            "<title>Lab notes</title>",
+            "Research",
+            "Scaling laws for reward model overoptimization",
+        ),
+    ],
+)
+def test_title_is_chosen_by_agreement(head: str, h1: str, expected: str) -> None:
+    result = extract(
+        _titled_page(head, h1), {"content-type": "text/html"}, "https://ledger.example/a"
+    )
+    assert result.title == expected

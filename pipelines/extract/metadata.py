@@ -163,9 +163,18 @@ def _html_title(page: Page) -> str | None:
 
 
 def extract_title(page: Page, site_name: str | None) -> str | None:
-    """The page headline: structured metadata, ``<title>`` without the site name, ``<h1>``."""
+    """The page headline, chosen by agreement between the places a page states it.
+
+    Candidates, in order of trust: ``citation_title``, JSON-LD ``headline``,
+    ``og:title``, ``twitter:title``, Dublin Core, ``<title>`` without the site
+    name, ``<h1>``. Each is scored by how many of the other sources state the
+    same headline (equal, or one a longer form of the other); the best-supported
+    one wins and trust breaks ties. A lone source that disagrees with two that
+    agree is usually an SEO variant or a section label, while a headline the
+    page repeats in several places is what its reader sees.
+    """
     h1 = _h1(page)
-    candidates: list[Callable[[], str | None]] = [
+    sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
         lambda: page.first_meta("og:title"),
@@ -174,11 +183,27 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
         lambda: _html_title(page),
         lambda: h1,
     ]
-    for candidate in candidates:
-        found = clean_title(candidate(), site_name, page.url, h1)
-        if found and _normal(found) != _normal(site_name or ""):
-            return found
-    return None
+    site = _normal(site_name or "")
+    candidates: list[str] = []
+    for source in sources:
+        found = clean_title(source(), site_name, page.url, h1)
+        if found and _normal(found) and _normal(found) != site:
+            candidates.append(found)
+    if not candidates:
+        return None
+    keys = [_normal(c) for c in candidates]
+    support = [sum(_same_headline(k, other) for other in keys) - 1 for k in keys]
+    best = max(range(len(candidates)), key=lambda i: (support[i], -i))
+    return candidates[best]
+
+
+def _same_headline(a: str, b: str) -> bool:
+    """Whether two normalised titles state one headline (one may extend the other)."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    # a subtitle or a site suffix left on one side; not a one-word section label
+    return len(short) >= 0.6 * len(long) and long.startswith(short)
 
 
 def _untruncated(value: str | None) -> str | None:
