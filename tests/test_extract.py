@@ -738,3 +738,38 @@ def test_title_is_chosen_by_agreement(head: str, h1: str, expected: str) -> None
         _titled_page(head, h1), {"content-type": "text/html"}, "https://ledger.example/a"
     )
     assert result.title == expected
+
+
+def test_recall_pass_is_skipped_only_when_it_cannot_change_the_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipelines.extract import text as text_module
+    from pipelines.extract.markup import build_page as parse
+
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the report describes test number {i} in its own words, "
+        f"with findings {i * 3} and {i * 7} that the other paragraphs do not repeat.</p>"
+        for i in range(12)
+    )
+    html = (
+        f"<html><head><title>{HEADLINE}</title></head><body><nav>Home News</nav>"
+        f"<article><h1>{HEADLINE}</h1>{paragraphs}</article></body></html>"
+    )
+    passes: list[bool] = []
+    real = text_module._trafilatura_text
+
+    def counting(html: str, url: str, *, precision: bool) -> str | None:
+        passes.append(precision)
+        return real(html, url, precision=precision)
+
+    monkeypatch.setattr(text_module, "_trafilatura_text", counting)
+    words = text_module.visible_words(parse(html, "https://ledger.example/a").tree)
+    assert words is not None and words > 100
+    skipped = text_module.html_main_text(html, "https://ledger.example/a", page_words=words)
+    assert passes == [True]  # the article is nearly all of the page: one pass
+    passes.clear()
+    both = text_module.html_main_text(html, "https://ledger.example/a")
+    assert passes == [True, False] and both == skipped
+    passes.clear()
+    text_module.html_main_text(html, "https://ledger.example/a", page_words=words * 10)
+    assert passes == [True, False]  # most of the page is elsewhere: recall decides

@@ -18,7 +18,13 @@ from pipelines.extract.metadata import (
 )
 from pipelines.extract.paywall import detect_paywall
 from pipelines.extract.result import Extracted
-from pipelines.extract.text import drop_leading_title, fast_main_text, html_main_text, is_large
+from pipelines.extract.text import (
+    drop_leading_title,
+    fast_main_text,
+    html_main_text,
+    is_large,
+    visible_words,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +42,11 @@ def extract_html(
     site_name = extract_site_name(page)
     title = extract_title(page, site_name)
     large = is_large(page.tree)
-    main = fast_main_text(page.tree) if large else html_main_text(html, url)
+    main = (
+        fast_main_text(page.tree)
+        if large
+        else html_main_text(html, url, page_words=visible_words(page.tree))
+    )
     text = drop_leading_title(main, title)
     published, modified = extract_dates(page, html, fetched_at, reuse_tree=large)
     paywall, reason = detect_paywall(page, text)

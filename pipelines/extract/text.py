@@ -112,7 +112,7 @@ def _words(text: str | None) -> int:
     return len(_WORD.findall(text or ""))
 
 
-def html_main_text(html: str, url: str) -> str | None:
+def html_main_text(html: str, url: str, page_words: int | None = None) -> str | None:
     """Main text of an HTML page with trafilatura, without comments; ``None`` if nothing.
 
     trafilatura's ``favor_precision`` mode prunes more boilerplate (related
@@ -125,13 +125,42 @@ def html_main_text(html: str, url: str) -> str | None:
     text is taken instead.
 
     Tables are kept (as rows of cells): on the evaluation corpus they are part of
-    the article text more often than page furniture.
+    the article text more often than page furniture. ``page_words`` (the
+    words visible in the page, :func:`visible_words`) lets the recall pass be
+    skipped when its result could not change the choice.
     """
     precise = _trafilatura_text(html, url, precision=True)
+    # The recall pass cannot find more words than the page shows; when the
+    # precise text already holds the required share of all of them, its
+    # outcome is known and its ~45 ms are saved (about 4 pages in 10).
+    if (
+        precise is not None
+        and page_words is not None
+        and _words(precise) >= MIN_PRECISE_SHARE * page_words
+    ):
+        return precise
     broad = _trafilatura_text(html, url, precision=False)
     if precise is None or _words(precise) < MIN_PRECISE_SHARE * _words(broad):
         return broad
     return precise
+
+
+_VISIBLE_TEXT = (
+    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template)]"
+)
+
+
+def visible_words(tree: lxml.html.HtmlElement | None) -> int | None:
+    """Words of text a reader could see in the page body; None when unknown."""
+    if tree is None:
+        return None
+    try:
+        texts = tree.xpath(_VISIBLE_TEXT)
+    except Exception as exc:  # defensive: lxml on odd trees
+        logger.debug("could not count the page's words: %s", exc)
+        return None
+    return sum(_words(str(t)) for t in texts) if texts else None
 
 
 # --- very large pages ---------------------------------------------------------
