@@ -39,6 +39,7 @@ from crawler.incremental import get_state
 from crawler.manifest import (
     build_manifest,
     latest_pointer,
+    make_shareable,
     manifest_path,
     sha256_of,
     write_json_atomically,
@@ -122,7 +123,7 @@ class AtomicFileFeedStorage:
             dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.", suffix=PART_SUFFIX
         )
         self._part = Path(part)
-        os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600; readers expect the usual mode
+        make_shareable(part)
         return os.fdopen(fd, "w+b")
 
     def store(self, file: IO[bytes]) -> Deferred[None] | None:
@@ -227,12 +228,6 @@ class S3FeedStorage(AtomicFileFeedStorage):
                 f"and the next run uploads it"
             )
         logger.info("Uploaded %s and its manifest", self.uri)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync_dir(path: Path) -> None:

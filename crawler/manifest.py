@@ -72,19 +72,31 @@ def manifest_path(output: str | Path) -> Path:
     return Path(f"{output}.manifest.json")
 
 
-def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON to a temporary file in the same directory, then rename it into place."""
+def make_shareable(path: str | Path) -> None:
+    """Give a file made by ``mkstemp`` (mode 0600) the mode the umask gives new files.
+
+    Output, manifest and report are read by other users and processes.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write text to a temporary file in the same directory, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; readers expect the usual mode
+        make_shareable(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON to a temporary file in the same directory, then rename it into place."""
+    write_text_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

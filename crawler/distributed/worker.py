@@ -26,9 +26,15 @@ from scrapy.utils.defer import deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
 from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys
-from crawler.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir, _umask
+from crawler.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir
 from crawler.items import SourceItem
-from crawler.manifest import build_manifest, manifest_path, sha256_of, write_json_atomically
+from crawler.manifest import (
+    build_manifest,
+    make_shareable,
+    manifest_path,
+    sha256_of,
+    write_json_atomically,
+)
 from crawler.timeutil import iso_z, utc_now
 
 if TYPE_CHECKING:
@@ -184,7 +190,7 @@ class WorkerPartStorage(AtomicFileFeedStorage):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._part = self.path.with_name(f".{self.path.name}.part")
         file = self._part.open("w+b")
-        os.chmod(self._part, 0o666 & ~_umask())
+        make_shareable(self._part)
         return file
 
     def store(self, file: IO[bytes]) -> None:

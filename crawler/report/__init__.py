@@ -7,11 +7,10 @@ every published run.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from crawler.alarms import Thresholds
+from crawler.manifest import write_text_atomically
 from crawler.report.model import Report, build_report, report_of, resolve_output, timings_of
 from crawler.report.render import render
 
@@ -36,15 +35,5 @@ def write_report(
     """
     report = build_report(output, history=history, thresholds=thresholds)
     target = report_of(output)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; the page is meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render(report))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, render(report))
     return target, report
