@@ -87,7 +87,10 @@ def test_three_workers_one_killed_every_source_once(
             REDIS_URL=redis_server.url,
             WORKER_ID=name,
             DISTRIBUTED_PARTS_DIR=str(parts),
-            DISTRIBUTED_HEARTBEAT="2",
+            # In-process extraction blocks a worker's reactor for seconds on its
+            # first page (date parsers load their data): a heartbeat shorter than
+            # that made live workers look dead and their claims re-queued.
+            DISTRIBUTED_HEARTBEAT="8",
             LOCK_FILE=str(tmp_path / f"{name}.lock"),  # one lock per worker on one machine
             SPOOL_DIR=str(tmp_path / "spool"),
             EXTRACT_WORKERS="0",
