@@ -148,19 +148,8 @@ def test_report_in_headless_chromium(tmp_path: Path, browser: DevTools) -> None:
     nights = craft_nights(tmp_path)
     page, report = write_report(nights[-1], thresholds=THRESHOLDS)
 
-    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
-    session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        browser.send(f"{domain}.enable", session)
-    browser.send("Page.navigate", session, url=page.as_uri())
-    browser.wait_for("Page.loadEventFired")
-
-    def evaluate(expression: str) -> Any:
-        result = browser.send(
-            "Runtime.evaluate", session, expression=expression, returnByValue=True
-        )
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
+    # Runtime, Log and Network too: console messages and requests are checked below
+    session, evaluate = open_page(browser, page, domains=("Page", "Runtime", "Log", "Network"))
 
     def metric(name: str) -> str:
         value = evaluate(f"document.querySelector('[data-metric=\"{name}\"]').textContent")
@@ -225,11 +214,14 @@ def test_report_in_headless_chromium(tmp_path: Path, browser: DevTools) -> None:
     assert problems == []
 
 
-def open_page(browser: DevTools, page: Path) -> Any:
-    """Open a page in a new tab; return an evaluate(expression) function for it."""
+def open_page(
+    browser: DevTools, page: Path, domains: tuple[str, ...] = ("Page",)
+) -> tuple[str, Any]:
+    """Open a page in a new tab with these DevTools domains on; return (session, evaluate)."""
     target = browser.send("Target.createTarget", url="about:blank")["targetId"]
     session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-    browser.send("Page.enable", session)
+    for domain in domains:
+        browser.send(f"{domain}.enable", session)
     browser.send("Page.navigate", session, url=page.as_uri())
     browser.wait_for("Page.loadEventFired")
 
@@ -240,7 +232,7 @@ def open_page(browser: DevTools, page: Path) -> Any:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
-    return evaluate
+    return session, evaluate
 
 
 def test_two_crawled_nights_in_chromium(
@@ -280,7 +272,7 @@ def test_two_crawled_nights_in_chromium(
     )
     records = {r["resource_id"]: r for r in map(json.loads, second.read_text().splitlines())}
     page = Path(f"{second}.report.html")
-    evaluate = open_page(browser, page)
+    _, evaluate = open_page(browser, page)
 
     def metric(name: str) -> str:
         value = evaluate(f"document.querySelector('[data-metric=\"{name}\"]').textContent")
