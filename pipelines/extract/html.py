@@ -45,7 +45,7 @@ def extract_html(
     main = (
         fast_main_text(page.tree)
         if large
-        else html_main_text(html, url, page_words=visible_words(page.tree))
+        else html_main_text(page.tree, url, page_words=visible_words(page.tree))
     )
     text = drop_leading_title(main, title)
     published, modified = extract_dates(page, html, fetched_at, reuse_tree=large)
