@@ -773,3 +773,18 @@ def test_recall_pass_is_skipped_only_when_it_cannot_change_the_text(
     passes.clear()
     text_module.html_main_text(html, "https://ledger.example/a", page_words=words * 10)
     assert passes == [True, False]  # most of the page is elsewhere: recall decides
+
+
+def test_htmldate_reads_free_text_dates_through_the_limited_dateparser() -> None:
+    """htmldate's fallback to dateparser goes through the parser limited to common languages."""
+    import htmldate.extractors
+
+    from pipelines.extract import dateparser_locales
+
+    assert htmldate.extractors.get_external_parser is dateparser_locales.external_parser
+    # htmldate's own entry point to dateparser, as its text search calls it
+    parsed = htmldate.extractors._external_date("le 3 mars 2019")
+    assert parsed is not None and parsed.date() == date(2019, 3, 3)
+    assert dateparser_locales.external_parser.cache_info().currsize == 1
+    assert htmldate.extractors._external_date("no date in this sentence") is None
+    assert dateparser_locales.external_parser().languages == list(dateparser_locales.LANGUAGES)

@@ -22,8 +22,11 @@ from urllib.parse import urlsplit
 import lxml.html
 from htmldate import find_date
 
+from pipelines.extract import dateparser_locales
 from pipelines.extract.markup import Page
 from pipelines.extract.metadata import main_items
+
+dateparser_locales.install()
 
 logger = logging.getLogger(__name__)
 
