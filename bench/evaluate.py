@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
     parser.add_argument("--out", type=Path, default=None, help="write predictions as JSONL")
+    parser.add_argument(
+        "--thorough", action="store_true", help="extract as EXTRACT_THOROUGH=true does"
+    )
     args = parser.parse_args(argv)
 
     rows = load_truth(args.corpus, args.limit)
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     warmup = 0.0
     if rows:
         w0 = time.perf_counter()
-        extract(read_page(args.corpus, rows[0]), HEADERS, rows[0]["url"])
+        extract(read_page(args.corpus, rows[0]), HEADERS, rows[0]["url"], thorough=args.thorough)
         warmup = time.perf_counter() - w0
 
     scores = Scores()
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             body = read_page(args.corpus, row)
             w0, c0 = time.perf_counter(), time.process_time()
-            result = extract(body, HEADERS, row["url"])
+            result = extract(body, HEADERS, row["url"], thorough=args.thorough)
             slowest.append(time.perf_counter() - w0)
             wall += slowest[-1]
             cpu += time.process_time() - c0

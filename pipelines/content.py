@@ -31,6 +31,8 @@ class ExtractJob:
     full_text: bool
     #: HTML or plain-text bodies longer than this are cut before extraction (0: no cap)
     max_html_bytes: int = 0
+    #: add trafilatura's comparison with readability and jusText (slower)
+    thorough: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,9 @@ def content_fields(job: ExtractJob) -> ContentResult:
     ):
         body = cap_markup(body, job.max_html_bytes)
         truncated = True
-    extracted = extract(body, job.headers, job.url, fetched_at=job.fetched_at)
+    extracted = extract(
+        body, job.headers, job.url, fetched_at=job.fetched_at, thorough=job.thorough
+    )
     text = extracted.text
     preview, preview_truncated = make_preview(text, job.preview_chars)
     fields: dict[str, Any] = {

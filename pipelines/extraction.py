@@ -43,6 +43,7 @@ class ExtractPipeline(Stage):
         self.preview_chars = settings.getint("PREVIEW_CHARS", 3000)
         self.full_text = settings.getbool("FULL_TEXT", False)
         self.max_html_bytes = settings.getint("EXTRACT_MAX_HTML_BYTES", 4 * 1024 * 1024)
+        self.thorough = settings.getbool("EXTRACT_THOROUGH", False)
         workers = settings.get("EXTRACT_WORKERS")
         self.workers = default_workers() if workers in (None, "") else int(workers)
         if self.workers < 0:
@@ -120,6 +121,7 @@ class ExtractPipeline(Stage):
             preview_chars=self.preview_chars,
             full_text=self.full_text,
             max_html_bytes=self.max_html_bytes,
+            thorough=self.thorough,
         )
 
     def apply(self, item: SourceItem, result: ContentResult) -> None:

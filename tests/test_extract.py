@@ -758,9 +758,9 @@ def test_recall_pass_is_skipped_only_when_it_cannot_change_the_text(
     passes: list[bool] = []
     real = text_module._trafilatura_text
 
-    def counting(html: str, url: str, *, precision: bool) -> str | None:
+    def counting(html: str, url: str, *, precision: bool, thorough: bool = False) -> str | None:
         passes.append(precision)
-        return real(html, url, precision=precision)
+        return real(html, url, precision=precision, thorough=thorough)
 
     monkeypatch.setattr(text_module, "_trafilatura_text", counting)
     words = text_module.visible_words(parse(html, "https://ledger.example/a").tree)
@@ -788,3 +788,24 @@ def test_htmldate_reads_free_text_dates_through_the_limited_dateparser() -> None
     assert dateparser_locales.external_parser.cache_info().currsize == 1
     assert htmldate.extractors._external_date("no date in this sentence") is None
     assert dateparser_locales.external_parser().languages == list(dateparser_locales.LANGUAGES)
+
+
+def test_thorough_mode_adds_trafilatura_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default trafilatura runs in its fast mode; ``thorough`` adds its fallback comparison."""
+    from pipelines.extract import text as text_module
+
+    modes: list[bool] = []
+    real = text_module.trafilatura.extract
+
+    def recording(document: Any, **kwargs: Any) -> Any:
+        modes.append(kwargs["fast"])
+        return real(document, **kwargs)
+
+    monkeypatch.setattr(text_module.trafilatura, "extract", recording)
+    body = _titled_page(f"<title>{HEADLINE}</title>", HEADLINE)
+    fast = extract(body, {"content-type": "text/html"}, "https://ledger.example/a")
+    assert modes and all(modes)
+    modes.clear()
+    slow = extract(body, {"content-type": "text/html"}, "https://ledger.example/a", thorough=True)
+    assert modes and not any(modes)
+    assert fast.text and slow.text and "ordinary paragraph" in fast.text

@@ -28,10 +28,12 @@ def read_page(path: Path) -> bytes:
     return data
 
 
-def record(body: bytes, url: str, content_type: str | None, preview_chars: int) -> dict[str, Any]:
+def record(
+    body: bytes, url: str, content_type: str | None, preview_chars: int, thorough: bool = False
+) -> dict[str, Any]:
     """The extracted fields plus the derived preview, length and hash, as a JSON-ready dict."""
     headers = {"content-type": content_type} if content_type else {}
-    result = extract(body, headers, url)
+    result = extract(body, headers, url, thorough=thorough)
     fields: dict[str, Any] = dataclasses.asdict(result)
     fields["authors"] = list(result.authors)
     preview, truncated = make_preview(result.text, preview_chars)
@@ -51,13 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="final URL of the response")
     parser.add_argument("--content-type", default=None, help="Content-Type header value")
     parser.add_argument("--preview-chars", type=int, default=DEFAULT_PREVIEW_CHARS)
+    parser.add_argument(
+        "--thorough", action="store_true", help="add trafilatura's comparison with other extractors"
+    )
     args = parser.parse_args(argv)
     try:
         body = read_page(args.page)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         print(f"cannot read {args.page}: {exc}", file=sys.stderr)
         return 2
-    fields = record(body, args.url, args.content_type, args.preview_chars)
+    fields = record(body, args.url, args.content_type, args.preview_chars, args.thorough)
     output = json.dumps(fields, ensure_ascii=False, indent=2)
     sys.stdout.buffer.write(output.encode("utf-8") + b"\n")
     return 0

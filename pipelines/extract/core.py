@@ -51,12 +51,15 @@ def extract(
     url: str,
     *,
     fetched_at: datetime | None = None,
+    thorough: bool = False,
 ) -> Extracted:
     """Extract the record fields from a response body.
 
     ``headers`` has lowercase keys (only ``content-type`` and
     ``content-language`` are read); ``url`` is the response's final URL;
-    ``fetched_at`` (default: now, UTC) bounds every date. Never raises: on
+    ``fetched_at`` (default: now, UTC) bounds every date; ``thorough`` adds
+    trafilatura's comparison with other extractors (slower; see
+    :func:`pipelines.extract.text.html_main_text`). Never raises: on
     unusable input it returns what it could determine.
     """
     when = fetched_at or datetime.now(UTC)
@@ -68,7 +71,7 @@ def extract(
         mime = mime_type(headers)
         kind = classify(body, mime)
         if kind == "html":
-            return extract_html(body, headers, url, mime, when)
+            return extract_html(body, headers, url, mime, when, thorough=thorough)
         if kind == "pdf":
             return _extract_pdf(body, mime, when)
         if kind == "text":

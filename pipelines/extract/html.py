@@ -35,8 +35,10 @@ def extract_html(
     url: str,
     mime: str | None,
     fetched_at: datetime,
+    *,
+    thorough: bool = False,
 ) -> Extracted:
-    """Decode, parse and extract an HTML body."""
+    """Decode, parse and extract an HTML body (``thorough``: see :func:`html_main_text`)."""
     html = decode_body(body, headers.get("content-type"))
     page = build_page(html, url, dict(headers))
     site_name = extract_site_name(page)
@@ -45,7 +47,7 @@ def extract_html(
     main = (
         fast_main_text(page.tree)
         if large
-        else html_main_text(page.tree, url, page_words=visible_words(page.tree))
+        else html_main_text(page.tree, url, page_words=visible_words(page.tree), thorough=thorough)
     )
     text = drop_leading_title(main, title)
     published, modified = extract_dates(page, html, fetched_at, reuse_tree=large)
