@@ -89,6 +89,11 @@ _WORD = re.compile(r"\w+")
 # Below this share of the recall-oriented extraction, the precision-oriented one
 # has lost the article rather than trimmed it (see html_main_text).
 MIN_PRECISE_SHARE = 0.5
+# The recall-oriented text rarely holds more than this share of the words a page
+# shows (the rest is navigation, footers, lists of links): on the evaluation
+# corpus, 95% of the 447 pages where both passes ran stayed at or under 0.50
+# and 99% under 0.77.
+BROAD_SHARE_LIMIT = 0.7
 
 
 Document: TypeAlias = str | lxml.html.HtmlElement
@@ -138,7 +143,11 @@ def html_main_text(
     Tables are kept (as rows of cells): on the evaluation corpus they are part of
     the article text more often than page furniture. ``page_words`` (the
     words visible in the page, :func:`visible_words`) lets the recall pass be
-    skipped when its result could not change the choice.
+    skipped when its result would almost surely not change the choice: the
+    recall text would need more than :data:`BROAD_SHARE_LIMIT` of the page's
+    words to outweigh a precise text holding ``MIN_PRECISE_SHARE`` times that
+    share. On the evaluation corpus this skips the pass on 486 of 784 pages
+    (324 with the limit at 1.0, where the skip is certain) and changes no text.
 
     ``thorough`` adds trafilatura's comparison of each pass with readability
     and jusText. On the evaluation corpus it changed the text of 2 pages in
@@ -148,13 +157,12 @@ def html_main_text(
     article, so it is off unless asked for (``EXTRACT_THOROUGH``).
     """
     precise = _trafilatura_text(document, url, precision=True, thorough=thorough)
-    # The recall pass cannot find more words than the page shows; when the
-    # precise text already holds the required share of all of them, its
-    # outcome is known and its ~45 ms are saved (about 4 pages in 10).
+    # The recall pass (a second trafilatura run) is only worth its cost when the
+    # precise text is small beside the page: see BROAD_SHARE_LIMIT.
     if (
         precise is not None
         and page_words is not None
-        and _words(precise) >= MIN_PRECISE_SHARE * page_words
+        and _words(precise) >= MIN_PRECISE_SHARE * BROAD_SHARE_LIMIT * page_words
     ):
         return precise
     broad = _trafilatura_text(document, url, precision=False, thorough=thorough)
