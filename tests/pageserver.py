@@ -33,6 +33,7 @@ Routes (GET; HEAD mirrors GET without a body):
 ``/big/<kb>``                exactly ``kb`` KiB of HTML filler
 ``/retry-after/<seconds>``   503 with ``Retry-After``
 ``/login-wall``              paywalled teaser page
+``/meta-refresh?to=<path>``  a 64 KiB page whose head holds ``<meta http-equiv=refresh>`` to ``to``
 anything else                404
 """
 
@@ -453,6 +454,13 @@ def _route_redirect_301(h: _Handler, m: re.Match[str], q: _Query) -> None:
         h.redirect(301, to)
 
 
+def _route_meta_refresh(h: _Handler, m: re.Match[str], q: _Query) -> None:
+    to = _safe_target(h, q)
+    if to is not None:
+        tag = f'<meta http-equiv="refresh" content="0; url={html.escape(to)}">'.encode()
+        h.respond(200, build_big_page(64).replace(b"<head>\n", b"<head>\n" + tag, 1))
+
+
 def _route_flaky(h: _Handler, m: re.Match[str], q: _Query) -> None:
     if h.server.owner._flaky_attempt(m["key"]) == 1:
         h.respond(500, _status_body(500))
@@ -636,6 +644,7 @@ _ROUTES: list[tuple[re.Pattern[str], _Route]] = [
     (re.compile(r"/redirect/(?P<n>\d{1,6})"), _route_redirect),
     (re.compile(r"/redirect-loop"), _route_redirect_loop),
     (re.compile(r"/redirect-301"), _route_redirect_301),
+    (re.compile(r"/meta-refresh"), _route_meta_refresh),
     (re.compile(r"/flaky/(?P<key>[^/]+)"), _route_flaky),
     (re.compile(r"/delay/(?P<seconds>\d{1,6}(?:\.\d{1,6})?)"), _route_delay),
     (re.compile(r"/pdf/(?P<name>[A-Za-z0-9_.-]+)"), _route_pdf),
