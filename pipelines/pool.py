@@ -243,11 +243,13 @@ class ProcessPool:
             raise PoolClosed("the pool is closed")
         if self._room is None:
             self._room = asyncio.Semaphore(self.max_pending)
-        try:
-            data = pickle.dumps(arg, pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise TaskFailed(f"cannot send the task: {type(exc).__name__}: {exc}") from exc
         async with self._room:
+            # Pickled only once there is room: a copy of every waiting body
+            # would double the memory a slow pool makes the caller hold.
+            try:
+                data = pickle.dumps(arg, pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                raise TaskFailed(f"cannot send the task: {type(exc).__name__}: {exc}") from exc
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Any] = loop.create_future()
             self._tasks.put((data, future, loop))
