@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pypdf import PdfReader
-
 from pipelines.extract.markup import squash
 from pipelines.extract.metadata import normalise_language
 from pipelines.extract.text import normalise_text
@@ -79,6 +77,10 @@ def _authors(info: Any) -> tuple[str, ...]:
 
 
 def _read(body: bytes) -> PdfFields:
+    # Imported on the first PDF: 13 MB of every extraction worker otherwise,
+    # whether or not the night has any PDF.
+    from pypdf import PdfReader
+
     reader = PdfReader(io.BytesIO(body), strict=False)
     if reader.is_encrypted:
         try:
