@@ -159,7 +159,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.metarefresh.HeadMetaRefreshMiddleware": 580,
 }
-DNS_RESOLVER = "crawler.resolver.RememberingResolver"
+TWISTED_DNS_RESOLVER = "crawler.resolver.RememberingResolver"
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0

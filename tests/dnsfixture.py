@@ -1,6 +1,6 @@
 """A resolver for tests: names from a setting resolve to loopback, every other name does not exist.
 
-Set with ``-s DNS_RESOLVER=tests.dnsfixture.LoopbackResolver`` and
+Set with ``-s TWISTED_DNS_RESOLVER=tests.dnsfixture.LoopbackResolver`` and
 ``-s TEST_DNS_HOSTS='{"name": "127.0.0.1"}'``. It keeps the project
 resolver's guard and memory, and replaces only the system look-up, so tests
 of host names (IDN hosts, names that do not resolve, names that point at a

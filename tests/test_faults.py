@@ -22,7 +22,7 @@ from tests.pageserver import PageServer
 GUARDED = {
     "ALLOW_PRIVATE_ADDRESSES": "false",
     "ALLOWED_NETWORKS": "127.0.0.1/32",
-    "DNS_RESOLVER": "tests.dnsfixture.LoopbackResolver",
+    "TWISTED_DNS_RESOLVER": "tests.dnsfixture.LoopbackResolver",
     "DOWNLOAD_TIMEOUT": "3",
     "DOWNLOAD_MAXSIZE": str(5 * 1024 * 1024),
     "DOWNLOAD_WARNSIZE": "0",
