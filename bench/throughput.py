@@ -14,12 +14,19 @@ processes:
   b  ours: ``scrapy crawl sources`` with the extraction pool (default settings)
   c  trafilatura: its threaded downloader and its extractor (bench/trafilatura_run.py)
   d  ours with extraction in-process (``EXTRACT_WORKERS=0``)
+  e  ours in-process and thorough (``EXTRACT_WORKERS=0 EXTRACT_THOROUGH=true``): the
+     closest stand-in for extraction in the callback before the per-page savings
+     (trafilatura's comparison with readability and jusText is the one saving a
+     setting can undo; the others only make ``e`` faster than that old pipeline)
 
 and prints, for each, the median over rounds of: pages/s (N over the wall
 time of the whole command, start-up included), CPU seconds per page (user +
 system of the command and every child it waited for), cores busy (CPU time
 over wall time over the cores), peak RSS (sum over the process tree, sampled
-every 0.1 s), and the pages/s ratios to (a) and (c).
+every 0.1 s; pages shared between processes, such as the interpreter's code,
+count once per process) and peak PSS (the same sum with shared pages divided
+among their processes: the memory the tree really takes), and the pages/s
+ratios to (a) and (c).
 
 Every contender gets the same concurrency (``--concurrency``, default 32,
 our ``CONCURRENT_REQUESTS``); both Scrapy runs allow it all on the one host
@@ -56,6 +63,7 @@ CONTENDERS = {
     "b": "ours (extraction pool)",
     "c": "trafilatura (fetch+extract)",
     "d": "ours (in-process extract)",
+    "e": "ours (in-process, thorough)",
 }
 
 
@@ -78,19 +86,34 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss(root: int) -> int:
-    """Resident set size of ``root`` and all its descendants, in bytes."""
+def _pss(pid: int) -> int:
+    """Proportional set size of one process in bytes (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def tree_rss(root: int, *, pss: bool = False) -> tuple[int, int]:
+    """RSS and (with ``pss``, else 0) PSS of ``root`` and all its descendants, in bytes."""
     children = _children_map()
-    total, stack = 0, [root]
+    rss_total = pss_total = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE_SIZE
+                rss_total += int(f.read().split()[1]) * PAGE_SIZE
         except (OSError, IndexError, ValueError):
             pass
+        if pss:
+            pss_total += _pss(pid)
         stack.extend(children.get(pid, ()))
-    return total
+    return rss_total, pss_total
 
 
 @dataclass
@@ -102,6 +125,7 @@ class Run:
     wall: float
     cpu: float
     peak_rss: int
+    peak_pss: int
     pages: int
     exit_code: int
 
@@ -115,13 +139,18 @@ def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str
     with log.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        peak = 0
+        peak = peak_pss = 0
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
+            ticks = 0
             while not done.wait(0.1):
-                peak = max(peak, tree_rss(proc.pid))
+                # PSS (smaps_rollup) costs more to read: every 0.5 s is enough
+                rss, pss = tree_rss(proc.pid, pss=ticks % 5 == 0)
+                peak = max(peak, rss)
+                peak_pss = max(peak_pss, pss)
+                ticks += 1
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -135,7 +164,9 @@ def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("PAGES "):
             pages = int(line.split()[1])
-    return Run(name, n, wall, usage.ru_utime + usage.ru_stime, peak, pages, proc.returncode)
+    return Run(
+        name, n, wall, usage.ru_utime + usage.ru_stime, peak, peak_pss, pages, proc.returncode
+    )
 
 
 # --- the contenders --------------------------------------------------------------------
@@ -188,8 +219,10 @@ class Bench:
             "CONCURRENT_REQUESTS_PER_DOMAIN": str(self.concurrency),
             "LOG_LEVEL": "INFO",
         }
-        if name == "d":
+        if name in "de":
             settings["EXTRACT_WORKERS"] = "0"
+        if name == "e":
+            settings["EXTRACT_THOROUGH"] = "true"
         command = [self.python, "-m", "scrapy", "crawl", "sources", "-a", f"sources={urls}"]
         for key, value in settings.items():
             command += ["-s", f"{key}={value}"]
@@ -229,7 +262,7 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
     rate = {k: _median(v, "rate") for k, v in results.items()}
     header = (
         f"{'contender':<30} {'pages/s':>8} {'CPU s/page':>10} {'cores busy':>10} "
-        f"{'peak RSS MB':>11} {'vs a':>6} {'vs c':>6} {'records':>8}"
+        f"{'peak RSS MB':>11} {'peak PSS MB':>11} {'vs a':>6} {'vs c':>6} {'records':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -237,15 +270,18 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
         cpu_per_page = statistics.median(r.cpu / r.n for r in runs)
         busy = statistics.median(r.cpu / r.wall / cores for r in runs)
         rss = _median(runs, "peak_rss") / 2**20
+        pss = _median(runs, "peak_pss") / 2**20
         vs_a = f"{rate[name] / rate['a']:.2f}" if "a" in rate else "-"
         vs_c = f"{rate[name] / rate['c']:.2f}" if "c" in rate else "-"
         pages = min(r.pages for r in runs)
         print(
             f"{name + ' ' + CONTENDERS[name]:<30} {rate[name]:>8.1f} {cpu_per_page:>10.4f} "
-            f"{busy:>9.0%} {rss:>11.0f} {vs_a:>6} {vs_c:>6} {pages:>8}"
+            f"{busy:>9.0%} {rss:>11.0f} {pss:>11.0f} {vs_a:>6} {vs_c:>6} {pages:>8}"
         )
     if "b" in rate and "d" in rate:
-        print(f"b / d (pool over in-process): {rate['b'] / rate['d']:.2f}")
+        print(f"b / d (the pool, same work per page): {rate['b'] / rate['d']:.2f}")
+    if "b" in rate and "e" in rate:
+        print(f"b / e (the pool and the per-page savings): {rate['b'] / rate['e']:.2f}")
 
 
 def main() -> None:
@@ -257,8 +293,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default="abcd", help="contenders to run, e.g. 'bd'")
-    parser.add_argument("--quick", action="store_true", help="N=300, one round (< 2 minutes)")
+    parser.add_argument(
+        "--only", default=None, help="contenders to run, e.g. 'bd' (default abcde; --quick: abcd)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="N=300, one round, a to d (< 2 minutes)"
+    )
     parser.add_argument("--scaling", action="store_true", help="ours at N=1000, 5000, 20000")
     parser.add_argument(
         "--sizes", default="1000,5000,20000", help="N values of --scaling (comma-separated)"
@@ -267,6 +307,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 300, 1
+    if args.only is None:
+        args.only = "abcd" if args.quick else "abcde"
     cores = len(os.sched_getaffinity(0))
     bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep)
     print(
@@ -280,14 +322,15 @@ def main() -> None:
     try:
         if args.scaling:
             print(f"{'N':>6} {'wall s':>8} {'ms/page':>8} {'CPU ms/page':>11} "
-                  f"{'peak RSS MB':>11} {'records':>8}", flush=True)  # fmt: skip
+                  f"{'peak RSS MB':>11} {'peak PSS MB':>11} {'records':>8}",
+                  flush=True)  # fmt: skip
             for n in (int(x) for x in args.sizes.split(",")):
                 r = bench.run("b", n, 0)
                 print(f"{n:>6} {r.wall:>8.1f} {r.wall / n * 1000:>8.2f} "
-                      f"{r.cpu / n * 1000:>11.1f} {r.peak_rss / 2**20:>11.0f} {r.pages:>8}",
-                      flush=True)  # fmt: skip
+                      f"{r.cpu / n * 1000:>11.1f} {r.peak_rss / 2**20:>11.0f} "
+                      f"{r.peak_pss / 2**20:>11.0f} {r.pages:>8}", flush=True)  # fmt: skip
             return
-        names = [c for c in "abcd" if c in args.only]
+        names = [c for c in "abcde" if c in args.only]
         results: dict[str, list[Run]] = {name: [] for name in names}
         for index in range(args.rounds):
             order = names[index % len(names) :] + names[: index % len(names)]
