@@ -26,7 +26,7 @@ over wall time over the cores), peak RSS (sum over the process tree, sampled
 every 0.1 s; pages shared between processes, such as the interpreter's code,
 count once per process) and peak PSS (the same sum with shared pages divided
 among their processes: the memory the tree really takes), and the pages/s
-ratios to (a) and (c).
+ratios to (a) and (c) (the median of each round's own ratio).
 
 Every contender gets the same concurrency (``--concurrency``, default 32,
 our ``CONCURRENT_REQUESTS``); both Scrapy runs allow it all on the one host
@@ -260,6 +260,15 @@ def _median(runs: list[Run], attr: str) -> float:
 def print_table(results: dict[str, list[Run]], cores: int) -> None:
     """The comparison table: medians over rounds."""
     rate = {k: _median(v, "rate") for k, v in results.items()}
+
+    def ratio(name: str, base: str) -> str:
+        # The median of the rounds' own ratios: each round's runs are back to
+        # back, so their ratio cancels the drift of the machine between rounds.
+        if base not in results:
+            return "-"
+        pairs = zip(results[name], results[base], strict=True)
+        return f"{statistics.median(r.rate / b.rate for r, b in pairs):.2f}"
+
     header = (
         f"{'contender':<30} {'pages/s':>8} {'CPU s/page':>10} {'cores busy':>10} "
         f"{'peak RSS MB':>11} {'peak PSS MB':>11} {'vs a':>6} {'vs c':>6} {'records':>8}"
@@ -271,17 +280,16 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
         busy = statistics.median(r.cpu / r.wall / cores for r in runs)
         rss = _median(runs, "peak_rss") / 2**20
         pss = _median(runs, "peak_pss") / 2**20
-        vs_a = f"{rate[name] / rate['a']:.2f}" if "a" in rate else "-"
-        vs_c = f"{rate[name] / rate['c']:.2f}" if "c" in rate else "-"
+        vs_a, vs_c = ratio(name, "a"), ratio(name, "c")
         pages = min(r.pages for r in runs)
         print(
             f"{name + ' ' + CONTENDERS[name]:<30} {rate[name]:>8.1f} {cpu_per_page:>10.4f} "
             f"{busy:>9.0%} {rss:>11.0f} {pss:>11.0f} {vs_a:>6} {vs_c:>6} {pages:>8}"
         )
     if "b" in rate and "d" in rate:
-        print(f"b / d (the pool, same work per page): {rate['b'] / rate['d']:.2f}")
+        print(f"b / d (the pool, same work per page): {ratio('b', 'd')}")
     if "b" in rate and "e" in rate:
-        print(f"b / e (the pool and the per-page savings): {rate['b'] / rate['e']:.2f}")
+        print(f"b / e (the pool and the per-page savings): {ratio('b', 'e')}")
 
 
 def main() -> None:
