@@ -47,7 +47,14 @@ def extract_html(
     main = (
         fast_main_text(page.tree)
         if large
-        else html_main_text(page.tree, url, page_words=visible_words(page.tree), thorough=thorough)
+        # the parsed tree saves trafilatura a second parse; the markup when
+        # lxml found no document (trafilatura's own parser may still)
+        else html_main_text(
+            page.tree if page.tree is not None else html,
+            url,
+            page_words=visible_words(page.tree),
+            thorough=thorough,
+        )
     )
     text = drop_leading_title(main, title)
     published, modified = extract_dates(page, html, fetched_at, reuse_tree=large)
