@@ -67,20 +67,24 @@ def crawl_command(sources: Path | str | None, output: Path, **settings: str) -> 
     return command
 
 
-def run_crawl(
-    sources: Path | str | None, output: Path, *, timeout: float = 120, **settings: str
-) -> CrawlResult:
-    """Run the crawl in a child process (a fresh reactor each time) and read its output."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.run(
-        crawl_command(sources, output, **settings),
+def run_command(command: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` from the project root with the project importable; capture its output."""
+    return subprocess.run(
+        command,
         cwd=PROJECT_ROOT,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_crawl(
+    sources: Path | str | None, output: Path, *, timeout: float = 120, **settings: str
+) -> CrawlResult:
+    """Run the crawl in a child process (a fresh reactor each time) and read its output."""
+    proc = run_command(crawl_command(sources, output, **settings), timeout=timeout)
     result = CrawlResult(exit_code=proc.returncode, output=output, log=proc.stderr + proc.stdout)
     if output.exists() and output.suffix == ".jsonl":
         with output.open(encoding="utf-8") as f:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 from bench.throughput import CONTENDERS
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import PROJECT_ROOT, run_command
 
 
 def test_throughput_benchmark_runs_every_contender() -> None:
     n = 10
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "throughput.py"), str(ROOT / "tests" / "site"),
-         "--n", str(n), "--rounds", "1", "--latency", "0", "--concurrency", "4"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=300, check=False,
+    proc = run_command(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "throughput.py"),
+         str(PROJECT_ROOT / "tests" / "site"), "--n", str(n), "--rounds", "1",
+         "--latency", "0", "--concurrency", "4"],
+        timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "  ! " not in proc.stderr, proc.stderr  # a contender failed or lost records

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from crawler.distributed.run import RunKeys
-from tests.conftest import PROJECT_ROOT, crawl_command
+from tests.conftest import PROJECT_ROOT, crawl_command, run_command
 from tests.pageserver import PageServer
 from tests.redisserver import RedisServer, redis_server_binary
 
@@ -51,16 +51,7 @@ def write_sources(path: Path, server: PageServer) -> set[str]:
 
 
 def python(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_command([sys.executable, *args], timeout=timeout)
 
 
 def test_three_workers_one_killed_every_source_once(
