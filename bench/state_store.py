@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.state import SourceState, StateStore, gunzip_file, gzip_file
+from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
 
 VOCABULARY = [
     "".join(random.Random(k).choices(string.ascii_lowercase, k=2 + k % 8)) for k in range(3000)

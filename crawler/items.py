@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.sourcelist import SourceEntry
+from crawler.sources import SourceEntry
+
+#: the request meta key under which every request carries its source entry
+ENTRY_META_KEY = "source_entry"
 
 
 @dataclass(slots=True)

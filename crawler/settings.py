@@ -18,16 +18,16 @@ COMMANDS_MODULE = "crawler.commands"  # our `crawl` sets the exit code from the 
 # %(time)s the UTC start time as 2026-11-29T02-00-00Z.
 OUTPUT_URI = "output/%(name)s/%(time)s.jsonl"
 ADDONS = {
-    "crawler.addons.OutputAddon": 0,
-    "crawler.addons.UserAgentAddon": 0,
+    "crawler.publish.feeds.OutputAddon": 0,
+    "crawler.fetch.useragent.UserAgentAddon": 0,
     # after OutputAddon: in distributed mode the worker's part file replaces OUTPUT_URI
     "crawler.distributed.addon.DistributedAddon": 10,
 }
 FEED_STORAGES = {
-    "": "crawler.feedstorage.AtomicFileFeedStorage",
-    "file": "crawler.feedstorage.AtomicFileFeedStorage",
+    "": "crawler.publish.feedstorage.AtomicFileFeedStorage",
+    "file": "crawler.publish.feedstorage.AtomicFileFeedStorage",
     # keeps the finished file and uploads it by name; Scrapy's loses it on failure
-    "s3": "crawler.feedstorage.S3FeedStorage",
+    "s3": "crawler.publish.feedstorage.S3FeedStorage",
 }
 FEED_EXPORT_ENCODING = "utf-8"  # otherwise non-ASCII is written as \u escapes
 # Finished files bound for S3 wait here (at <bucket>/<key>) until uploaded.
@@ -46,6 +46,9 @@ STATE_URI = None  # default: state.sqlite beside the output (state.sqlite.gz on 
 # forward sources a server confirmed less than N days ago without asking.
 REFETCH_AFTER_DAYS = 0
 
+# Where the spider's entries come from (crawler/sources/provider.py); the
+# distributed add-on swaps in the Redis provider.
+SOURCES_PROVIDER = "crawler.sources.provider.ListProvider"
 # Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
 SOURCES_READAHEAD = 1000
 
@@ -89,10 +92,10 @@ EXTRACT_WORKER_MAX_TASKS = 2000
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
-    "pipelines.extraction.ExtractPipeline": 200,
+    "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
     "pipelines.enrich.EnrichPipeline": 400,
-    "pipelines.incremental.IncrementalPipeline": 850,
+    "crawler.incremental.stage.IncrementalPipeline": 850,
     "pipelines.validate.ValidatePipeline": 900,
 }
 # Scrapy's defaults without the telnet console and the remote control, both
@@ -111,16 +114,16 @@ EXTENSIONS_BASE = {
     "scrapy.extensions.throttle.AutoThrottle": 0,
 }
 EXTENSIONS = {
-    "crawler.ledger.RecordLedger": 0,
-    "crawler.incremental.IncrementalState": 0,
-    "crawler.redact.RedactLogs": 0,
+    "crawler.publish.ledger.RecordLedger": 0,
+    "crawler.incremental.extension.IncrementalState": 0,
+    "crawler.fetch.redact.RedactLogs": 0,
     # Progress replaces LogStats: its plain lines carry the same rates, and a
     # second periodic line in cron logs (or through the live bar) is noise.
     "scrapy.extensions.logstats.LogStats": None,
-    "crawler.progress.Progress": 10,
-    "crawler.alarms.CoverageAlarms": 10,
+    "crawler.watch.progress.Progress": 10,
+    "crawler.watch.alarms.CoverageAlarms": 10,
     # the report reads the published file: it hooks feed_exporter_closed
-    "crawler.report.extension.NightlyReport": 20,
+    "crawler.watch.report.extension.NightlyReport": 20,
 }
 
 # --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---
@@ -147,19 +150,19 @@ ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     # first: nothing else (robots.txt included) may reach a refused address
-    "crawler.middlewares.AddressGuardMiddleware": 50,
+    "crawler.fetch.middlewares.AddressGuardMiddleware": 50,
     # after the address guard; answers fresh sources before robots.txt is asked
-    "crawler.incremental.ConditionalRequestMiddleware": 60,
-    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+    "crawler.incremental.middleware.ConditionalRequestMiddleware": 60,
+    "crawler.fetch.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.RetryAfterMiddleware": 550,
+    "crawler.fetch.middlewares.RetryAfterMiddleware": 550,
     # after RetryMiddleware (550) on the way back, so that it can skip retries
-    "crawler.middlewares.DnsFailureMiddleware": 560,
+    "crawler.fetch.middlewares.DnsFailureMiddleware": 560,
     # Scrapy's, reading the head of the page only (see crawler/metarefresh.py)
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.metarefresh.HeadMetaRefreshMiddleware": 580,
+    "crawler.fetch.metarefresh.HeadMetaRefreshMiddleware": 580,
 }
-TWISTED_DNS_RESOLVER = "crawler.resolver.RememberingResolver"
+TWISTED_DNS_RESOLVER = "crawler.fetch.resolver.RememberingResolver"
 CONCURRENT_REQUESTS = 32
 # Items processed at once per response. The spider yields one item a page, and
 # Scrapy 2.19 starts this many asyncio tasks for every response whatever it

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from crawler.fetch.redact import strip_credentials
 from crawler.items import SourceItem
-from crawler.redact import strip_credentials
 from pipelines.base import Stage
 from pipelines.outcome import Outcome, from_failure, from_http_status
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from crawler.fetch.redact import strip_credentials
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
-from crawler.redact import strip_credentials
 from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION
 

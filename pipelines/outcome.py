@@ -7,25 +7,21 @@ and may pass, or that we refused.
 
 from __future__ import annotations
 
-import zlib
 from http import HTTPStatus
 from typing import NamedTuple
 
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
+from crawler.fetch.errors import (
+    CONNECTION_ERRORS,
+    DECODING_ERRORS,
+    DNS_ERRORS,
+    IGNORED_ERRORS,
+    REFUSED_ERRORS,
+    SIZE_ERRORS,
+    TIMEOUT_ERRORS,
+    BlockedAddressError,
+    HostNotFoundError,
+    UnsupportedSchemeError,
 )
-from twisted.internet import error as tx_error
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
-
-from crawler.guard import BlockedAddressError
-from crawler.middlewares import UnsupportedSchemeError
-from crawler.resolver import HostNotFoundError
 
 # 4xx codes that say "you may not" or "slow down", not "gone".
 _BLOCKING_4XX = frozenset({403, 407, 429})
@@ -83,34 +79,24 @@ def from_failure(exc: BaseException) -> Outcome:
         return Outcome("error", "unsupported_scheme", message)
     if isinstance(exc, HostNotFoundError):
         return Outcome("dead", "dns", f"host name does not exist: {message}")
-    if isinstance(exc, (CannotResolveHostError, tx_error.DNSLookupError)):
+    if isinstance(exc, DNS_ERRORS):
         if any(hint in text for hint in _NXDOMAIN_HINTS):
             return Outcome("dead", "dns", f"host name does not exist: {message}")
         return Outcome("error", "dns", f"DNS lookup failed: {message}")
-    if isinstance(exc, (DownloadTimeoutError, tx_error.TimeoutError, tx_error.TCPTimedOutError)):
+    if isinstance(exc, TIMEOUT_ERRORS):
         return Outcome("error", "timeout", f"download timed out: {message}")
-    if isinstance(exc, DownloadCancelledError) or "maxsize" in text:
+    if isinstance(exc, SIZE_ERRORS) or "maxsize" in text:
         return Outcome("error", "too_large", f"response too large: {message}")
-    if isinstance(exc, IgnoreRequest):
+    if isinstance(exc, IGNORED_ERRORS):
         if "robots.txt" in text:
             return Outcome("error", "robots", "forbidden by robots.txt")
         if "redirect" in text:
             return Outcome("error", "too_many_redirects", message)
         return Outcome("error", "ignored", message)
-    if isinstance(exc, (DownloadConnectionRefusedError, tx_error.ConnectionRefusedError)):
+    if isinstance(exc, REFUSED_ERRORS):
         return Outcome("error", "connection", f"connection refused: {message}")
-    if isinstance(
-        exc,
-        (
-            ResponseDataLossError,
-            ResponseFailed,
-            ResponseNeverReceived,
-            DownloadFailedError,
-            tx_error.ConnectionLost,
-            tx_error.ConnectError,
-        ),
-    ):
+    if isinstance(exc, CONNECTION_ERRORS):
         return Outcome("error", "connection", f"connection failed: {message}")
-    if isinstance(exc, zlib.error) or (isinstance(exc, OSError) and "gzip" in text):
+    if isinstance(exc, DECODING_ERRORS) or (isinstance(exc, OSError) and "gzip" in text):
         return Outcome("error", "decoding", f"body could not be decoded: {message}")
     return Outcome("error", "fetch", f"{type(exc).__name__}: {message}")

@@ -16,8 +16,8 @@ from twisted.internet import defer
 from twisted.internet.base import ReactorBase
 from twisted.internet.error import DNSLookupError
 
-from crawler.guard import is_ip_literal
-from crawler.resolver import RememberingResolver
+from crawler.fetch.guard import is_ip_literal
+from crawler.fetch.resolver import RememberingResolver
 
 
 class LoopbackResolver(RememberingResolver):

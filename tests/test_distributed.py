@@ -16,8 +16,9 @@ from crawler.distributed.addon import DistributedAddon
 from crawler.distributed.compat import Scheduler
 from crawler.distributed.loader import RunExistsError, load_entries
 from crawler.distributed.run import Coordinator, RunKeys, entry_from_json, entry_key, entry_to_json
-from crawler.sourcelist import SourceEntry, iter_entries, resolve_sources
-from crawler.spiders.sources import ENTRY_META_KEY, SourcesSpider
+from crawler.items import ENTRY_META_KEY
+from crawler.sources import SourceEntry, iter_entries, resolve_sources
+from crawler.spiders.sources import SourcesSpider
 from tests.redisserver import RedisServer, redis_server_binary
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.guard import AddressPolicy, is_ip_literal
-from crawler.middlewares import retry_after_seconds
+from crawler.fetch.guard import AddressPolicy, is_ip_literal
+from crawler.fetch.middlewares import retry_after_seconds
 from tests.conftest import CrawlResult, run_crawl
 from tests.pageserver import PageServer
 

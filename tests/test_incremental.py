@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crawler.state import read_all
+from crawler.incremental.store import read_all
 from schemas import read_records
 from tests.conftest import PROJECT_ROOT, crawl_command, run_crawl
 

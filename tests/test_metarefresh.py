@@ -8,7 +8,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.metarefresh import HEAD_BYTES, HeadMetaRefreshMiddleware
+from crawler.fetch.metarefresh import HEAD_BYTES, HeadMetaRefreshMiddleware
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer
 

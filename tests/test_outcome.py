@@ -14,7 +14,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 
-from crawler.resolver import HostNotFoundError
+from crawler.fetch.errors import HostNotFoundError
 from pipelines.outcome import from_failure, from_http_status
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from scrapy.utils.test import get_crawler
 
 from crawler.items import SourceItem
-from crawler.sourcelist import SourceEntry
+from crawler.sources import SourceEntry
 from pipelines.base import Stage
 from pipelines.classify import ClassifyPipeline
 from pipelines.identify import IdentifyPipeline

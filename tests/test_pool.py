@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.content import ContentResult, ExtractJob, cap_markup, content_fields
+from pipelines.extract.job import ContentResult, ExtractJob, cap_markup, content_fields
 from pipelines.pool import ProcessPool, TaskFailed, TaskTimeout, WorkerDied
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer

@@ -8,7 +8,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from crawler.progress import RateMeter, Snapshot, format_duration, progress_line, snapshot
+from crawler.watch.progress import RateMeter, Snapshot, format_duration, progress_line, snapshot
 from tests.conftest import PROJECT_ROOT, crawl_command, run_crawl
 from tests.pageserver import PageServer
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from crawler.alarms import Thresholds
-from crawler.report import build_report, render, write_report
-from crawler.report.__main__ import main as report_main
-from crawler.report.model import find_outputs, report_of
+from crawler.watch.alarms import Thresholds
+from crawler.watch.report import build_report, render, write_report
+from crawler.watch.report.__main__ import main as report_main
+from crawler.watch.report.model import find_outputs, report_of
 
 LONG = "word " * 120  # 600 characters: a preview that counts as text
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from crawler.report import write_report
+from crawler.watch.report import write_report
 from tests.conftest import PROJECT_ROOT, run_crawl
 from tests.pageserver import PageServer
 from tests.test_report import THRESHOLDS, craft_nights

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.sourcelist import SourcesError, check_sources, iter_entries, resolve_sources
+from crawler.sources import SourcesError, check_sources, iter_entries, resolve_sources
 
 
 def entries(path: Path) -> list[tuple[str | None, str | None, str | None]]:

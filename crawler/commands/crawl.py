@@ -13,8 +13,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 
-from crawler import spool
-from crawler.exitcodes import (
+from crawler.publish import spool
+from crawler.publish.exitcodes import (
     LOCKED,
     MEANING,
     OK,
@@ -24,10 +24,10 @@ from crawler.exitcodes import (
     UPLOAD_SPOOLED,
     exit_code_for,
 )
-from crawler.lock import LockedError, RunLock, lock_path_for
-from crawler.manifest import STATUS_PREFIX
+from crawler.publish.lock import LockedError, RunLock, lock_path_for
+from crawler.publish.manifest import STATUS_PREFIX
 from crawler.s3 import client_from_settings, is_s3
-from crawler.sourcelist import SourcesError, fetch_s3_sources
+from crawler.sources import SourcesError, fetch_s3_sources
 
 logger = logging.getLogger(__name__)
 

@@ -67,6 +67,7 @@ class DistributedAddon:
         overrides: dict[str, object] = {
             "RUN_ID": str(run_id),
             "WORKER_ID": worker,
+            "SOURCES_PROVIDER": "crawler.distributed.worker.RedisProvider",
             "SCHEDULER": "crawler.distributed.compat.Scheduler",
             "SCHEDULER_QUEUE_CLASS": "crawler.distributed.compat.EntryPriorityQueue",
             "DUPEFILTER_CLASS": "crawler.distributed.compat.EntryDupeFilter",

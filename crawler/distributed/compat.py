@@ -26,7 +26,7 @@ Start entries do not go through ``scrapy_redis.spiders.RedisSpider`` at
 all: it reads ``start_requests``-era hooks (Scrapy 2.19 ignores
 ``start_requests()``) and turns extra JSON keys of an entry into a query
 string. Entries are decoded with their fields intact by
-:func:`crawler.distributed.worker.shared_start` instead.
+:func:`crawler.distributed.worker.RedisProvider` instead.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
 from crawler.distributed.run import KEY_SEPARATOR, Coordinator, entry_key
 from crawler.distributed.worker import context_for
-from crawler.spiders.sources import ENTRY_META_KEY
+from crawler.items import ENTRY_META_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import IO, Any, cast
 from redis import Redis
 
 from crawler.distributed.run import DEFAULT_PREFIX, DONE, RUNNING, Coordinator, RunKeys
-from crawler.exitcodes import OK, OUTPUT_FAILED
-from crawler.manifest import (
+from crawler.publish.exitcodes import OK, OUTPUT_FAILED
+from crawler.publish.manifest import (
     ERROR_PREFIX,
     STATUS_PREFIX,
     build_manifest,
@@ -197,7 +197,7 @@ def _publish(merged: Path, output: Path, stats: dict[str, Any], max_error_share:
     )
     # The single-machine run's rule: an unhealthy night is published but
     # does not move the latest pointer (when the project has that check).
-    health = getattr(importlib.import_module("crawler.feedstorage"), "health_problem", None)
+    health = getattr(importlib.import_module("crawler.publish.feedstorage"), "health_problem", None)
     problem = health(stats, max_error_share) if health is not None else None
     manifest["healthy"] = problem is None
     manifest["health_problem"] = problem
@@ -209,13 +209,13 @@ def _publish(merged: Path, output: Path, stats: dict[str, Any], max_error_share:
 def write_latest_pointer(manifest: dict[str, Any], target: Path) -> Path | None:
     """Hook: write the ``latest`` pointer beside ``target`` when the project offers one.
 
-    Uses ``crawler.manifest.latest_pointer`` and ``crawler.spool.LATEST_NAME``
+    Uses ``crawler.publish.manifest.latest_pointer`` and ``crawler.publish.spool.LATEST_NAME``
     (the single-machine run's pointer) when they exist; returns the pointer's
     path, or None when there is nothing to write it with.
     """
-    pointer = getattr(importlib.import_module("crawler.manifest"), "latest_pointer", None)
+    pointer = getattr(importlib.import_module("crawler.publish.manifest"), "latest_pointer", None)
     try:
-        name = str(importlib.import_module("crawler.spool").LATEST_NAME)
+        name = str(importlib.import_module("crawler.publish.spool").LATEST_NAME)
     except (ImportError, AttributeError):
         name = "latest.json"
     if pointer is None:

@@ -18,7 +18,7 @@ from redis import Redis
 
 from crawler.distributed.addon import SAFE_ID
 from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys, entry_key, entry_to_json
-from crawler.sourcelist import (
+from crawler.sources import (
     SourceEntry,
     SourcesError,
     check_sources,

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from redis import Redis
 
-from crawler.sourcelist import SourceEntry
+from crawler.sources import SourceEntry
 
 DEFAULT_PREFIX = "sources"
 #: separates an entry key from the serialized request in the shared queue

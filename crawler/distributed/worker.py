@@ -1,7 +1,7 @@
 """One worker of a distributed run: where its entries come from, its heartbeat, its part file.
 
-The spider's ``start()`` hands over to :func:`shared_start` when
-``REDIS_URL`` is set: entries are claimed from the run's ``start`` list
+In distributed mode the spider's entries come from :class:`RedisProvider`
+(``SOURCES_PROVIDER``): they are claimed from the run's ``start`` list
 instead of read from files, and turned into requests by the spider's own
 code. :class:`WorkerExtension` keeps the worker's heartbeat and counts its
 records; :class:`WorkerPartStorage` publishes its part file and commits its
@@ -16,29 +16,26 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import IO, Any, Self
 
 from redis import Redis
-from scrapy import Request, signals
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 from scrapy.utils.defer import deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
 from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys
-from crawler.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir
-from crawler.items import SourceItem
-from crawler.manifest import (
+from crawler.publish.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir
+from crawler.publish.manifest import (
     build_manifest,
     make_shareable,
     manifest_path,
     sha256_of,
     write_json_atomically,
 )
+from crawler.sources import SourceEntry
 from crawler.timeutil import iso_z, utc_now
-
-if TYPE_CHECKING:
-    from crawler.spiders.sources import SourcesSpider
 
 logger = logging.getLogger(__name__)
 
@@ -81,44 +78,53 @@ async def _sleep(seconds: float) -> None:
     await deferred_to_future(deferLater(reactor, seconds, lambda: None))
 
 
-async def shared_start(spider: SourcesSpider) -> AsyncIterator[Request | SourceItem]:
-    """Claim entries from the run's queue and turn them into requests or refusals.
+class RedisProvider:
+    """Entry provider (``SOURCES_PROVIDER`` in distributed mode): claim entries from Redis.
 
     Ends when nothing waits, nothing is queued and no other live worker
     still holds entries it has not recorded (it could yet die, and its
     entries would come back); dead workers' entries are reclaimed meanwhile.
     """
-    crawler = spider.crawler
-    context = context_for(crawler)
-    coordinator, worker = context.coordinator, context.worker
-    stats = crawler.stats
-    assert stats is not None
-    readahead = crawler.settings.getint("SOURCES_READAHEAD", 1000)
-    logger.info("Worker %s joined run %s", worker, context.keys.run_id)
-    while True:
-        # Wait before claiming: a claimed entry held back here would only
-        # be something more to reclaim if this worker died.
-        await spider._wait_for_room(readahead)
-        claimed = coordinator.claim_start(worker)
-        if claimed is not None:
-            stats.inc_value("ingest/entries")
-            stats.inc_value("ingest/entries_unique")
-            yield spider._request_or_refusal(claimed[1])
-            continue
-        reclaimed = coordinator.reclaim_dead(except_worker=worker)
-        if reclaimed:
-            logger.warning("Re-queued %d entries of workers that stopped beating", reclaimed)
-            stats.inc_value("distributed/reclaimed", reclaimed)
-            continue
-        if (
-            coordinator.loaded()
-            and coordinator.pending() == 0
-            and not coordinator.others_busy(worker)
-        ):
-            break
-        await _sleep(context.poll)
-    stats.set_value("ingest/sources_complete", True)
-    logger.info("Worker %s: the run's queue is drained", worker)
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.context = context_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, spec: str | None) -> Self:
+        """Build the provider; the run loaded into Redis replaces ``-a sources=``."""
+        if spec:
+            logger.warning("-a sources=%s is ignored: the entries come from the Redis run", spec)
+        return cls(crawler)
+
+    async def entries(self) -> AsyncIterator[SourceEntry]:
+        """Claim one entry at a time until the run is drained."""
+        context = self.context
+        coordinator, worker = context.coordinator, context.worker
+        stats = self.crawler.stats
+        assert stats is not None
+        logger.info("Worker %s joined run %s", worker, context.keys.run_id)
+        while True:
+            claimed = coordinator.claim_start(worker)
+            if claimed is not None:
+                stats.inc_value("ingest/entries")
+                stats.inc_value("ingest/entries_unique")
+                yield claimed[1]
+                continue
+            reclaimed = coordinator.reclaim_dead(except_worker=worker)
+            if reclaimed:
+                logger.warning("Re-queued %d entries of workers that stopped beating", reclaimed)
+                stats.inc_value("distributed/reclaimed", reclaimed)
+                continue
+            if (
+                coordinator.loaded()
+                and coordinator.pending() == 0
+                and not coordinator.others_busy(worker)
+            ):
+                break
+            await _sleep(context.poll)
+        stats.set_value("ingest/sources_complete", True)
+        logger.info("Worker %s: the run's queue is drained", worker)
 
 
 class WorkerExtension:

@@ -7,34 +7,25 @@ IDs) is left to the item pipelines.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Sized
-from pathlib import Path
 from typing import Any, NoReturn
 
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from crawler.items import SourceItem
-from crawler.sourcelist import (
-    SourceEntry,
-    SourcesError,
-    check_sources,
-    iter_entries,
-    resolve_sources,
-)
+from crawler.fetch.urls import Refusal, fetchable_url
+from crawler.items import ENTRY_META_KEY, SourceItem
+from crawler.sources import SourceEntry, SourcesError
+from crawler.sources.provider import EntryProvider
 from crawler.timeutil import iso_z, utc_now
-from crawler.urlcheck import Refusal, fetchable_url
 
 logger = logging.getLogger(__name__)
-
-EXAMPLE_SOURCES = str(Path(__file__).resolve().parent.parent / "examples" / "sources.yaml")
-ENTRY_META_KEY = "source_entry"
 
 
 class SourcesSpider(Spider):
@@ -48,58 +39,28 @@ class SourcesSpider(Spider):
 
     def __init__(self, sources: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sources_spec = sources or EXAMPLE_SOURCES
+        self.sources_spec = sources
 
     async def start(self) -> AsyncIterator[Request | SourceItem]:
-        """Stream entries into requests, waiting while the scheduler is busy."""
-        if self.crawler.settings.get("REDIS_URL"):
-            # Distributed mode: the entries come from the run loaded into Redis,
-            # claimed one at a time, and become requests through the same code.
-            from crawler.distributed.worker import shared_start  # only needed in this mode
-
-            async for request_or_item in shared_start(self):
-                yield request_or_item
-            return
-        stats = self.crawler.stats
-        assert stats is not None
-        publications = self.crawler.settings.get("PUBLICATIONS")
-        try:
-            files = resolve_sources(
-                self.sources_spec, exclude=[publications] if publications else []
-            )
-            check_sources(files)
-        except SourcesError as exc:
-            self._fail_sources(exc)
-        logger.info(
-            "Reading sources from %d file(s): %s",
-            len(files),
-            ", ".join(files[:5]) + (" …" if len(files) > 5 else ""),
-        )
-        readahead = self.crawler.settings.getint("SOURCES_READAHEAD", 1000)
-        seen: set[bytes] = set()
-        entries = iter_entries(files)
+        """Turn the provider's entries into requests, waiting while the scheduler is busy."""
+        settings = self.crawler.settings
+        provider_class = load_object(settings["SOURCES_PROVIDER"])
+        provider: EntryProvider = provider_class.from_crawler(self.crawler, self.sources_spec)
+        readahead = settings.getint("SOURCES_READAHEAD")
+        entries = provider.entries()
         while True:
+            # Wait before asking: an entry held back here (claimed from a
+            # shared queue, say) would only be something more to lose.
+            await self.wait_for_room(readahead)
             try:
-                entry = next(entries)
-            except StopIteration:
+                entry = await anext(entries)
+            except StopAsyncIteration:
                 break
-            except SourcesError as exc:  # the file changed between the check and the read
+            except SourcesError as exc:
                 self._fail_sources(exc)
-            stats.inc_value("ingest/entries")
-            if entry.url is not None:
-                # A short digest per URL keeps the memory per source small.
-                key = hashlib.blake2b(entry.url.encode("utf-8"), digest_size=12).digest()
-                if key in seen:
-                    stats.inc_value("ingest/duplicates")
-                    logger.debug("Duplicate URL skipped at %s: %s", entry.origin, entry.url)
-                    continue
-                seen.add(key)
-            stats.inc_value("ingest/entries_unique")
-            await self._wait_for_room(readahead)
-            yield self._request_or_refusal(entry)
-        stats.set_value("ingest/sources_complete", True)
+            yield self.request_or_refusal(entry)
 
-    async def _wait_for_room(self, readahead: int) -> None:
+    async def wait_for_room(self, readahead: int) -> None:
         """Read on only while fewer than ``readahead`` requests wait in the scheduler.
 
         Reading the whole list up front would hold every request in memory;
@@ -123,7 +84,8 @@ class SourcesSpider(Spider):
         stats.set_value("ingest/failure_detail", str(exc))
         raise CloseSpider("sources_error")
 
-    def _request_or_refusal(self, entry: SourceEntry) -> Request | SourceItem:
+    def request_or_refusal(self, entry: SourceEntry) -> Request | SourceItem:
+        """The request for an entry, or its error item when it cannot be fetched at all."""
         if entry.url is None:
             return self._refused(entry, Refusal("invalid_url", entry.problem or "entry has no url"))
         target = fetchable_url(entry.url)

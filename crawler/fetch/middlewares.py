@@ -25,15 +25,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
 from twisted.internet.task import deferLater
 
-from crawler.guard import AddressPolicy, BlockedAddressError, is_ip_literal
-from crawler.resolver import FailureKind, HostNotFoundError, RememberingResolver
-from crawler.urlcheck import FETCHABLE_SCHEMES
+from crawler.fetch.errors import BlockedAddressError, HostNotFoundError, UnsupportedSchemeError
+from crawler.fetch.guard import AddressPolicy, is_ip_literal
+from crawler.fetch.resolver import FailureKind, RememberingResolver
+from crawler.fetch.urls import FETCHABLE_SCHEMES
 
 logger = logging.getLogger(__name__)
-
-
-class UnsupportedSchemeError(Exception):
-    """A request (usually a redirect) to a scheme other than http or https."""
 
 
 class _QuietFetchFailures(logging.Filter):
@@ -111,7 +108,7 @@ def _known_bad_host(request: Request) -> Exception | None:
 class AddressGuardMiddleware:
     """Refuse requests to non-public addresses: named directly, resolved, or connected to.
 
-    Names are checked by the resolver (:mod:`crawler.resolver`), whose
+    Names are checked by the resolver (:mod:`crawler.fetch.resolver`), whose
     answer is the address connected to; this middleware checks IP literals
     before any connection (redirects pass through it again), hosts the
     resolver already refused, and, after the fact, the peer address of every

@@ -14,12 +14,12 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
-from crawler.alarms import Thresholds
 from crawler.ids import domain_of
-from crawler.manifest import write_json_atomically
-from crawler.report import Report, timings_of, write_report
-from crawler.report.s3mirror import mirror_nights, upload_beside
+from crawler.publish.manifest import write_json_atomically
 from crawler.s3 import client_from_settings, is_s3, with_retries
+from crawler.watch.alarms import Thresholds
+from crawler.watch.report import Report, timings_of, write_report
+from crawler.watch.report.s3mirror import mirror_nights, upload_beside
 
 logger = logging.getLogger(__name__)
 

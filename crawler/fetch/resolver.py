@@ -9,7 +9,7 @@ Twisted's endpoints report every failed look-up as "no results for hostname
 lookup", which hides both a refused address and the difference between a
 name that does not exist (the source is ``dead``) and a resolver that timed
 out (an ``error`` that may pass). The resolver keeps its reason per name, so
-that :mod:`crawler.middlewares` can raise the right exception, and answers
+that :mod:`crawler.fetch.middlewares` can raise the right exception, and answers
 again at once for names known not to exist or to be refused.
 """
 
@@ -26,7 +26,7 @@ from twisted.internet.base import ReactorBase
 from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 
-from crawler.guard import AddressPolicy
+from crawler.fetch.guard import AddressPolicy
 
 # The C library's words for EAI_NONAME / EAI_NODATA ("this name does not
 # exist"), as opposed to EAI_AGAIN and friends (the resolver failed).
@@ -35,13 +35,6 @@ _NOT_FOUND_TEXTS = (
     "No address associated with hostname",
     "nodename nor servname provided",
 )
-
-
-class HostNotFoundError(Exception):
-    """The host name does not exist (NXDOMAIN): the source is gone, retrying will not help.
-
-    Deliberately not a ``CannotResolveHostError``: Scrapy retries those.
-    """
 
 
 class _RefusedAddress(DNSLookupError):

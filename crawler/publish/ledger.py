@@ -8,7 +8,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.manifest import ERROR_PREFIX, STATUS_PREFIX
+from crawler.publish.manifest import ERROR_PREFIX, STATUS_PREFIX
 from crawler.timeutil import iso_z, utc_now
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from crawler.alarms import Alarm, Counts, Thresholds, evaluate
+from crawler.watch.alarms import Alarm, Counts, Thresholds, evaluate
 
 logger = logging.getLogger(__name__)
 

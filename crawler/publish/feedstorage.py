@@ -35,8 +35,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from w3lib.url import file_uri_to_path
 
-from crawler.incremental import get_state
-from crawler.manifest import (
+from crawler.incremental.extension import get_state
+from crawler.publish.manifest import (
     build_manifest,
     latest_pointer,
     make_shareable,
@@ -44,8 +44,8 @@ from crawler.manifest import (
     sha256_of,
     write_json_atomically,
 )
+from crawler.publish.spool import LATEST_NAME, flush, spool_path
 from crawler.s3 import client_from_settings, split_s3
-from crawler.spool import LATEST_NAME, flush, spool_path
 from crawler.timeutil import iso_z, utc_now
 
 logger = logging.getLogger(__name__)

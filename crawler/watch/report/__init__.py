@@ -1,7 +1,7 @@
 """The nightly HTML report: figures from the published output files, rendered as one page.
 
-``python -m crawler.report OUTPUT_DIR_OR_FILE`` rebuilds it from existing
-files; :class:`crawler.report.extension.NightlyReport` writes it at the end of
+``python -m crawler.watch.report OUTPUT_DIR_OR_FILE`` rebuilds it from existing
+files; :class:`crawler.watch.report.extension.NightlyReport` writes it at the end of
 every published run.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.alarms import Thresholds
-from crawler.manifest import write_text_atomically
-from crawler.report.model import Report, build_report, report_of, resolve_output, timings_of
-from crawler.report.render import render
+from crawler.publish.manifest import write_text_atomically
+from crawler.watch.alarms import Thresholds
+from crawler.watch.report.model import Report, build_report, report_of, resolve_output, timings_of
+from crawler.watch.report.render import render
 
 __all__ = [
     "Report",

@@ -1,4 +1,4 @@
-"""``python -m crawler.report OUTPUT_DIR_OR_FILE``: rebuild the HTML report from output files."""
+"""``python -m crawler.watch.report OUTPUT_DIR_OR_FILE``: rebuild the HTML report from output."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler.alarms import Thresholds
-from crawler.report import resolve_output, write_report
+from crawler.watch.alarms import Thresholds
+from crawler.watch.report import resolve_output, write_report
 
 
 def _share(text: str) -> float | None:
@@ -17,7 +17,7 @@ def _share(text: str) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     """Write ``<output>.report.html`` for a file, or for a directory's newest (or every) run."""
     parser = argparse.ArgumentParser(
-        prog="python -m crawler.report",
+        prog="python -m crawler.watch.report",
         description="Rebuild the nightly HTML report beside existing output files.",
     )
     parser.add_argument("target", type=Path, help="an output file, or a directory of them")
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.all and args.target.is_dir():
-            from crawler.report.model import find_outputs
+            from crawler.watch.report.model import find_outputs
 
             outputs = find_outputs(args.target)
         else:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.settings import BaseSettings
 
-PROJECT_AGENT = "sources-crawler/0.1"
 GZIP_PLUGIN = "scrapy.extensions.postprocessing.GzipPlugin"
 
 
@@ -17,7 +16,7 @@ def feeds_for(uri: str) -> dict[str, dict[str, Any]]:
         "encoding": "utf-8",
         "store_empty": True,
         "overwrite": True,
-        "uri_params": "crawler.feedstorage.uri_params",
+        "uri_params": "crawler.publish.feedstorage.uri_params",
     }
     if uri.endswith(".gz"):
         options["postprocessing"] = [GZIP_PLUGIN]
@@ -33,20 +32,3 @@ class OutputAddon:
         uri = settings.get("OUTPUT_URI")
         if uri and not settings.getdict("FEEDS"):
             settings.set("FEEDS", feeds_for(str(uri)), priority="addon")
-
-
-class UserAgentAddon:
-    """Scrapy add-on: an honest User-Agent naming the project and ``CONTACT_URL``.
-
-    Applies unless ``USER_AGENT`` was set explicitly (on the command line or
-    elsewhere above project settings).
-    """
-
-    def update_settings(self, settings: BaseSettings) -> None:
-        """Derive ``USER_AGENT`` from ``CONTACT_URL``."""
-        priority = settings.getpriority("USER_AGENT") or 0
-        if priority > SETTINGS_PRIORITIES["project"]:
-            return
-        contact = settings.get("CONTACT_URL")
-        agent = f"{PROJECT_AGENT} (+{contact})" if contact else PROJECT_AGENT
-        settings.set("USER_AGENT", agent, priority="addon")

@@ -19,10 +19,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class BlockedAddressError(Exception):
-    """The source resolves or redirects to an address the guard refuses."""
-
-
 def _kind(ip: IPAddress) -> str | None:
     """Name the non-public range ``ip`` falls in, or None for a public unicast address."""
     if ip.is_loopback:

@@ -9,9 +9,9 @@ record's fields with this run's identity fields, a fresh ``fetched_at`` and
 
 from __future__ import annotations
 
-from crawler.incremental import CONTENT_STATUSES, get_state
+from crawler.incremental.extension import CONTENT_STATUSES, get_state
+from crawler.incremental.store import SourceState
 from crawler.items import SourceItem
-from crawler.state import SourceState
 from pipelines.base import Stage
 
 # What a carried record takes from this run rather than from the previous one:

@@ -16,12 +16,12 @@ from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
 from pipelines.base import Stage
-from pipelines.content import ContentResult, ExtractJob, content_fields, mime_of
+from pipelines.extract.job import ContentResult, ExtractJob, content_fields, mime_of
 from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FUNCTION = "pipelines.content.content_fields"
+DEFAULT_FUNCTION = "pipelines.extract.job.content_fields"
 
 
 class ExtractPipeline(Stage):

@@ -24,19 +24,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from scrapy import Request, signals
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
 
+from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
+from crawler.publish.spool import STATE_NAME, spool_path
 from crawler.s3 import client_from_settings, download_file, exists, is_s3
-from crawler.spool import STATE_NAME, spool_path
-from crawler.state import SourceState, StateStore, gunzip_file, gzip_file
 from crawler.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
-ENTRY_META_KEY = "source_entry"  # set by the spider on every request
 CONTENT_STATUSES = frozenset({"ok", "paywall"})
 LOCAL_STATE_NAME = "state.sqlite"
 
@@ -208,49 +206,3 @@ class IncrementalState:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
-
-
-class ConditionalRequestMiddleware:
-    """Downloader middleware: ask only for what changed.
-
-    Adds ``If-None-Match``/``If-Modified-Since`` from the state to a request
-    for the URL whose response gave them, and answers sources that are fresh
-    enough (``REFETCH_AFTER_DAYS``) with a local 304 without any request.
-    """
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        """Build the middleware; it does nothing unless the state is open."""
-        return cls(crawler)
-
-    def process_request(self, request: Request) -> Response | None:
-        """Add the validators, or answer from the state."""
-        state = get_state(self.crawler)
-        entry = request.meta.get(ENTRY_META_KEY)
-        url = getattr(entry, "url", None)
-        if state is None or not url:
-            return None
-        previous = state.previous(url)
-        if previous is None or previous.record is None:
-            return None
-        stats = self.crawler.stats
-        assert stats is not None
-        if not request.meta.get("redirect_times") and state.fresh_enough(previous):
-            state.skipped.add(url)
-            stats.inc_value("ingest/incremental/carried_without_request")
-            return Response(request.url, status=304, request=request)
-        # Validators belong to the URL that answered with them (after redirects).
-        if request.url != previous.record.get("final_url"):
-            return None
-        if previous.etag:
-            request.headers.setdefault(b"If-None-Match", previous.etag.encode("latin-1"))
-        if previous.last_modified:
-            request.headers.setdefault(
-                b"If-Modified-Since", previous.last_modified.encode("latin-1")
-            )
-        if previous.etag or previous.last_modified:
-            stats.inc_value("ingest/incremental/conditional_requests")
-        return None

@@ -2,7 +2,7 @@
 
 A run reads the previous state read-only and writes a new database beside
 it; the new one replaces the old only at the end of a complete run (see
-:mod:`crawler.incremental`), so a killed run leaves the old state intact.
+:mod:`crawler.incremental.extension`), so a killed run leaves the old state intact.
 SQLite keeps look-ups by URL at a few microseconds with 100,000 sources and
 needs no server; on S3 the database travels gzip-compressed.
 """

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.report.model import OUTPUT_SUFFIXES
 from crawler.s3 import download_file, list_keys, split_s3, upload_file
+from crawler.watch.report.model import OUTPUT_SUFFIXES
 
 MANIFEST_SUFFIX = ".manifest.json"
 TIMINGS_SUFFIX = ".timings.json"

@@ -1,4 +1,4 @@
-"""Render a :class:`~crawler.report.model.Report` as one self-contained HTML page.
+"""Render a :class:`~crawler.watch.report.model.Report` as one self-contained HTML page.
 
 No external scripts, styles, fonts or images: the page must open from a file
 or an S3 link years later, offline. Its Content-Security-Policy forbids every
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from crawler.alarms import COVERAGE_FIELDS, COVERAGE_LABELS
-from crawler.report.model import Change, Night, Report
+from crawler.watch.alarms import COVERAGE_FIELDS, COVERAGE_LABELS
+from crawler.watch.report.model import Change, Night, Report
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATUS_ORDER = ("ok", "dead", "paywall", "error")

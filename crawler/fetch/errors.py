@@ -1,0 +1,65 @@
+"""The exceptions a fetch can end with, grouped by what classification needs to know.
+
+This is the one module of :mod:`crawler.fetch` that the record stages import:
+``pipelines/outcome.py`` turns these families into error kinds without
+reaching into the middlewares, the guard, the resolver or Twisted's private
+modules. Scrapy 2.19 wraps Twisted's errors in its own classes, so each
+family lists both.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from twisted.internet import error as tx_error
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+
+class BlockedAddressError(Exception):
+    """The source resolves or redirects to an address the guard refuses."""
+
+
+class HostNotFoundError(Exception):
+    """The host name does not exist (NXDOMAIN): the source is gone, retrying will not help.
+
+    Deliberately not a ``CannotResolveHostError``: Scrapy retries those.
+    """
+
+
+class UnsupportedSchemeError(Exception):
+    """A request (usually a redirect) to a scheme other than http or https."""
+
+
+#: a look-up that failed (the text tells a missing name from a failing resolver)
+DNS_ERRORS: tuple[type[BaseException], ...] = (CannotResolveHostError, tx_error.DNSLookupError)
+TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (
+    DownloadTimeoutError,
+    tx_error.TimeoutError,
+    tx_error.TCPTimedOutError,
+)
+#: the download was cancelled by a size limit
+SIZE_ERRORS: tuple[type[BaseException], ...] = (DownloadCancelledError,)
+#: Scrapy's "do not fetch this" (robots.txt, redirect limits, decompression limits)
+IGNORED_ERRORS: tuple[type[BaseException], ...] = (IgnoreRequest,)
+REFUSED_ERRORS: tuple[type[BaseException], ...] = (
+    DownloadConnectionRefusedError,
+    tx_error.ConnectionRefusedError,
+)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ResponseDataLossError,
+    ResponseFailed,
+    ResponseNeverReceived,
+    DownloadFailedError,
+    tx_error.ConnectionLost,
+    tx_error.ConnectError,
+)
+DECODING_ERRORS: tuple[type[BaseException], ...] = (zlib.error,)
