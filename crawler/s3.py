@@ -52,8 +52,8 @@ def client_from_settings(settings: BaseSettings) -> Any:
             # Our own loop retries with a longer backoff; botocore's retries
             # on top of it would multiply the wait when S3 is down.
             retries={"max_attempts": 1, "mode": "standard"},
-            connect_timeout=settings.getfloat("S3_CONNECT_TIMEOUT", 10.0),
-            read_timeout=settings.getfloat("S3_READ_TIMEOUT", 60.0),
+            connect_timeout=settings.getfloat("S3_CONNECT_TIMEOUT"),
+            read_timeout=settings.getfloat("S3_READ_TIMEOUT"),
         ),
     )
 

@@ -8,6 +8,12 @@ can be overridden with ``-s NAME=VALUE``.
 
 from __future__ import annotations
 
+from crawler.options import project_defaults
+
+# The project's own settings and their defaults are declared once, in
+# crawler/options.py (name, type, default, meaning); Scrapy's settings follow.
+globals().update(project_defaults())
+
 BOT_NAME = "sources"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"

@@ -15,13 +15,14 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
+from crawler.options import fields
 from pipelines.base import Stage
 from pipelines.extract.job import ContentResult, ExtractJob, content_fields, mime_of
 from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FUNCTION = "pipelines.extract.job.content_fields"
+DEFAULT_FUNCTION: str = fields()["EXTRACT_FUNCTION"].default  # declared in crawler/options.py
 
 
 class ExtractPipeline(Stage):
@@ -40,23 +41,23 @@ class ExtractPipeline(Stage):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         settings = self.settings
-        self.preview_chars = settings.getint("PREVIEW_CHARS", 3000)
-        self.full_text = settings.getbool("FULL_TEXT", False)
-        self.max_html_bytes = settings.getint("EXTRACT_MAX_HTML_BYTES", 4 * 1024 * 1024)
-        self.thorough = settings.getbool("EXTRACT_THOROUGH", False)
+        self.preview_chars = settings.getint("PREVIEW_CHARS")
+        self.full_text = settings.getbool("FULL_TEXT")
+        self.max_html_bytes = settings.getint("EXTRACT_MAX_HTML_BYTES")
+        self.thorough = settings.getbool("EXTRACT_THOROUGH")
         workers = settings.get("EXTRACT_WORKERS")
         self.workers = default_workers() if workers in (None, "") else int(workers)
         if self.workers < 0:
             raise ValueError("EXTRACT_WORKERS must be 0 (in-process) or more")
-        self.function = settings.get("EXTRACT_FUNCTION") or DEFAULT_FUNCTION
+        self.function = settings.get("EXTRACT_FUNCTION")
         self.pool: ProcessPool | None = None
         if self.workers:
             self.pool = ProcessPool(
                 self.function,
                 self.workers,
-                max_pending=settings.getint("EXTRACT_MAX_PENDING", 0) or None,
-                task_timeout=settings.getfloat("EXTRACT_TIMEOUT", 120.0) or None,
-                max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS", 0),
+                max_pending=settings.getint("EXTRACT_MAX_PENDING") or None,
+                task_timeout=settings.getfloat("EXTRACT_TIMEOUT") or None,
+                max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS"),
                 # Workers import the extractor as they start, while the first pages download.
                 preload=("pipelines.extract",),
             )

@@ -66,7 +66,7 @@ class ValidatePipeline(Stage):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.full_text = self.settings.getbool("FULL_TEXT", False)
+        self.full_text = self.settings.getbool("FULL_TEXT")
 
     def process_item(self, item: Any) -> Any:
         """Return the validated record (a dict) for a :class:`SourceItem`."""

@@ -17,6 +17,7 @@ from crawler.distributed.compat import Scheduler
 from crawler.distributed.loader import RunExistsError, load_entries
 from crawler.distributed.run import Coordinator, RunKeys, entry_from_json, entry_key, entry_to_json
 from crawler.items import ENTRY_META_KEY
+from crawler.options import project_defaults
 from crawler.sources import SourceEntry, iter_entries, resolve_sources
 from crawler.spiders.sources import SourcesSpider
 from tests.redisserver import RedisServer, redis_server_binary
@@ -93,11 +94,12 @@ def test_claims_move_atomically_and_a_dead_worker_is_reclaimed(redis_server: Red
 
 
 def test_addon_switches_to_redis_only_when_redis_url_is_set(redis_server: RedisServer) -> None:
-    plain = Settings({"DISTRIBUTED_PARTS_DIR": "parts"})
+    plain = Settings({**project_defaults(), "DISTRIBUTED_PARTS_DIR": "parts"})
     DistributedAddon().update_settings(plain)
     assert not plain.get("SCHEDULER", "").startswith("crawler.distributed")
     settings = Settings(
         {
+            **project_defaults(),
             "REDIS_URL": redis_server.url,
             "RUN_ID": "night-1",
             "WORKER_ID": "box-7",
@@ -110,13 +112,14 @@ def test_addon_switches_to_redis_only_when_redis_url_is_set(redis_server: RedisS
     assert settings["SCHEDULER"] == "crawler.distributed.compat.Scheduler"
     assert settings["SCHEDULER_QUEUE_KEY"] == "sources:night-1:requests"
     assert list(settings.getdict("FEEDS")) == [str(Path("parts/night-1/box-7.jsonl"))]
-    bad = Settings({"REDIS_URL": redis_server.url, "RUN_ID": "no spaces"})
+    bad = Settings({**project_defaults(), "REDIS_URL": redis_server.url, "RUN_ID": "no spaces"})
     with pytest.raises(ValueError, match="safe id"):
         DistributedAddon().update_settings(bad)
 
 
 def test_scheduler_filters_entries_not_urls_and_warns_nothing(redis_server: RedisServer) -> None:
     settings = {
+        **project_defaults(),
         "REDIS_URL": redis_server.url,
         "RUN_ID": "sched-test",
         "WORKER_ID": "w1",

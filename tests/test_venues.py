@@ -64,3 +64,23 @@ def test_record_shape_and_lookup_by_id(index: VenueIndex) -> None:
     assert venue is not None
     assert venue.as_record() == {"id": "arxiv", "name": "arXiv", "credibility": 3}
     assert index.by_id("missing") is None
+
+
+def test_the_bundled_example_publications_match_the_example_sources() -> None:
+    examples = Path(__file__).resolve().parent.parent / "crawler" / "examples"
+    index = VenueIndex.load(examples / "publications.yaml")
+    matched = {
+        url: (venue.id if (venue := index.match(url)) else None)
+        for url in (
+            "https://arxiv.org/abs/1706.03762",
+            "https://www.rfc-editor.org/rfc/rfc9309.html",
+            "https://en.wikipedia.org/wiki/Web_crawler",
+            "https://example.com",
+        )
+    }
+    assert matched == {
+        "https://arxiv.org/abs/1706.03762": "arxiv",
+        "https://www.rfc-editor.org/rfc/rfc9309.html": "rfc-editor",
+        "https://en.wikipedia.org/wiki/Web_crawler": "wikipedia",
+        "https://example.com": None,
+    }

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
+from scrapy.spiderloader import SpiderLoader
 
+from crawler.commands.preflight import preflight
+from crawler.options import SettingsError
 from crawler.publish import spool
 from crawler.publish.exitcodes import (
     LOCKED,
@@ -22,6 +26,7 @@ from crawler.publish.exitcodes import (
     SOURCES_FAILED,
     STARTUP_FAILED,
     UPLOAD_SPOOLED,
+    USAGE,
     exit_code_for,
 )
 from crawler.publish.lock import LockedError, RunLock, lock_path_for
@@ -56,6 +61,12 @@ def summary_line(stats: Mapping[str, Any], code: int, duration: float) -> str:
     )
 
 
+def fail(message: str) -> NoReturn:
+    """End with one line and exit code 2, before logging is even set up."""
+    print(f"Error: {message}. Exit code {USAGE}: {MEANING[USAGE]}.", file=sys.stderr)
+    raise SystemExit(USAGE)
+
+
 class Command(ScrapyCrawlCommand):
     """Run a spider; exit 0 only when its output was published (see crawler/exitcodes.py).
 
@@ -65,6 +76,27 @@ class Command(ScrapyCrawlCommand):
     an ``s3://`` sources list; after it, it logs one summary line.
     """
 
+    _warnings: list[str] = []  # noqa: RUF012 (replaced per instance by process_options)
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Parse Scrapy's options, then check arguments and settings before anything starts.
+
+        This runs before Scrapy creates its crawler process (and logs its
+        banner), so a mistake is the only line printed.
+        """
+        super().process_options(args, opts)
+        if len(args) != 1 or self.settings is None:
+            return
+        try:
+            spider_class = SpiderLoader.from_settings(self.settings).load(args[0])
+        except KeyError:
+            fail(f"no spider named {args[0]!r}; this project's spider is 'sources'")
+        try:
+            known = getattr(spider_class, "ARGUMENTS", {})
+            self._warnings = preflight(self.settings, opts.spargs, known)
+        except SettingsError as exc:
+            fail(str(exc))
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         """Run the crawl under the lock and derive the exit code from its stats."""
         if len(args) != 1:
@@ -72,7 +104,9 @@ class Command(ScrapyCrawlCommand):
         assert self.crawler_process is not None
         settings = self.crawler_process.settings
         started = time.monotonic()
-        spool_dir = str(settings.get("SPOOL_DIR") or "output/spool/")
+        for warning in self._warnings:
+            logger.warning("%s", warning)
+        spool_dir = str(settings.get("SPOOL_DIR"))
         lock = RunLock(
             lock_path_for(output_template(settings, args[0]), spool_dir, settings.get("LOCK_FILE"))
         )
@@ -107,8 +141,8 @@ class Command(ScrapyCrawlCommand):
             spool.flush(
                 spool_dir,
                 client_from_settings(settings),
-                attempts=settings.getint("S3_UPLOAD_ATTEMPTS", 4),
-                backoff=settings.getfloat("S3_UPLOAD_BACKOFF", 2.0),
+                attempts=settings.getint("S3_UPLOAD_ATTEMPTS"),
+                backoff=settings.getfloat("S3_UPLOAD_BACKOFF"),
             )
         sources = opts.spargs.get("sources")
         if is_s3(sources):

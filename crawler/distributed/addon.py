@@ -6,17 +6,15 @@ import os
 import re
 import socket
 
-from redis import Redis
 from scrapy.settings import BaseSettings
 
-from crawler.distributed.run import DEFAULT_PREFIX, RunKeys
-from crawler.distributed.worker import part_path
+from crawler.options import SettingsError
 
 #: run and worker ids become Redis key parts and file names
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-class DistributedSetupError(ValueError):
+class DistributedSetupError(SettingsError):
     """Distributed mode is asked for but cannot be set up."""
 
 
@@ -28,12 +26,44 @@ def default_worker_id() -> str:
 
 def current_run(url: str, prefix: str) -> str | None:
     """The run id the loader marked current, if any."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from crawler.distributed.run import RunKeys
+
     server = Redis.from_url(url)
     try:
         value = server.get(RunKeys(prefix, "-").current)
+    except RedisError as exc:
+        # the URL may carry a password: name the server by host and port only
+        where = f"{server.connection_pool.connection_kwargs.get('host')}:"
+        where += f"{server.connection_pool.connection_kwargs.get('port')}"
+        raise DistributedSetupError(f"cannot reach Redis at {where}: {exc}") from None
     finally:
         server.close()
     return value.decode() if isinstance(value, bytes) else None
+
+
+def identify_worker(settings: BaseSettings) -> tuple[str, str]:
+    """The run this worker joins and its own id; checked before the crawl starts.
+
+    Sets ``RUN_ID`` and ``WORKER_ID`` (below command-line priority) so that
+    the add-on, which runs later inside the reactor, finds them decided.
+    """
+    url = str(settings.get("REDIS_URL"))
+    prefix = str(settings.get("REDIS_KEY_PREFIX"))
+    run_id = settings.get("RUN_ID") or current_run(url, prefix)
+    if not run_id:
+        raise DistributedSetupError(
+            "REDIS_URL is set but no RUN_ID was given and no run was loaded "
+            "(python -m crawler.distributed.load)"
+        )
+    worker = str(settings.get("WORKER_ID") or default_worker_id())
+    for name, value in (("RUN_ID", str(run_id)), ("WORKER_ID", worker)):
+        if not SAFE_ID.match(value):
+            raise DistributedSetupError(f"{name} {value!r} is not a safe id ([A-Za-z0-9._-])")
+        settings.set(name, value, priority="project")
+    return str(run_id), worker
 
 
 class DistributedAddon:
@@ -50,17 +80,11 @@ class DistributedAddon:
         url = settings.get("REDIS_URL")
         if not url:
             return
-        prefix = str(settings.get("REDIS_KEY_PREFIX") or DEFAULT_PREFIX)
-        run_id = settings.get("RUN_ID") or current_run(str(url), prefix)
-        if not run_id:
-            raise DistributedSetupError(
-                "REDIS_URL is set but no RUN_ID was given and no run was loaded "
-                "(python -m crawler.distributed.load)"
-            )
-        worker = str(settings.get("WORKER_ID") or default_worker_id())
-        for name, value in (("RUN_ID", str(run_id)), ("WORKER_ID", worker)):
-            if not SAFE_ID.match(value):
-                raise DistributedSetupError(f"{name} {value!r} is not a safe id ([A-Za-z0-9._-])")
+        from crawler.distributed.run import RunKeys
+        from crawler.distributed.worker import part_path
+
+        prefix = str(settings.get("REDIS_KEY_PREFIX"))
+        run_id, worker = identify_worker(settings)
         keys = RunKeys(prefix, str(run_id))
         # "project" priority: these replace the project's single-process
         # defaults, while anything given with -s still wins.

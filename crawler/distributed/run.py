@@ -21,9 +21,10 @@ from typing import Any, cast
 
 from redis import Redis
 
+from crawler.options import fields
 from crawler.sources import SourceEntry
 
-DEFAULT_PREFIX = "sources"
+DEFAULT_PREFIX: str = fields()["REDIS_KEY_PREFIX"].default  # declared in crawler/options.py
 #: separates an entry key from the serialized request in the shared queue
 KEY_SEPARATOR = b"|"
 

@@ -25,7 +25,7 @@ from scrapy.spiders import Spider
 from scrapy.utils.defer import deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
-from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys
+from crawler.distributed.run import Coordinator, RunKeys
 from crawler.publish.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir
 from crawler.publish.manifest import (
     build_manifest,
@@ -59,14 +59,14 @@ def context_for(crawler: Crawler) -> WorkerContext:
     context = _contexts.get(crawler)
     if context is None:
         settings = crawler.settings
-        keys = RunKeys(settings.get("REDIS_KEY_PREFIX") or DEFAULT_PREFIX, settings["RUN_ID"])
+        keys = RunKeys(settings.get("REDIS_KEY_PREFIX"), settings["RUN_ID"])
         server = Redis.from_url(settings["REDIS_URL"])
         context = WorkerContext(
             worker=settings["WORKER_ID"],
             keys=keys,
             coordinator=Coordinator(server, keys),
-            heartbeat=settings.getfloat("DISTRIBUTED_HEARTBEAT", 30.0),
-            poll=settings.getfloat("DISTRIBUTED_POLL", 1.0),
+            heartbeat=settings.getfloat("DISTRIBUTED_HEARTBEAT"),
+            poll=settings.getfloat("DISTRIBUTED_POLL"),
         )
         _contexts[crawler] = context
     return context

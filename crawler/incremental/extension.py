@@ -75,11 +75,11 @@ class IncrementalState:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        if not settings.getbool("INCREMENTAL", True):
+        if not settings.getbool("INCREMENTAL"):
             raise NotConfigured("INCREMENTAL is off")
         self.crawler = crawler
         self.settings = settings
-        self.refetch_after = timedelta(days=settings.getfloat("REFETCH_AFTER_DAYS", 0))
+        self.refetch_after = timedelta(days=settings.getfloat("REFETCH_AFTER_DAYS"))
         self.now = utc_now()
         self.store: StateStore | None = None
         self.uri: str | None = None
@@ -137,7 +137,7 @@ class IncrementalState:
         self._tmpdir = tempfile.TemporaryDirectory(prefix="sources-state-")
         tmp = Path(self._tmpdir.name)
         snapshot = tmp / "previous.sqlite.gz"
-        spooled = spool_path(self.settings.get("SPOOL_DIR", "output/spool/"), uri)
+        spooled = spool_path(self.settings.get("SPOOL_DIR"), uri)
         if spooled.exists():  # newer than S3's copy: its upload failed
             snapshot = spooled
         else:
@@ -190,7 +190,7 @@ class IncrementalState:
         if not is_s3(self.uri):
             os.replace(working, self.uri)
             return self.uri
-        target = spool_path(self.settings.get("SPOOL_DIR", "output/spool/"), self.uri)
+        target = spool_path(self.settings.get("SPOOL_DIR"), self.uri)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.{os.getpid()}.part")
         gzip_file(working, part)

@@ -8,8 +8,11 @@ from typing import Any
 OK = 0
 #: Scrapy could not start (bad settings, unknown spider): Scrapy's own code.
 STARTUP_FAILED = 1
-#: the sources list could not be read (missing file, YAML/JSON syntax error, no url column)
-SOURCES_FAILED = 2
+#: a user mistake, found before anything started: an unknown argument, a setting of the
+#: wrong type or range, a feature asked for without its extra, or a sources list that
+#: cannot be read (missing file, YAML/JSON syntax error, no url column)
+USAGE = 2
+SOURCES_FAILED = USAGE
 #: the output was not written: unwritable path, or an interrupted or incomplete run
 OUTPUT_FAILED = 3
 #: the output is complete but its upload to S3 failed: it waits in SPOOL_DIR for the next run
@@ -26,7 +29,7 @@ ALARM = 7
 MEANING = {
     OK: "the run completed and its output was published",
     STARTUP_FAILED: "the crawl could not start",
-    SOURCES_FAILED: "the sources list could not be read; nothing was crawled",
+    USAGE: "a bad argument, setting or sources list; nothing was crawled",
     OUTPUT_FAILED: "the output was not published (incomplete run or storage failure)",
     UPLOAD_SPOOLED: "the upload failed; the finished output waits in SPOOL_DIR for the next run",
     UNHEALTHY: "the run has no records or too many errors; latest pointer and state not moved",

@@ -143,9 +143,7 @@ class AtomicFileFeedStorage:
         try:
             if problem:
                 raise IncompleteRunError(f"output not written to {output}: {problem}")
-            unhealthy = health_problem(
-                stats, self.crawler.settings.getfloat("MAX_ERROR_SHARE", 0.5)
-            )
+            unhealthy = health_problem(stats, self.crawler.settings.getfloat("MAX_ERROR_SHARE"))
             file.flush()
             os.fsync(file.fileno())
             digest = sha256_of(file)
@@ -199,7 +197,7 @@ class S3FeedStorage(AtomicFileFeedStorage):
         assert crawler is not None
         split_s3(uri)  # fail early on a malformed URI
         self.uri = uri
-        self.spool_dir = str(crawler.settings.get("SPOOL_DIR") or "output/spool/")
+        self.spool_dir = str(crawler.settings.get("SPOOL_DIR"))
         super().__init__(
             str(spool_path(self.spool_dir, uri)), feed_options=feed_options, crawler=crawler
         )
@@ -215,8 +213,8 @@ class S3FeedStorage(AtomicFileFeedStorage):
         left = flush(
             self.spool_dir,
             client_from_settings(settings),
-            attempts=settings.getint("S3_UPLOAD_ATTEMPTS", 4),
-            backoff=settings.getfloat("S3_UPLOAD_BACKOFF", 2.0),
+            attempts=settings.getint("S3_UPLOAD_ATTEMPTS"),
+            backoff=settings.getfloat("S3_UPLOAD_BACKOFF"),
         )
         stats = self.crawler.stats
         if left:

@@ -8,8 +8,8 @@ IDs) is left to the item pipelines.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sized
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Mapping, Sized
+from typing import Any, ClassVar, NoReturn
 
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
@@ -36,6 +36,11 @@ class SourcesSpider(Spider):
     """
 
     name = "sources"
+    #: the arguments this spider takes (``-a NAME=VALUE``); any other is refused before the start
+    ARGUMENTS: ClassVar[Mapping[str, str]] = {
+        "sources": "file, directory, glob or s3:// URI of the sources list "
+        "(default: the example list bundled with the project)",
+    }
 
     def __init__(self, sources: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -118,7 +118,7 @@ class Thresholds:
                 "authors": share("ALARM_MIN_AUTHORS", default.min_coverage["authors"]),
                 "preview": share("ALARM_MIN_PREVIEW", default.min_coverage["preview"]),
             },
-            min_records=settings.getint("ALARM_MIN_RECORDS", default.min_records),
+            min_records=settings.getint("ALARM_MIN_RECORDS"),
         )
 
 

@@ -243,12 +243,12 @@ class Progress:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Pick the mode and connect to the crawler's signals."""
-        mode = str(crawler.settings.get("PROGRESS", "auto")).lower()
+        mode = str(crawler.settings.get("PROGRESS")).lower()
         if mode not in ("auto", "live", "log", "off"):
             raise NotConfigured(f"PROGRESS must be auto, live, log or off, not {mode!r}")
         if mode == "auto":
             mode = "live" if sys.stderr.isatty() else "log"
-        ext = cls(crawler, mode, crawler.settings.getfloat("PROGRESS_INTERVAL", 60.0))
+        ext = cls(crawler, mode, crawler.settings.getfloat("PROGRESS_INTERVAL"))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)

@@ -48,13 +48,13 @@ class NightlyReport:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Connect to the crawler's signals unless ``REPORT_ENABLED`` is off."""
-        if not crawler.settings.getbool("REPORT_ENABLED", True):
+        if not crawler.settings.getbool("REPORT_ENABLED"):
             raise NotConfigured
         assert crawler.stats is not None
         ext = cls(
             crawler.stats,
             Thresholds.from_settings(crawler.settings),
-            crawler.settings.getint("REPORT_HISTORY_NIGHTS", 14),
+            crawler.settings.getint("REPORT_HISTORY_NIGHTS"),
         )
         ext.settings = crawler.settings
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
@@ -110,8 +110,8 @@ class NightlyReport:
             uris = with_retries(
                 lambda: upload_beside(client, output_uri, [page, timings_of(local)]),
                 what=f"upload of the report of {output_uri}",
-                attempts=self.settings.getint("S3_UPLOAD_ATTEMPTS", 4),
-                backoff=self.settings.getfloat("S3_UPLOAD_BACKOFF", 2.0),
+                attempts=self.settings.getint("S3_UPLOAD_ATTEMPTS"),
+                backoff=self.settings.getfloat("S3_UPLOAD_BACKOFF"),
             )
         self.stats.set_value(REPORT_STAT, uris[0])
         self._log(uris[0], report)

@@ -1,0 +1,541 @@
+"""The project's own settings, declared once: name, type, default and meaning.
+
+:class:`ProjectSettings` is the one place a project setting's default lives.
+``crawler/settings.py`` (the Scrapy settings module) takes its values from
+here, ``sources-crawl --help`` and the README's settings table are generated
+from here (``python -m crawler.options``), and the crawl command validates
+every value against it before anything starts, so that ``-s PREVIEW_CHARS=abc``
+is one line and exit 2 instead of a traceback mid-crawl.
+
+Scrapy's own settings (``CONCURRENT_REQUESTS``, ``DOWNLOAD_TIMEOUT``, …) keep
+Scrapy's declarations; the project's values for them are in
+``crawler/settings.py``, and a value given on the command line is checked
+against the type of Scrapy's default (:func:`check_scrapy_types`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+
+
+class SettingsError(ValueError):
+    """A setting or argument the user gave is wrong: one line, exit code 2."""
+
+
+def _blank_is_none(value: Any) -> Any:
+    """``-s NAME=`` (an empty value) means "unset" for optional settings."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _networks(value: Any) -> list[str]:
+    """CIDR networks from a list or a comma-separated string, normalised."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    networks = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ValueError(f"expected CIDR networks such as 10.20.0.0/16, got {text!r}") from None
+    return networks
+
+
+def _output_uri(value: Any) -> Any:
+    """A local path or ``s3://bucket/key`` ending in ``.jsonl`` or ``.jsonl.gz``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a local path or s3://bucket/key")
+    if "://" in value and not value.startswith(("s3://", "file://")):
+        raise ValueError("expected a local path, file:// or s3://bucket/key")
+    if value.startswith("s3://") and "/" not in value.removeprefix("s3://").strip("/"):
+        raise ValueError("expected s3://bucket/key, with a key")
+    if not value.endswith((".jsonl", ".jsonl.gz")):
+        raise ValueError(
+            "expected a name ending in .jsonl or .jsonl.gz (the records are JSON Lines)"
+        )
+    return value
+
+
+def _optional_uri(value: Any) -> Any:
+    """None, a local path or an ``s3://bucket/key`` URI."""
+    value = _blank_is_none(value)
+    if value is None:
+        return None
+    text = str(value)
+    if "://" in text and not text.startswith(("s3://", "file://")):
+        raise ValueError("expected a local path or s3://bucket/key")
+    return text
+
+
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_is_none)]
+OptionalUri = Annotated[str | None, BeforeValidator(_optional_uri)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+OptionalShare = Annotated[Share | None, BeforeValidator(_blank_is_none)]
+OptionalCount = Annotated[Count | None, BeforeValidator(_blank_is_none)]
+Networks = Annotated[list[str], BeforeValidator(_networks)]
+OutputUri = Annotated[str, BeforeValidator(_output_uri)]
+PositiveCount = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+def _setting(default: Any, meaning: str, *, group: str, internal: bool = False) -> Any:
+    """Declare one setting: its default, what it means and where the help lists it."""
+    return Field(
+        default, description=meaning, json_schema_extra={"group": group, "internal": internal}
+    )
+
+
+class ProjectSettings(BaseModel):
+    """Every setting the project itself reads, with its default and meaning.
+
+    The field names are the setting names (``-s NAME=VALUE``). A default of
+    None means "unset" (the meaning says what happens then).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    # --- Output and publishing -------------------------------------------------
+    OUTPUT_URI: OutputUri = _setting(
+        "output/%(name)s/%(time)s.jsonl",
+        "where the records go (local path or s3://bucket/key); `.jsonl.gz` compresses; "
+        "`%(time)s` is the UTC start, `2026-11-29T02-00-00Z`",
+        group="output",
+    )
+    SPOOL_DIR: str = _setting(
+        "output/spool/",
+        "finished files bound for S3 wait here at `<bucket>/<key>` until uploaded",
+        group="output",
+    )
+    S3_UPLOAD_ATTEMPTS: PositiveCount = _setting(4, "tries of each S3 upload", group="output")
+    S3_UPLOAD_BACKOFF: Seconds = _setting(
+        2.0, "seconds before the first upload retry, doubled after each", group="output"
+    )
+    S3_CONNECT_TIMEOUT: PositiveSeconds = _setting(10.0, "seconds to connect to S3", group="output")
+    S3_READ_TIMEOUT: PositiveSeconds = _setting(
+        60.0, "seconds to wait on an S3 read", group="output"
+    )
+    MAX_ERROR_SHARE: Share = _setting(
+        0.5,
+        "above this share of `error` records (or with no record) the run exits 5 and moves "
+        "neither `latest.json` nor the state",
+        group="output",
+    )
+    LOCK_FILE: OptionalStr = _setting(
+        None,
+        "the run lock; unset: `.run.lock` beside the output (in the spool for s3://)",
+        group="output",
+    )
+
+    # --- Sources ---------------------------------------------------------------------
+    SOURCES_READAHEAD: PositiveCount = _setting(
+        1000,
+        "requests read ahead of the downloader (the list is streamed, never loaded whole)",
+        group="sources",
+    )
+    SOURCES_PROVIDER: str = _setting(
+        "crawler.sources.provider.ListProvider",
+        "dotted path of the class that gives the spider its entries (distributed mode swaps it)",
+        group="sources",
+        internal=True,
+    )
+    SOURCES_ORIGIN: OptionalStr = _setting(
+        None,
+        "the s3:// URI a downloaded sources list came from (set by the crawl command)",
+        group="sources",
+        internal=True,
+    )
+    PUBLICATIONS: OptionalStr = _setting(
+        None,
+        "path of a publications YAML (`id`, `name`, `domains`, `credibility`) naming venues",
+        group="records",
+    )
+
+    # --- Records --------------------------------------------------------------------
+    PREVIEW_CHARS: Count = _setting(
+        3000, "characters of main text in `preview`, cut at a word boundary", group="records"
+    )
+    FULL_TEXT: bool = _setting(False, "also write the whole main text as `text`", group="records")
+
+    # --- Incremental ----------------------------------------------------------------
+    INCREMENTAL: bool = _setting(
+        True, "keep per-source state, send conditional requests, set `changed`", group="incremental"
+    )
+    STATE_URI: OptionalUri = _setting(
+        None,
+        "local path or s3:// URI of the state; unset: `state.sqlite` beside a local output, "
+        "`state.sqlite.gz` beside an s3:// one",
+        group="incremental",
+    )
+    REFETCH_AFTER_DAYS: Seconds = _setting(
+        0,
+        "carry forward `ok`/`paywall` sources a server confirmed fewer than N days ago "
+        "without a request; 0: revalidate every source every night",
+        group="incremental",
+    )
+
+    # --- Extraction ------------------------------------------------------------------
+    EXTRACT_WORKERS: OptionalCount = _setting(
+        None,
+        "extraction worker processes; unset: one per core; 0: in the crawl process (debugging)",
+        group="extraction",
+    )
+    EXTRACT_MAX_PENDING: Count = _setting(
+        0,
+        "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker",
+        group="extraction",
+    )
+    EXTRACT_TIMEOUT: Seconds = _setting(
+        120.0,
+        "seconds one page may take in a worker before it becomes an `internal` error; 0: no limit",
+        group="extraction",
+    )
+    EXTRACT_MAX_HTML_BYTES: Count = _setting(
+        4 * 1024 * 1024,
+        "markup beyond this is not extracted (main text and metadata sit near the top)",
+        group="extraction",
+    )
+    EXTRACT_THOROUGH: bool = _setting(
+        False,
+        "also run trafilatura's comparison with readability and jusText (slower, +0.003 body F1)",
+        group="extraction",
+    )
+    EXTRACT_WORKER_MAX_TASKS: Count = _setting(
+        2000,
+        "pages after which a worker is replaced (bounds slow leaks in parsers); 0: never",
+        group="extraction",
+    )
+    EXTRACT_FUNCTION: str = _setting(
+        "pipelines.extract.job.content_fields",
+        "dotted path of the function extraction workers run (tests and experiments)",
+        group="extraction",
+        internal=True,
+    )
+
+    # --- Fetching --------------------------------------------------------------------
+    CONTACT_URL: str = _setting(
+        "https://github.com/sources-crawler/sources-crawler",
+        "named in the User-Agent, for site owners",
+        group="fetching",
+    )
+    RETRY_AFTER_MAX: Seconds = _setting(
+        60.0,
+        "longest `Retry-After` wait honoured before a retry; a 429/503 asking for more is not "
+        "retried this run",
+        group="fetching",
+    )
+    ALLOW_PRIVATE_ADDRESSES: bool = _setting(
+        False,
+        "turn the address guard off: loopback, private and link-local targets allowed",
+        group="fetching",
+    )
+    ALLOWED_NETWORKS: Networks = _setting(
+        [],
+        "CIDRs let through while the guard stays on for everything else "
+        "(`10.20.0.0/16,fd00:1::/48`)",
+        group="fetching",
+    )
+
+    # --- Watching -------------------------------------------------------------------
+    PROGRESS: Literal["auto", "live", "log", "off"] = _setting(
+        "auto",
+        "`live` bar, `log` lines or `off`; `auto`: `live` when stderr is a terminal",
+        group="watching",
+    )
+    PROGRESS_INTERVAL: PositiveSeconds = _setting(
+        60.0, "seconds between progress log lines", group="watching"
+    )
+    REPORT_ENABLED: bool = _setting(
+        True, "write `<output>.report.html` beside each published output", group="watching"
+    )
+    REPORT_HISTORY_NIGHTS: PositiveCount = _setting(
+        14, "nights shown in the report's charts", group="watching"
+    )
+    ALARM_MIN_RECORDS: Count = _setting(
+        50, "runs with fewer records are not judged (their shares are noise)", group="watching"
+    )
+    ALARM_MAX_ERROR_SHARE: OptionalShare = _setting(
+        0.25,
+        "alarm (exit 7) when more records than this are `error`; empty: off",
+        group="watching",
+    )
+    ALARM_MIN_TITLE: OptionalShare = _setting(
+        0.8, "alarm when fewer `ok` records have a title; empty: off", group="watching"
+    )
+    ALARM_MIN_PUBLISHED_DATE: OptionalShare = _setting(
+        0.3, "alarm when fewer `ok` records have a published date; empty: off", group="watching"
+    )
+    ALARM_MIN_AUTHORS: OptionalShare = _setting(
+        0.2, "alarm when fewer `ok` records have authors; empty: off", group="watching"
+    )
+    ALARM_MIN_PREVIEW: OptionalShare = _setting(
+        0.5,
+        "alarm when fewer `ok` records have a preview of 500 characters or more; empty: off",
+        group="watching",
+    )
+
+    # --- Distributed mode -----------------------------------------------------------
+    REDIS_URL: OptionalStr = _setting(
+        None,
+        "`redis://[:password@]host:6379/0` or `rediss://…` (TLS): this crawl becomes a worker of "
+        "the run loaded into Redis (needs the `distributed` extra)",
+        group="distributed",
+    )
+    REDIS_KEY_PREFIX: str = _setting(
+        "sources", "prefix of every Redis key of a run", group="distributed"
+    )
+    RUN_ID: OptionalStr = _setting(
+        None, "the run to join; unset: the run the loader last loaded", group="distributed"
+    )
+    WORKER_ID: OptionalStr = _setting(
+        None, "names the worker's part file; unset: `<host>-<pid>`", group="distributed"
+    )
+    DISTRIBUTED_PARTS_DIR: str = _setting(
+        "output/sources/parts",
+        "each worker writes `<dir>/<run id>/<worker id>.jsonl`",
+        group="distributed",
+    )
+    DISTRIBUTED_HEARTBEAT: PositiveSeconds = _setting(
+        30.0,
+        "a worker silent this long is taken for dead and its entries are re-queued",
+        group="distributed",
+    )
+    DISTRIBUTED_POLL: PositiveSeconds = _setting(
+        1.0, "seconds between looks at the shared queue while it is empty", group="distributed"
+    )
+
+
+#: the order the help and the README list groups in, with their headings
+GROUPS = {
+    "output": "Output and publishing",
+    "sources": "Sources",
+    "records": "Records",
+    "incremental": "Incremental runs",
+    "extraction": "Extraction",
+    "fetching": "Fetching and the address guard",
+    "watching": "Progress, report and alarms",
+    "distributed": "Distributed mode",
+}
+
+#: prefixes of settings that other installed components read (scrapy-redis, boto3 through
+#: Scrapy, scrapy-playwright): not flagged as unknown
+FOREIGN_PREFIXES = ("AWS_", "REDIS_", "SCHEDULER_", "DUPEFILTER_", "PLAYWRIGHT_", "FEED_")
+
+
+def fields() -> Mapping[str, FieldInfo]:
+    """The declared settings, in declaration order."""
+    return ProjectSettings.model_fields
+
+
+def project_defaults() -> dict[str, Any]:
+    """Every project setting's default, for ``crawler/settings.py``."""
+    return {name: info.default for name, info in fields().items()}
+
+
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """(base type, whether None is allowed, constraint objects) of a declared type."""
+    optional = False
+    constraints: list[Any] = []
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation, *meta = get_args(annotation)
+            for item in meta:
+                constraints.extend(getattr(item, "metadata", [item]))
+        elif origin in (Union, UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            optional = optional or len(members) < len(get_args(annotation))
+            annotation = members[0] if len(members) == 1 else annotation
+            if len(members) != 1:
+                break
+        else:
+            break
+    return annotation, optional, constraints
+
+
+def _base_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return "choice"
+    if get_origin(annotation) is list:
+        return "list"
+    return {bool: "bool", int: "int", float: "float", str: "text"}.get(annotation, str(annotation))
+
+
+def type_name(info: FieldInfo) -> str:
+    """A short human name of a setting's type, for the help and the README."""
+    base, optional, _ = _unwrap(info.annotation)
+    return _base_name(base) + (" or unset" if optional else "")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, list):
+        return "[]" if not value else ",".join(map(str, value))
+    return str(value)
+
+
+def rows(*, internal: bool = False) -> Iterator[tuple[str, str, str, str, str]]:
+    """(group, name, type, default, meaning) of each setting, in declaration order."""
+    for name, info in fields().items():
+        extra = _extra(info)
+        if extra.get("internal") and not internal:
+            continue
+        yield (
+            str(extra.get("group", "")),
+            name,
+            type_name(info),
+            _shown(info.default),
+            (info.description or ""),
+        )
+
+
+def markdown_table() -> str:
+    """The README's settings table (a test keeps the README in step with it)."""
+    lines = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for group in GROUPS:
+        for row_group, name, kind, default, meaning in rows():
+            if row_group == group:
+                lines.append(f"| `{name}` | {kind} | `{default}` | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def text_table(width: int = 100) -> str:
+    """The settings for ``--help``, grouped, one block per setting."""
+    import textwrap
+
+    out: list[str] = []
+    for group, heading in GROUPS.items():
+        out.append(f"  {heading}:")
+        for row_group, name, kind, default, meaning in rows():
+            if row_group != group:
+                continue
+            out.append(f"    {name} ({kind}, default {default})")
+            out.extend(
+                textwrap.wrap(
+                    meaning.replace("`", ""),
+                    width,
+                    initial_indent="        ",
+                    subsequent_indent="        ",
+                )
+            )
+    return "\n".join(out)
+
+
+# --- Validation ---------------------------------------------------------------------------
+
+
+def _expected(info: FieldInfo) -> str:
+    """What a valid value looks like, for the one-line error."""
+    base, optional, constraints = _unwrap(info.annotation)
+    bounds = []
+    for meta in [*constraints, *info.metadata]:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                bounds.append(f"{sign} {bound}")
+    kind = _base_name(base)
+    words = {"int": "an integer", "float": "a number", "bool": "true or false", "text": "a text"}
+    text = words.get(kind, kind)
+    if kind == "choice":
+        text = "one of " + ", ".join(str(a) for a in get_args(base))
+    text = " ".join([text, " and ".join(bounds)]).strip()
+    return text + (" (or empty for unset)" if optional else "")
+
+
+def _message(name: str, info: FieldInfo, error: Mapping[str, Any], value: Any) -> str:
+    if error.get("type") == "value_error":
+        reason = str(error.get("ctx", {}).get("error", error.get("msg", "")))
+        return f"{name}: {reason}" + ("" if "got" in reason else f", got {value!r}")
+    return f"{name}: expected {_expected(info)}, got {value!r}"
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the project settings' values; return them typed, or raise one SettingsError.
+
+    ``values`` holds what the settings carry (strings from ``-s``, Python
+    values from ``crawler/settings.py``); the result is what components read.
+    """
+    known = fields()
+    try:
+        model = ProjectSettings.model_validate({k: v for k, v in values.items() if k in known})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            info = known.get(name)
+            if info is None:
+                continue
+            problems.append(_message(name, info, error, values.get(name)))
+        raise SettingsError("; ".join(dict.fromkeys(problems))) from None
+    return model.model_dump()
+
+
+def check_scrapy_types(values: Mapping[str, Any]) -> None:
+    """Check command-line values of Scrapy's own settings against their defaults' types."""
+    from scrapy.settings import default_settings
+
+    problems = []
+    for name, value in values.items():
+        default = getattr(default_settings, name, None)
+        if not isinstance(value, str) or default is None or name in fields():
+            continue
+        text = value.strip()
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                problems.append(f"{name}: expected true or false, got {value!r}")
+        elif isinstance(default, int | float):
+            try:
+                # Scrapy reads some int-defaulted settings as floats (DOWNLOAD_DELAY)
+                number = float(text)
+            except ValueError:
+                problems.append(f"{name}: expected a number, got {value!r}")
+                continue
+            if number < 0:
+                problems.append(f"{name}: expected a value >= 0, got {value!r}")
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+
+def unknown_names(given: Iterable[str], known: Iterable[str]) -> list[str]:
+    """Warnings for command-line setting names nobody reads, with the closest known name."""
+    from scrapy.settings import default_settings
+
+    known_names = set(known) | set(fields()) | {n for n in dir(default_settings) if n.isupper()}
+    warnings = []
+    for name in given:
+        if name in known_names or name.startswith(FOREIGN_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known_names), n=1, cutoff=0.8)
+        if close:
+            warnings.append(f"{name} is not a setting; did you mean {close[0]}?")
+        else:
+            warnings.append(f"{name} is not a setting of this project or of Scrapy (ignored)")
+    return warnings
+
+
+def main() -> None:
+    """``python -m crawler.options``: print the settings table as Markdown (for the README)."""
+    print(markdown_table(), end="")
+
+
+if __name__ == "__main__":
+    main()
