@@ -25,6 +25,7 @@ from scrapy.utils.defer import deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
 from crawler.distributed.run import DEFAULT_PREFIX, Coordinator, RunKeys
+from crawler.publish.counts import as_record
 from crawler.publish.feedstorage import AtomicFileFeedStorage
 from crawler.publish.manifest import make_shareable
 from crawler.publish.sequence import Publication, publish
@@ -153,7 +154,7 @@ class WorkerExtension:
 
     def item_scraped(self, item: Any) -> None:
         """Count one record written to this worker's part file."""
-        if isinstance(item, dict) and "status" in item:
+        if as_record(item) is not None:
             self.context.coordinator.record_written(self.context.worker)
 
     def engine_stopped(self) -> None:

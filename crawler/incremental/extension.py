@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
+from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -192,13 +193,14 @@ class IncrementalState:
 
     def item_scraped(self, item: Any) -> None:
         """Complete the pending state row with the exported record and store it."""
-        if self.store is None or not isinstance(item, dict):
+        if self.store is None or not ItemAdapter.is_item(item):
             return
-        row = self.pending.pop(export_key(item), None)
+        record = ItemAdapter(item)
+        row = self.pending.pop(export_key(record), None)
         if row is None:
             return
-        if item.get("status") in CONTENT_STATUSES:
-            row.record = dict(item)
+        if record.get("status") in CONTENT_STATUSES:
+            row.record = record.asdict()
         self.store.put(row)
 
     # --- the end --------------------------------------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any
+
+from itemadapter import ItemAdapter
 
 RECORDS_STAT = "ingest/records"
 STATUS_PREFIX = "ingest/records/status/"
@@ -21,9 +23,16 @@ CHANGED_STAT = "ingest/records/changed"
 UNCHANGED_STAT = "ingest/records/unchanged"
 
 
-def is_record(item: object) -> TypeGuard[Mapping[str, Any]]:
-    """Whether an exported item is a record (a mapping with a ``status``)."""
-    return isinstance(item, Mapping) and "status" in item
+def as_record(item: object) -> ItemAdapter | None:
+    """An exported item as a record (any item type itemadapter knows), or None when it is not one.
+
+    A record is an item with a ``status``; whatever its type (the validate
+    stage exports dicts), it is read through one mapping interface.
+    """
+    if not ItemAdapter.is_item(item):
+        return None
+    adapter = ItemAdapter(item)
+    return adapter if "status" in adapter else None
 
 
 def facets(record: Mapping[str, Any]) -> tuple[str, str | None, bool | None]:

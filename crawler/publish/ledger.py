@@ -8,7 +8,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.publish.counts import is_record, stat_keys
+from crawler.publish.counts import as_record, stat_keys
 from crawler.timeutil import iso_z, utc_now
 
 
@@ -42,7 +42,8 @@ class RecordLedger:
 
     def item_scraped(self, item: Any) -> None:
         """Count one exported record."""
-        if not is_record(item):
+        record = as_record(item)
+        if record is None:
             return
-        for key in stat_keys(item):
+        for key in stat_keys(record):
             self.stats.inc_value(key)

@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
-from crawler.publish.counts import RecordCounts, is_record
+from crawler.publish.counts import RecordCounts, as_record
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,13 @@ class CoverageAlarms:
 
     def item_scraped(self, item: Any) -> None:
         """Count one exported record (the same records the ledger counts)."""
-        if not is_record(item):
+        record = as_record(item)
+        if record is None:
             return
-        self.counts.add(item)
-        if item["status"] == "ok":
+        self.counts.add(record)
+        if record["status"] == "ok":
             for name in COVERAGE_FIELDS:
-                if has_field(item, name):
+                if has_field(record, name):
                     self.stats.inc_value(f"{COVERAGE_STAT_PREFIX}{name}")
 
     def spider_closed(self) -> None:
