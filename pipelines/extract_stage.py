@@ -9,14 +9,14 @@ stage feeds; the reactor keeps downloading while pages are extracted.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
 from pipelines.base import Stage
-from pipelines.extract.job import ContentResult, ExtractJob, content_fields, mime_of
+from pipelines.extract.job import ContentResult, ExtractJob, content_fields
+from pipelines.extract.sniff import mime_type
 from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ class ExtractPipeline(Stage):
         body = item.body
         item.body = None  # the body is not needed after this stage; free it early
         record["body_bytes"] = len(body) if body is not None else None
-        record["mime"] = mime_of(item.headers.get("content-type"))
+        # computed once: the record's `mime`, and the job's (extraction reads it)
+        record["mime"] = mime = mime_type(item.headers)
         status = item.http_status
         if body is None or status is None or not 200 <= status < 300:
             return None
@@ -117,7 +118,8 @@ class ExtractPipeline(Stage):
             body=body,
             headers=item.headers,
             url=item.final_url or record.get("url", ""),
-            fetched_at=datetime.fromisoformat(item.fetched_at.replace("Z", "+00:00")),
+            mime=mime,
+            fetched_at=item.fetched_at,
             preview_chars=self.preview_chars,
             full_text=self.full_text,
             max_html_bytes=self.max_html_bytes,

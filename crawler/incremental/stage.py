@@ -12,6 +12,7 @@ from __future__ import annotations
 from crawler.incremental.extension import CONTENT_STATUSES, export_key, get_state, state_key
 from crawler.incremental.store import SourceState
 from crawler.items import SourceItem
+from crawler.timeutil import iso_z
 from pipelines.base import Stage
 
 # What a carried record takes from this run rather than from the previous one:
@@ -77,7 +78,7 @@ class IncrementalPipeline(Stage):
         skipped: bool,
     ) -> SourceState:
         """The state row of this run (its record is filled in once the record is exported)."""
-        now = item.fetched_at
+        now = iso_z(item.fetched_at)
         record = item.record
         status = str(record.get("status"))
         etag = previous.etag if previous else None
