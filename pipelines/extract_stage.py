@@ -97,12 +97,6 @@ class ExtractPipeline(Stage):
             self.mark_failed(item, exc)
         return item
 
-    def process(self, item: SourceItem) -> None:
-        """Extract in the calling thread (the synchronous form of :meth:`process_item`)."""
-        job = self.prepare(item)
-        if job is not None:
-            self.apply(item, self._call_in_process(job))
-
     def prepare(self, item: SourceItem) -> ExtractJob | None:
         """Set the fetch-level fields; return the extraction job, or None when there is none."""
         record = item.record
