@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.fetch.redact import strip_credentials
+from crawler.fetch.urls import strip_credentials
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
 from crawler.timeutil import iso_z
