@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import ijson
+import jsonlines
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
@@ -359,20 +360,35 @@ def _iter_json(path: str) -> Iterator[SourceEntry]:
             yield entry_from_value(value, f"{path}#{index}")
 
 
+class _NumberedLines:
+    """The lines of a text file, counted: jsonlines names only the lines it cannot parse."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self.f = f
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.f:
+            self.number += 1
+            yield line
+
+
 def _iter_jsonl(path: str) -> Iterator[SourceEntry]:
     with _open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{lineno}"
+        lines = _NumberedLines(f)
+        reader = jsonlines.Reader(lines)
+        while True:
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield SourceEntry(
-                    url=None, origin=origin, problem=f"line is not valid JSON: {exc.msg}"
-                )
+                value = reader.read(skip_empty=True)
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as exc:
+                cause = exc.__cause__
+                why = cause.msg if isinstance(cause, json.JSONDecodeError) else str(exc)
+                origin = f"{path}:{exc.lineno}"
+                yield SourceEntry(url=None, origin=origin, problem=f"line is not valid JSON: {why}")
                 continue
-            yield entry_from_value(value, origin)
+            yield entry_from_value(value, f"{path}:{lines.number}")
 
 
 # --- CSV and plain text --------------------------------------------------------
