@@ -14,7 +14,7 @@ from crawler.publish.counts import RecordCounts, stat_keys
 from crawler.publish.sequence import IncompleteRunError, Publication, publish
 from crawler.publish.signals import output_published
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {"status": "ok", "error": None, "changed": True},
     {"status": "dead", "error": "http_404", "changed": False},
     {"status": "error", "error": "timeout"},
