@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from crawler.sources import SourceEntry
@@ -20,7 +21,9 @@ class SourceItem:
     """
 
     entry: SourceEntry
-    fetched_at: str
+    #: when the fetch ended (or the entry was refused): aware UTC, to the second;
+    #: the record's ``fetched_at`` is its ISO 8601 form, formatted by identify
+    fetched_at: datetime
     request_url: str | None = None
     final_url: str | None = None
     http_status: int | None = None

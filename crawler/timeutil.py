@@ -10,6 +10,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def fetch_time() -> datetime:
+    """Now, in UTC, to the second: a fetch's time as its record states it."""
+    return utc_now().replace(microsecond=0)
+
+
 def iso_z(moment: datetime) -> str:
     """Format an aware datetime as ISO 8601 UTC with a ``Z`` suffix, to the second."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

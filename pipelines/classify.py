@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.fetch.redact import strip_credentials
+from crawler.fetch.urls import strip_credentials
 from crawler.items import SourceItem
 from pipelines.base import Stage
 from pipelines.outcome import Outcome, from_failure, from_http_status

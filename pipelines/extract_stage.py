@@ -9,7 +9,6 @@ stage feeds; the reactor keeps downloading while pages are extracted.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -17,7 +16,8 @@ from scrapy.crawler import Crawler
 from crawler.items import SourceItem
 from crawler.options import fields
 from pipelines.base import Stage
-from pipelines.extract.job import ContentResult, ExtractJob, content_fields, mime_of
+from pipelines.extract.job import ContentResult, ExtractJob, content_fields
+from pipelines.extract.sniff import mime_type
 from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
 
 logger = logging.getLogger(__name__)
@@ -98,19 +98,14 @@ class ExtractPipeline(Stage):
             self.mark_failed(item, exc)
         return item
 
-    def process(self, item: SourceItem) -> None:
-        """Extract in the calling thread (the synchronous form of :meth:`process_item`)."""
-        job = self.prepare(item)
-        if job is not None:
-            self.apply(item, self._call_in_process(job))
-
     def prepare(self, item: SourceItem) -> ExtractJob | None:
         """Set the fetch-level fields; return the extraction job, or None when there is none."""
         record = item.record
         body = item.body
         item.body = None  # the body is not needed after this stage; free it early
         record["body_bytes"] = len(body) if body is not None else None
-        record["mime"] = mime_of(item.headers.get("content-type"))
+        # computed once: the record's `mime`, and the job's (extraction reads it)
+        record["mime"] = mime = mime_type(item.headers)
         status = item.http_status
         if body is None or status is None or not 200 <= status < 300:
             return None
@@ -118,7 +113,8 @@ class ExtractPipeline(Stage):
             body=body,
             headers=item.headers,
             url=item.final_url or record.get("url", ""),
-            fetched_at=datetime.fromisoformat(item.fetched_at.replace("Z", "+00:00")),
+            mime=mime,
+            fetched_at=item.fetched_at,
             preview_chars=self.preview_chars,
             full_text=self.full_text,
             max_html_bytes=self.max_html_bytes,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crawler.fetch.redact import strip_credentials
+from crawler.fetch.urls import strip_credentials
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
+from crawler.timeutil import iso_z
 from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION
 
@@ -34,6 +35,6 @@ class IdentifyPipeline(Stage):
             canonical_url=canonical,
             final_url=strip_credentials(item.final_url) if item.final_url else None,
             domain=domain_of(item.final_url or (url if canonical else None)),
-            fetched_at=item.fetched_at,
+            fetched_at=iso_z(item.fetched_at),
             source=entry.fields,
         )

@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 
 from crawler.ids import resource_id, stable_id
 from crawler.items import SourceItem
+from crawler.timeutil import iso_z
 from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION, SourceRecord
 
@@ -97,7 +98,7 @@ class ValidatePipeline(Stage):
             "resource_id": resource_id(entry.url or "", entry.id),
             "stable_id": entry.stable_id or stable_id(entry.url or entry.origin),
             "url": entry.url or "",
-            "fetched_at": item.fetched_at,
+            "fetched_at": iso_z(item.fetched_at),
         }
         kept = {k: data.get(k) for k in _IDENTITY if k not in fields}
         return SourceRecord.model_validate(

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
+import jsonlines
 from pydantic import ValidationError
 
 from schemas.record import SourceRecord
@@ -139,21 +140,38 @@ def read_records(
         buffered.close()
 
 
+class _CountedLines:
+    """The lines of a stream, counted, so that an invalid record can name its line."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.raw:
+            self.count += 1
+            yield line
+
+
 def _records(raw: IO[bytes], text: str, validate: bool) -> Iterator[SourceRecord]:
-    # Not closed here: closing the wrapper would close the stream still being hashed.
-    f = io.TextIOWrapper(raw, encoding="utf-8")
-    for lineno, line in enumerate(f, 1):
-        if not line.strip():
-            continue
+    # The reader does not close ``raw``: the stream is still being hashed.
+    lines = _CountedLines(raw)
+    parsed = jsonlines.Reader(lines).iter(skip_empty=True)
+    while True:
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RecordError(text, lineno, f"not JSON: {exc.msg}") from exc
+            data = next(parsed)
+        except StopIteration:
+            break
+        except jsonlines.InvalidLineError as exc:
+            cause = exc.__cause__
+            why = cause.msg if isinstance(cause, json.JSONDecodeError) else str(cause or exc)
+            raise RecordError(text, exc.lineno, f"not JSON: {why}") from exc
+        if not isinstance(data, dict):
+            raise RecordError(text, lines.count, "not a JSON object")
         if not validate:
             yield SourceRecord.model_construct(**data)
             continue
         try:
             yield SourceRecord.model_validate(data)
         except ValidationError as exc:
-            raise RecordError(text, lineno, str(exc)) from exc
-    f.detach()
+            raise RecordError(text, lines.count, str(exc)) from exc

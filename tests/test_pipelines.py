@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy.utils.test import get_crawler
@@ -19,7 +20,7 @@ def make_item(**changes: Any) -> SourceItem:
     entry = SourceEntry(url="https://example.com", origin="list.yaml:1", fields={"type": "web"})
     item = SourceItem(
         entry=entry,
-        fetched_at="2026-11-29T02:00:00Z",
+        fetched_at=datetime(2026, 11, 29, 2, 0, tzinfo=UTC),
         http_status=200,
         final_url="https://example.com/",
     )
@@ -68,7 +69,7 @@ def test_credentials_never_reach_the_record() -> None:
     entry = SourceEntry(url="https://user:hunter2@example.com/x", origin="list.yaml:1")
     item = SourceItem(
         entry=entry,
-        fetched_at="2026-11-29T02:00:00Z",
+        fetched_at=datetime(2026, 11, 29, 2, 0, tzinfo=UTC),
         http_status=200,
         final_url="https://example.com/x",
     )

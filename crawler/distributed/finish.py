@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib
 import json
 import os
 import sys
@@ -25,19 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+import jsonlines
 from redis import Redis
 
 from crawler.distributed.run import DEFAULT_PREFIX, DONE, RUNNING, Coordinator, RunKeys
+from crawler.publish.counts import RecordCounts
 from crawler.publish.exitcodes import OK, OUTPUT_FAILED
-from crawler.publish.manifest import (
-    ERROR_PREFIX,
-    STATUS_PREFIX,
-    build_manifest,
-    manifest_path,
-    sha256_of,
-    write_json_atomically,
-)
+from crawler.publish.sequence import Publication, publish
 from crawler.timeutil import iso_z, utc_now
+
+#: records are written as Scrapy's jsonlines exporter writes them (UTF-8, default separators)
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass
@@ -107,38 +104,38 @@ def finish_run(
             f"start a worker (RUN_ID={keys.run_id}), then finish again"
         )
         return result
-    merged, result.records, result.workers = _merge(
+    merged, counts, result.workers = _merge(
         output, [(w, Path(parts[w]), len(done_keys[w])) for w in sorted(done_keys)], loaded
     )
-    try:
-        stats = _stats(server, keys, merged, result.records, gzipped=output.suffix == ".gz")
-        _publish(merged, output, stats, max_error_share)
-    finally:
-        merged.unlink(missing_ok=True)
+    result.records = counts.records
+    _publish(merged, output, _stats(server, keys, counts), max_error_share)
     result.published = output
     return result
 
 
 def _merge(
     output: Path, parts: list[tuple[str, Path, int]], loaded: dict[bytes, bytes]
-) -> tuple[Path, int, dict[str, int]]:
-    """Concatenate the parts into a hidden file beside ``output``, checking as it goes."""
+) -> tuple[Path, RecordCounts, dict[str, int]]:
+    """Concatenate the parts into a hidden file beside ``output``, checking and counting."""
     expected_urls = Counter(json.loads(v)["url"] or "" for v in loaded.values())
     seen_urls: Counter[str] = Counter()
+    counts = RecordCounts()
     per_worker: dict[str, int] = {}
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(fd)
     try:
-        with _open(Path(tmp), "wb", gzipped=output.suffix == ".gz") as out:
+        with (
+            _open(Path(tmp), "wb", gzipped=output.suffix == ".gz") as out,
+            jsonlines.Writer(out, dumps=_dumps) as writer,
+        ):
             for worker, path, claimed in parts:
                 count = 0
-                with path.open("rb") as part:
-                    for line in part:
-                        if not line.strip():
-                            continue
-                        seen_urls[json.loads(line)["url"]] += 1
-                        out.write(line if line.endswith(b"\n") else line + b"\n")
+                with path.open("rb") as part, jsonlines.Reader(part) as reader:
+                    for record in reader.iter(type=dict, skip_empty=True):
+                        seen_urls[record["url"]] += 1
+                        counts.add(record)
+                        writer.write(record)
                         count += 1
                 if count != claimed:
                     raise ValueError(f"part {path} holds {count} records for {claimed} entries")
@@ -148,7 +145,7 @@ def _merge(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Path(tmp), sum(per_worker.values()), per_worker
+    return Path(tmp), counts, per_worker
 
 
 def _open(path: Path, mode: str, *, gzipped: bool) -> IO[bytes]:
@@ -158,71 +155,38 @@ def _open(path: Path, mode: str, *, gzipped: bool) -> IO[bytes]:
     return cast(IO[bytes], path.open(mode))
 
 
-def _stats(
-    server: Redis, keys: RunKeys, merged: Path, records: int, *, gzipped: bool
-) -> dict[str, Any]:
-    """Run-wide stats for the manifest, from the merged file and the loader's counts."""
+def _stats(server: Redis, keys: RunKeys, counts: RecordCounts) -> dict[str, Any]:
+    """Run-wide stats for the manifest, from the merged records and the loader's counts."""
     meta = {
         k.decode(): v.decode()
         for k, v in cast(dict[bytes, bytes], server.hgetall(keys.meta)).items()
     }
-    stats: dict[str, Any] = {
-        "ingest/records": records,
+    return {
+        **counts.as_stats(),
         "ingest/entries": int(meta.get("entries", 0)),
         "ingest/duplicates": int(meta.get("duplicates", 0)),
         "ingest/sources_spec": meta.get("sources"),
         "ingest/started_at": meta.get("loaded_at"),
     }
-    counts: Counter[str] = Counter()
-    with _open(merged, "rb", gzipped=gzipped) as lines:
-        for line in lines:
-            record = json.loads(line)
-            counts[f"{STATUS_PREFIX}{record['status']}"] += 1
-            if record.get("error"):
-                counts[f"{ERROR_PREFIX}{record['error']}"] += 1
-    stats.update(counts)
-    return stats
 
 
 def _publish(merged: Path, output: Path, stats: dict[str, Any], max_error_share: float) -> None:
-    """Rename the merged file into place, then write its manifest, then the latest pointer."""
-    with merged.open("rb") as file:
-        os.fsync(file.fileno())
-        digest = sha256_of(file)
-        size = os.fstat(file.fileno()).st_size
-    os.chmod(merged, 0o644)
-    os.replace(merged, output)
-    manifest = build_manifest(
-        stats, output=str(output), sha256=digest, size=size, finished_at=iso_z(utc_now())
-    )
-    # The single-machine run's rule: an unhealthy night is published but
-    # does not move the latest pointer (when the project has that check).
-    health = getattr(importlib.import_module("crawler.publish.feedstorage"), "health_problem", None)
-    problem = health(stats, max_error_share) if health is not None else None
-    manifest["healthy"] = problem is None
-    manifest["health_problem"] = problem
-    write_json_atomically(manifest_path(output), manifest)
-    if problem is None:
-        write_latest_pointer(manifest, output)
+    """The publish sequence of every night: rename, manifest, health, latest pointer.
 
-
-def write_latest_pointer(manifest: dict[str, Any], target: Path) -> Path | None:
-    """Hook: write the ``latest`` pointer beside ``target`` when the project offers one.
-
-    Uses ``crawler.publish.manifest.latest_pointer`` and ``crawler.publish.spool.LATEST_NAME``
-    (the single-machine run's pointer) when they exist; returns the pointer's
-    path, or None when there is nothing to write it with.
+    An unhealthy night is published but does not move the latest pointer,
+    as in single-machine runs. There is no crawler here, so nobody hears
+    ``output_published``: the workers keep no incremental state.
     """
-    pointer = getattr(importlib.import_module("crawler.publish.manifest"), "latest_pointer", None)
-    try:
-        name = str(importlib.import_module("crawler.publish.spool").LATEST_NAME)
-    except (ImportError, AttributeError):
-        name = "latest.json"
-    if pointer is None:
-        return None
-    path = target.parent / name
-    write_json_atomically(path, pointer(manifest, target))
-    return path
+    publish(
+        Publication(
+            part=merged,
+            target=output,
+            output=str(output),
+            stats=stats,
+            incomplete=None,  # coverage was checked against Redis before the merge
+            max_error_share=max_error_share,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,9 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     if result.missing:
         missing_list = Path(f"{output}.missing.jsonl")
         missing_list.parent.mkdir(parents=True, exist_ok=True)
-        with missing_list.open("w", encoding="utf-8") as f:
-            for entry in result.missing:
-                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        with jsonlines.open(missing_list, "w", dumps=_dumps) as writer:
+            writer.write_all(result.missing)
         print(f"Missing sources listed in {missing_list}", file=sys.stderr)
     if result.problem:
         print(f"Not published: {result.problem}", file=sys.stderr)

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from redis import Redis
 
@@ -30,7 +29,6 @@ KEY_SEPARATOR = b"|"
 
 RUNNING = "running"
 DONE = "done"
-RECLAIMED = "reclaimed"
 
 
 def entry_to_json(entry: SourceEntry) -> str:
@@ -314,8 +312,3 @@ class Coordinator:
         for i in range(0, len(names), 500):
             self.server.delete(*names[i : i + 500])
         return len(names)
-
-
-def json_entries(values: Iterable[bytes]) -> list[dict[str, Any]]:
-    """Decode entry JSON values (for reports)."""
-    return [json.loads(v) for v in values]

@@ -11,7 +11,6 @@ claims when, and only when, the part holds one record per claimed entry.
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,16 +25,11 @@ from scrapy.utils.defer import deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
 from crawler.distributed.run import Coordinator, RunKeys
-from crawler.publish.feedstorage import AtomicFileFeedStorage, IncompleteRunError, _fsync_dir
-from crawler.publish.manifest import (
-    build_manifest,
-    make_shareable,
-    manifest_path,
-    sha256_of,
-    write_json_atomically,
-)
+from crawler.publish.counts import as_record
+from crawler.publish.feedstorage import AtomicFileFeedStorage
+from crawler.publish.manifest import make_shareable
+from crawler.publish.sequence import Publication, publish
 from crawler.sources import SourceEntry
-from crawler.timeutil import iso_z, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +154,7 @@ class WorkerExtension:
 
     def item_scraped(self, item: Any) -> None:
         """Count one record written to this worker's part file."""
-        if isinstance(item, dict) and "status" in item:
+        if as_record(item) is not None:
             self.context.coordinator.record_written(self.context.worker)
 
     def engine_stopped(self) -> None:
@@ -204,41 +198,35 @@ class WorkerPartStorage(AtomicFileFeedStorage):
         assert self._part is not None and self.crawler is not None
         context = context_for(self.crawler)
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        try:
-            problem = self._problem(stats, context)
-            if problem:
-                raise IncompleteRunError(f"part file {self.path} not published: {problem}")
-            file.flush()
-            os.fsync(file.fileno())
-            digest = sha256_of(file)
-            size = os.fstat(file.fileno()).st_size
-            file.close()
-            os.replace(self._part, self.path)
-            _fsync_dir(self.path.parent)
-            manifest = build_manifest(
-                stats, output=str(self.path), sha256=digest, size=size, finished_at=iso_z(utc_now())
+        problem = self._problem(stats, context)
+        path = self.path
+
+        def commit_claims() -> str | None:
+            if context.coordinator.commit(context.worker, str(path.resolve())):
+                return None
+            # Our heartbeat lapsed and another worker re-queued our entries:
+            # they are crawled again elsewhere, so this part must not count.
+            return (
+                f"worker {context.worker}'s entries were re-queued by another worker "
+                "(its heartbeat lapsed); its part file was withdrawn"
             )
-            manifest["worker"] = context.worker
-            manifest["run_id"] = context.keys.run_id
-            write_json_atomically(manifest_path(self.path), manifest)
-            if not context.coordinator.commit(context.worker, str(self.path.resolve())):
-                # Our heartbeat lapsed and another worker re-queued our entries:
-                # they are crawled again elsewhere, so this part must not count.
-                self.path.unlink(missing_ok=True)
-                manifest_path(self.path).unlink(missing_ok=True)
-                raise IncompleteRunError(
-                    f"worker {context.worker}'s entries were re-queued by another worker "
-                    "(its heartbeat lapsed); its part file was withdrawn"
-                )
-            if self.crawler.stats:
-                self.crawler.stats.set_value("ingest/output", str(self.path))
-            logger.info(
-                "Published part %s (%d records, sha256 %s)", self.path, manifest["records"], digest
-            )
-        finally:
-            if not file.closed:
-                file.close()
-            self._part.unlink(missing_ok=True)
+
+        # No health check and no pointer: a part is judged as part of the
+        # whole night, by the finishing step.
+        publish(
+            Publication(
+                part=self._part,
+                target=path,
+                output=str(path),
+                stats=stats,
+                incomplete=problem,
+                manifest_extra={"worker": context.worker, "run_id": context.keys.run_id},
+                confirm=commit_claims,
+            ),
+            file,
+        )
+        if self.crawler.stats:
+            self.crawler.stats.set_value("ingest/output", str(path))
 
     @staticmethod
     def _problem(stats: dict[str, Any], context: WorkerContext) -> str | None:

@@ -10,8 +10,11 @@ Settings:
   night): sources whose content a server confirmed fewer than this many days
   ago are not requested at all; their previous record is carried forward.
 
-The state is replaced only by :meth:`IncrementalState.commit`, which the
-feed storage calls once the run's output is known to be complete.
+The state is replaced only by :meth:`IncrementalState.commit`, which runs
+on the publish sequence's ``output_published`` signal: once the run's output
+is in place and healthy, before the ``latest`` pointer moves.
+
+Every state row, look-up and pending record is keyed by :func:`state_key`.
 """
 
 from __future__ import annotations
@@ -20,23 +23,46 @@ import logging
 import os
 import posixpath
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
+from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
+from crawler.publish.signals import output_published
 from crawler.publish.spool import STATE_NAME, spool_path
 from crawler.s3 import client_from_settings, download_file, exists, is_s3
+from crawler.sources import SourceEntry
 from crawler.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 CONTENT_STATUSES = frozenset({"ok", "paywall"})
 LOCAL_STATE_NAME = "state.sqlite"
+
+
+def state_key(entry: SourceEntry) -> str | None:
+    """The one key of a source in the incremental room (store rows, look-ups, pending rows).
+
+    None when the entry has no URL (it has no state). Today it is the URL as
+    given, credentials included; the state file is the operator's own.
+    """
+    return entry.url or None
+
+
+def export_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    """What joins a record in the pipelines to the same record once exported.
+
+    Not a key of the source (see :func:`state_key`): the exported record
+    no longer shows the URL as given (credentials are stripped), so the
+    pending row waits under identity fields both forms of the record share.
+    """
+    return str(record.get("resource_id") or ""), str(record.get("url") or "")
 
 
 def get_state(crawler: Crawler) -> IncrementalState | None:
@@ -84,10 +110,10 @@ class IncrementalState:
         self.store: StateStore | None = None
         self.uri: str | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
-        #: URLs answered from the state without any request (REFETCH_AFTER_DAYS)
+        #: state keys answered from the state without any request (REFETCH_AFTER_DAYS)
         self.skipped: set[str] = set()
-        #: new state rows waiting for their exported record (see item_scraped)
-        self.pending: dict[str, SourceState] = {}
+        #: new state rows waiting for their exported record, by :func:`export_key`
+        self.pending: dict[tuple[str, str], SourceState] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -96,7 +122,8 @@ class IncrementalState:
         crawler.incremental_state = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
-        # Not spider_closed: the feed storage commits during the feed exporter's
+        crawler.signals.connect(ext.output_published, signal=output_published)
+        # Not spider_closed: the feed storage publishes during the feed exporter's
         # own spider_closed handler, which may run after ours.
         crawler.signals.connect(ext.finished, signal=signals.feed_exporter_closed)
         crawler.signals.connect(ext.finished, signal=signals.engine_stopped)
@@ -153,9 +180,9 @@ class IncrementalState:
 
     # --- during the run -------------------------------------------------------
 
-    def previous(self, url: str) -> SourceState | None:
-        """The state the previous runs left for a URL."""
-        return self.store.get(url) if self.store is not None else None
+    def previous(self, key: str) -> SourceState | None:
+        """The state the previous runs left for a source (by :func:`state_key`)."""
+        return self.store.get(key) if self.store is not None else None
 
     def fresh_enough(self, state: SourceState) -> bool:
         """Whether a source may be carried forward without a request (``REFETCH_AFTER_DAYS``)."""
@@ -166,13 +193,14 @@ class IncrementalState:
 
     def item_scraped(self, item: Any) -> None:
         """Complete the pending state row with the exported record and store it."""
-        if self.store is None or not isinstance(item, dict):
+        if self.store is None or not ItemAdapter.is_item(item):
             return
-        row = self.pending.pop(item.get("url") or "", None)
+        record = ItemAdapter(item)
+        row = self.pending.pop(export_key(record), None)
         if row is None:
             return
-        if item.get("status") in CONTENT_STATUSES:
-            row.record = dict(item)
+        if record.get("status") in CONTENT_STATUSES:
+            row.record = record.asdict()
         self.store.put(row)
 
     # --- the end --------------------------------------------------------------
@@ -196,6 +224,12 @@ class IncrementalState:
         gzip_file(working, part)
         os.replace(part, target)
         return str(target)
+
+    def output_published(self, target: Path, manifest: dict[str, Any]) -> None:
+        """Commit the state: the night's output is in place (the ``output_published`` signal)."""
+        saved = self.commit()
+        if saved is not None:
+            logger.info("State saved to %s", saved)
 
     def finished(self) -> None:
         """Drop the working state of a run that did not commit it."""

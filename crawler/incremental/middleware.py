@@ -8,8 +8,9 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from crawler.incremental.extension import get_state
+from crawler.incremental.extension import get_state, state_key
 from crawler.items import ENTRY_META_KEY
+from crawler.sources import SourceEntry
 
 
 class ConditionalRequestMiddleware:
@@ -32,16 +33,16 @@ class ConditionalRequestMiddleware:
         """Add the validators, or answer from the state."""
         state = get_state(self.crawler)
         entry = request.meta.get(ENTRY_META_KEY)
-        url = getattr(entry, "url", None)
-        if state is None or not url:
+        key = state_key(entry) if isinstance(entry, SourceEntry) else None
+        if state is None or key is None:
             return None
-        previous = state.previous(url)
+        previous = state.previous(key)
         if previous is None or previous.record is None:
             return None
         stats = self.crawler.stats
         assert stats is not None
         if not request.meta.get("redirect_times") and state.fresh_enough(previous):
-            state.skipped.add(url)
+            state.skipped.add(key)
             stats.inc_value("ingest/incremental/carried_without_request")
             return Response(request.url, status=304, request=request)
         # Validators belong to the URL that answered with them (after redirects).

@@ -9,9 +9,10 @@ record's fields with this run's identity fields, a fresh ``fetched_at`` and
 
 from __future__ import annotations
 
-from crawler.incremental.extension import CONTENT_STATUSES, get_state
+from crawler.incremental.extension import CONTENT_STATUSES, export_key, get_state, state_key
 from crawler.incremental.store import SourceState
 from crawler.items import SourceItem
+from crawler.timeutil import iso_z
 from pipelines.base import Stage
 
 # What a carried record takes from this run rather than from the previous one:
@@ -34,15 +35,16 @@ class IncrementalPipeline(Stage):
     def process(self, item: SourceItem) -> None:
         """Carry or compare, and leave the new state row for the exported record."""
         state = get_state(self.crawler)
-        url = item.entry.url
-        if state is None or not url:
+        key = state_key(item.entry)
+        if state is None or key is None:
             return
-        previous = state.previous(url)
+        previous = state.previous(key)
         record = item.record
+        skipped = key in state.skipped
         carried = (
             previous is not None
             and previous.record is not None
-            and (url in state.skipped or (item.failure is None and item.http_status == 304))
+            and (skipped or (item.failure is None and item.http_status == 304))
         )
         if carried:
             assert previous is not None and previous.record is not None
@@ -60,13 +62,14 @@ class IncrementalPipeline(Stage):
                 and record.get("content_sha256") != previous.content_sha256
             )
         record["changed"] = changed
-        state.pending[url] = self._next_state(
-            item, previous, carried=carried, changed=changed, skipped=url in state.skipped
+        state.pending[export_key(record)] = self._next_state(
+            key, item, previous, carried=carried, changed=changed, skipped=skipped
         )
         self.inc_stat(f"ingest/incremental/changed/{str(changed).lower()}")
 
     @staticmethod
     def _next_state(
+        key: str,
         item: SourceItem,
         previous: SourceState | None,
         *,
@@ -75,8 +78,7 @@ class IncrementalPipeline(Stage):
         skipped: bool,
     ) -> SourceState:
         """The state row of this run (its record is filled in once the record is exported)."""
-        url = item.entry.url or ""
-        now = item.fetched_at
+        now = iso_z(item.fetched_at)
         record = item.record
         status = str(record.get("status"))
         etag = previous.etag if previous else None
@@ -100,7 +102,7 @@ class IncrementalPipeline(Stage):
         # A source answered from the state was not confirmed by any server.
         confirmed = answered and not skipped
         return SourceState(
-            url=url,
+            url=key,
             etag=etag,
             last_modified=last_modified,
             content_sha256=content_sha256,

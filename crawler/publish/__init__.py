@@ -1,2 +1,2 @@
-"""Publishing a night: feed storages, manifest, spool, S3 uploads, lock, latest pointer
-and exit codes."""
+"""Publishing a night: feed storages, the one publish sequence (sequence.py), manifest,
+record counts, spool, S3 uploads, lock, latest pointer, exit codes and the project's signals."""

@@ -35,63 +35,36 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from w3lib.url import file_uri_to_path
 
-from crawler.incremental.extension import get_state
-from crawler.publish.manifest import (
-    build_manifest,
-    latest_pointer,
-    make_shareable,
-    manifest_path,
-    sha256_of,
-    write_json_atomically,
+from crawler.publish.manifest import make_shareable
+from crawler.publish.sequence import (
+    IncompleteRunError,
+    Publication,
+    UploadFailedError,
+    completeness_problem,
+    publish,
+    upload_spool,
 )
-from crawler.publish.spool import LATEST_NAME, flush, spool_path
-from crawler.s3 import client_from_settings, split_s3
+from crawler.publish.spool import spool_path
+from crawler.s3 import split_s3
 from crawler.timeutil import iso_z, utc_now
 
 logger = logging.getLogger(__name__)
 
 PART_SUFFIX = ".part"
 
-
-class IncompleteRunError(RuntimeError):
-    """The run did not produce one record per source; nothing was published."""
-
-
-class UploadFailedError(RuntimeError):
-    """The output is complete but could not be uploaded; it waits in the spool."""
+__all__ = [
+    "AtomicFileFeedStorage",
+    "IncompleteRunError",
+    "S3FeedStorage",
+    "UploadFailedError",
+    "uri_params",
+]
 
 
 def uri_params(params: dict[str, Any], spider: Spider) -> dict[str, Any]:
     """Feed URI parameters: ``%(time)s`` as ``2026-11-29T02-00-00Z`` (no ``+``, no ``:``)."""
     params["time"] = iso_z(utc_now()).replace(":", "-")
     return params
-
-
-def completeness_problem(stats: dict[str, Any]) -> str | None:
-    """Return why the run's output is not complete, or None when it is."""
-    if stats.get("ingest/failure"):
-        return f"the run failed ({stats.get('ingest/failure_detail') or stats['ingest/failure']})"
-    if not stats.get("ingest/sources_complete"):
-        return "the sources list was not read to its end (the crawl was stopped early)"
-    expected = stats.get("ingest/entries_unique", 0)
-    written = stats.get("ingest/records", 0)
-    if written != expected:
-        return f"{written} records written for {expected} unique source entries"
-    return None
-
-
-def health_problem(stats: dict[str, Any], max_error_share: float) -> str | None:
-    """Return why a complete run looks broken (no records, too many errors), or None."""
-    records = int(stats.get("ingest/records", 0))
-    if records == 0:
-        return "the run produced no records"
-    errors = int(stats.get("ingest/records/status/error", 0))
-    if errors / records > max_error_share:
-        return (
-            f"{errors} of {records} records are errors "
-            f"({errors / records:.0%} > MAX_ERROR_SHARE {max_error_share:.0%})"
-        )
-    return None
 
 
 class AtomicFileFeedStorage:
@@ -132,59 +105,38 @@ class AtomicFileFeedStorage:
         return None
 
     def _publish(self, file: IO[bytes], target: Path, *, output: str) -> bool:
-        """Rename the part file to ``target``, write its manifest; return whether it is healthy.
+        """Run the publish sequence on the part file; return whether the night is healthy.
 
-        When the run is healthy the state is committed and ``latest.json`` is
-        written beside ``target``, in that order: the pointer comes last.
+        A healthy night sends ``output_published`` (the incremental state
+        commits on it) and then moves ``latest.json`` beside ``target``.
         """
         assert self._part is not None and self.crawler is not None
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        problem = completeness_problem(stats)
-        try:
-            if problem:
-                raise IncompleteRunError(f"output not written to {output}: {problem}")
-            unhealthy = health_problem(stats, self.crawler.settings.getfloat("MAX_ERROR_SHARE"))
-            file.flush()
-            os.fsync(file.fileno())
-            digest = sha256_of(file)
-            size = os.fstat(file.fileno()).st_size
-            file.close()
-            os.replace(self._part, target)
-            _fsync_dir(target.parent)
-            manifest = build_manifest(
-                stats, output=output, sha256=digest, size=size, finished_at=iso_z(utc_now())
-            )
-            manifest["healthy"] = unhealthy is None
-            manifest["health_problem"] = unhealthy
-            write_json_atomically(manifest_path(target), manifest)
-            if self.crawler.stats:
-                self.crawler.stats.set_value("ingest/output", output)
-            logger.info("Published %s (%d records, sha256 %s)", output, manifest["records"], digest)
-            if unhealthy:
-                if self.crawler.stats:
-                    self.crawler.stats.set_value("ingest/unhealthy", unhealthy)
-                logger.error(
-                    "Unhealthy run: %s. The latest pointer and the state were not moved.",
-                    unhealthy,
-                )
-                return False
-            state = get_state(self.crawler)
-            if state is not None:
-                logger.info("State saved to %s", state.commit())
-            write_json_atomically(target.parent / LATEST_NAME, latest_pointer(manifest, target))
-            return True
-        finally:
-            if not file.closed:
-                file.close()
-            self._part.unlink(missing_ok=True)
+        published = publish(
+            Publication(
+                part=self._part,
+                target=target,
+                output=output,
+                stats=stats,
+                incomplete=completeness_problem(stats),
+                max_error_share=self.crawler.settings.getfloat("MAX_ERROR_SHARE"),
+                signals=self.crawler.signals,
+            ),
+            file,
+        )
+        if self.crawler.stats:
+            self.crawler.stats.set_value("ingest/output", output)
+            if published.health_problem:
+                self.crawler.stats.set_value("ingest/unhealthy", published.health_problem)
+        return published.health_problem is None
 
 
 class S3FeedStorage(AtomicFileFeedStorage):
     """Feed storage for ``s3://`` URIs: finish in the spool, then upload by name with retries.
 
-    Settings: ``SPOOL_DIR``, ``S3_UPLOAD_ATTEMPTS`` (default 4),
-    ``S3_UPLOAD_BACKOFF`` (seconds before the first retry, doubled after
-    each; default 2), and the usual ``AWS_*`` settings.
+    Settings: ``SPOOL_DIR``, ``S3_UPLOAD_ATTEMPTS``, ``S3_UPLOAD_BACKOFF``
+    (seconds before the first retry, doubled after each), and the usual
+    ``AWS_*`` settings.
     """
 
     def __init__(
@@ -208,32 +160,14 @@ class S3FeedStorage(AtomicFileFeedStorage):
 
     def _store_in_thread(self, file: IO[bytes]) -> None:
         assert self.crawler is not None
-        settings = self.crawler.settings
         self._publish(file, self.path, output=self.uri)
-        left = flush(
-            self.spool_dir,
-            client_from_settings(settings),
-            attempts=settings.getint("S3_UPLOAD_ATTEMPTS"),
-            backoff=settings.getfloat("S3_UPLOAD_BACKOFF"),
-        )
-        stats = self.crawler.stats
-        if left:
-            if stats:
-                stats.set_value("ingest/spooled", [str(p) for p in left])
-                stats.set_value("ingest/output", str(self.path))
-            raise UploadFailedError(
-                f"upload to {self.uri} failed; the finished file is kept at {self.path} "
-                f"and the next run uploads it"
-            )
-        logger.info("Uploaded %s and its manifest", self.uri)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            upload_spool(self.spool_dir, self.crawler.settings, uri=self.uri, kept=self.path)
+        except UploadFailedError as exc:
+            if self.crawler.stats:
+                self.crawler.stats.set_value("ingest/spooled", [str(p) for p in exc.left])
+                self.crawler.stats.set_value("ingest/output", str(self.path))
+            raise
 
 
 def _remove_stale_parts(directory: Path) -> None:

@@ -8,7 +8,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.publish.manifest import ERROR_PREFIX, STATUS_PREFIX
+from crawler.publish.counts import as_record, stat_keys
 from crawler.timeutil import iso_z, utc_now
 
 
@@ -42,13 +42,8 @@ class RecordLedger:
 
     def item_scraped(self, item: Any) -> None:
         """Count one exported record."""
-        if not isinstance(item, dict) or "status" not in item:
+        record = as_record(item)
+        if record is None:
             return
-        self.stats.inc_value("ingest/records")
-        self.stats.inc_value(f"{STATUS_PREFIX}{item['status']}")
-        if item.get("error"):
-            self.stats.inc_value(f"{ERROR_PREFIX}{item['error']}")
-        if item.get("changed") is True:
-            self.stats.inc_value("ingest/records/changed")
-        elif item.get("changed") is False:
-            self.stats.inc_value("ingest/records/unchanged")
+        for key in stat_keys(record):
+            self.stats.inc_value(key)

@@ -11,7 +11,6 @@ import fcntl
 import os
 import posixpath
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from crawler.s3 import is_s3, split_s3
@@ -62,15 +61,3 @@ class RunLock:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+# re-exported: the stat prefixes belong to the counting rule (crawler.publish.counts)
+from crawler.publish.counts import ERROR_PREFIX as ERROR_PREFIX
+from crawler.publish.counts import STATUS_PREFIX as STATUS_PREFIX
 from schemas.record import SCHEMA_VERSION
-
-STATUS_PREFIX = "ingest/records/status/"
-ERROR_PREFIX = "ingest/records/error/"
 
 
 def sha256_of(file: IO[bytes], chunk: int = 1 << 20) -> str:

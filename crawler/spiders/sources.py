@@ -23,7 +23,7 @@ from crawler.fetch.urls import Refusal, fetchable_url
 from crawler.items import ENTRY_META_KEY, SourceItem
 from crawler.sources import SourceEntry, SourcesError
 from crawler.sources.provider import EntryProvider
-from crawler.timeutil import iso_z, utc_now
+from crawler.timeutil import fetch_time
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SourcesSpider(Spider):
         self.crawler.stats.inc_value(f"ingest/refused/{refusal.kind}")
         return SourceItem(
             entry=entry,
-            fetched_at=iso_z(utc_now()),
+            fetched_at=fetch_time(),
             refusal=(refusal.kind, f"{refusal.detail} (at {entry.origin})"),
         )
 
@@ -126,7 +126,7 @@ class SourcesSpider(Spider):
         }
         return SourceItem(
             entry=response.meta[ENTRY_META_KEY],
-            fetched_at=iso_z(utc_now()),
+            fetched_at=fetch_time(),
             request_url=(response.meta.get("redirect_urls") or [response.url])[0],
             final_url=response.url,
             http_status=response.status,
@@ -139,7 +139,7 @@ class SourcesSpider(Spider):
         request: Request = failure.request  # type: ignore[attr-defined]
         return SourceItem(
             entry=request.meta[ENTRY_META_KEY],
-            fetched_at=iso_z(utc_now()),
+            fetched_at=fetch_time(),
             request_url=(request.meta.get("redirect_urls") or [request.url])[0],
             final_url=request.url,
             failure=failure.value,

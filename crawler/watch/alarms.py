@@ -22,6 +22,8 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
+from crawler.publish.counts import RecordCounts, as_record
+
 logger = logging.getLogger(__name__)
 
 #: A preview shorter than this is a stub (a cookie banner, a teaser), not the text.
@@ -50,23 +52,26 @@ def has_field(record: Mapping[str, Any], name: str) -> bool:
 
 
 @dataclass
-class Counts:
-    """What the alarms are computed from: records, error records, and field counts among ok."""
+class Counts(RecordCounts):
+    """What the alarms are computed from: the record counts, and field counts among ok."""
 
-    records: int = 0
-    errors: int = 0
-    ok: int = 0
     fields: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COVERAGE_FIELDS, 0))
+
+    @property
+    def errors(self) -> int:
+        """Records with status ``error``."""
+        return self.by_status["error"]
+
+    @property
+    def ok(self) -> int:
+        """Records with status ``ok``."""
+        return self.by_status["ok"]
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Count one record."""
-        self.records += 1
-        status = record.get("status")
-        if status == "error":
-            self.errors += 1
-        if status != "ok":
+        super().add(record)
+        if record.get("status") != "ok":
             return
-        self.ok += 1
         for name in COVERAGE_FIELDS:
             if has_field(record, name):
                 self.fields[name] += 1
@@ -190,12 +195,13 @@ class CoverageAlarms:
 
     def item_scraped(self, item: Any) -> None:
         """Count one exported record (the same records the ledger counts)."""
-        if not isinstance(item, dict) or "status" not in item:
+        record = as_record(item)
+        if record is None:
             return
-        self.counts.add(item)
-        if item["status"] == "ok":
+        self.counts.add(record)
+        if record["status"] == "ok":
             for name in COVERAGE_FIELDS:
-                if has_field(item, name):
+                if has_field(record, name):
                     self.stats.inc_value(f"{COVERAGE_STAT_PREFIX}{name}")
 
     def spider_closed(self) -> None:

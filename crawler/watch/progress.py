@@ -26,9 +26,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
+from crawler.publish.counts import ERROR_PREFIX, STATUS_PREFIX
 from crawler.publish.exitcodes import MEANING, OK, exit_code_for
-from crawler.publish.feedstorage import completeness_problem
-from crawler.publish.manifest import ERROR_PREFIX, STATUS_PREFIX, manifest_path
+from crawler.publish.manifest import manifest_path
+from crawler.publish.sequence import completeness_problem
 from crawler.watch.alarms import ALARM_DETAILS_STAT, COVERAGE_FIELDS, COVERAGE_LABELS
 
 logger = logging.getLogger(__name__)

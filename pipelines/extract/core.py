@@ -62,14 +62,39 @@ def extract(
     :func:`pipelines.extract.text.html_main_text`). Never raises: on
     unusable input it returns what it could determine.
     """
-    when = fetched_at or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     mime: str | None = None
-    kind: str | None = None
     try:
         mime = mime_type(headers)
         kind = classify(body, mime)
+    except Exception:  # last line of defence: one bad page must not stop a crawl
+        logger.debug("classification failed for %s", url, exc_info=True)
+        return empty("other" if body else None, mime)
+    return extract_classified(
+        body, headers, url, mime=mime, kind=kind, fetched_at=fetched_at, thorough=thorough
+    )
+
+
+def extract_classified(
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    *,
+    mime: str | None,
+    kind: str | None,
+    fetched_at: datetime | None = None,
+    thorough: bool = False,
+) -> Extracted:
+    """:func:`extract` for a caller that already has the media type and the body's kind.
+
+    ``mime`` is :func:`~pipelines.extract.sniff.mime_type` of ``headers`` and
+    ``kind`` :func:`~pipelines.extract.sniff.classify` of the body, as the
+    caller computed them once (the extraction job does, to decide whether to
+    cap the markup). Never raises.
+    """
+    when = fetched_at or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
         if kind == "html":
             return extract_html(body, headers, url, mime, when, thorough=thorough)
         if kind == "pdf":

@@ -26,6 +26,8 @@ class ExtractJob:
     body: bytes
     headers: dict[str, str]  # lowercase keys
     url: str  # the final URL
+    #: the Content-Type's media type, as the stage computed it for the record
+    mime: str | None
     fetched_at: datetime
     preview_chars: int
     full_text: bool
@@ -46,13 +48,6 @@ class ContentResult:
     truncated: bool
 
 
-def mime_of(content_type: str | None) -> str | None:
-    """The media type of a Content-Type header, lowercase, without parameters."""
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
-
-
 def cap_markup(body: bytes, limit: int) -> bytes:
     """Cut ``body`` to at most ``limit`` bytes, before the last tag that would be split.
 
@@ -70,27 +65,31 @@ def cap_markup(body: bytes, limit: int) -> bytes:
 def content_fields(job: ExtractJob) -> ContentResult:
     """Extract one body and return the record's content fields (the extraction stage's work)."""
     # Imported here, not at the top: see the module docstring.
-    from pipelines.extract import extract, make_preview
-    from pipelines.extract.sniff import classify, mime_type
+    from pipelines.extract import make_preview
+    from pipelines.extract.core import extract_classified
+    from pipelines.extract.sniff import classify
 
     body = job.body
     truncated = False
+    # The body is sniffed once, whole: the kind decides the cut and the extractor.
+    kind = classify(body, job.mime)
     # Only markup and text survive a cut; a PDF or other binary needs all its bytes.
-    if (
-        job.max_html_bytes
-        and len(body) > job.max_html_bytes
-        and classify(body, mime_type(job.headers)) in ("html", "text")
-    ):
+    if job.max_html_bytes and len(body) > job.max_html_bytes and kind in ("html", "text"):
         body = cap_markup(body, job.max_html_bytes)
         truncated = True
-    extracted = extract(
-        body, job.headers, job.url, fetched_at=job.fetched_at, thorough=job.thorough
+    extracted = extract_classified(
+        body,
+        job.headers,
+        job.url,
+        mime=job.mime,
+        kind=kind,
+        fetched_at=job.fetched_at,
+        thorough=job.thorough,
     )
     text = extracted.text
     preview, preview_truncated = make_preview(text, job.preview_chars)
     fields: dict[str, Any] = {
         "content_type": extracted.content_type,
-        "mime": extracted.mime or mime_of(job.headers.get("content-type")),
         "title": extracted.title,
         "published_date": extracted.published_date,
         "modified_date": extracted.modified_date,

@@ -8,7 +8,6 @@ nights written by an older schema, and it only needs a few fields.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import logging
 from collections import Counter
@@ -18,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
+import jsonlines
+
 from crawler.watch.alarms import Alarm, Counts, Thresholds, evaluate
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_SUFFIXES = (".jsonl", ".jsonl.gz")
-#: Statuses that count as a failing source (everything but ok).
-FAILING = ("dead", "paywall", "error")
 NO_DOMAIN = "(no domain)"
 
 
@@ -91,14 +90,14 @@ def resolve_output(target: Path) -> Path:
 def iter_raw_records(path: Path) -> Iterator[dict[str, Any]]:
     """Yield each JSON object of an output file; lines that are not objects are skipped."""
     raw = cast(IO[bytes], gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb"))  # noqa: SIM115
-    with io.TextIOWrapper(raw, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    with raw, jsonlines.Reader(raw) as reader:
+        while True:
             try:
-                data = json.loads(line)
-            except ValueError:
-                logger.warning("%s:%d: not JSON, skipped in the report", path, lineno)
+                data = reader.read(skip_empty=True)
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as exc:
+                logger.warning("%s:%d: not JSON, skipped in the report", path, exc.lineno)
                 continue
             if isinstance(data, dict):
                 yield data
@@ -112,8 +111,16 @@ class Night:
     started_at: str
     manifest: dict[str, Any] | None
     counts: Counts = field(default_factory=Counts)
-    by_status: Counter[str] = field(default_factory=Counter)
-    by_error: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def by_status(self) -> Counter[str]:
+        """Records by status."""
+        return self.counts.by_status
+
+    @property
+    def by_error(self) -> Counter[str]:
+        """Records by error kind."""
+        return self.counts.by_error
 
     @property
     def label(self) -> str:
@@ -210,17 +217,10 @@ class Report:
 def _summarise(path: Path, states: dict[str, State] | None = None) -> Night:
     night = Night(path=path, started_at=_started_at(path), manifest=read_json(manifest_of(path)))
     for record in iter_raw_records(path):
-        _count(night, record)
+        night.counts.add(record)
         if states is not None:
             states[str(record.get("resource_id"))] = _state(record)
     return night
-
-
-def _count(night: Night, record: Mapping[str, Any]) -> None:
-    night.counts.add(record)
-    night.by_status[str(record.get("status"))] += 1
-    if record.get("error"):
-        night.by_error[str(record["error"])] += 1
 
 
 def _state(record: Mapping[str, Any]) -> State:
@@ -289,7 +289,7 @@ def build_report(
     domains: dict[str, Counter[str]] = {}
     timeouts: Counter[str] = Counter()
     for record in iter_raw_records(output):
-        _count(tonight, record)
+        tonight.counts.add(record)
         rid = str(record.get("resource_id"))
         states[rid] = _state(record)
         domain = str(record.get("domain") or NO_DOMAIN)
