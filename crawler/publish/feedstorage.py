@@ -51,10 +51,18 @@ from crawler.timeutil import iso_z, utc_now
 logger = logging.getLogger(__name__)
 
 PART_SUFFIX = ".part"
+#: a finished output whose publication failed: ``<name>.<pid>.unpublished``
+UNPUBLISHED_SUFFIX = ".unpublished"
+#: the stat naming that file, for the run summary
+KEPT_STAT = "ingest/kept_output"
 
 
 class IncompleteRunError(RuntimeError):
     """The run did not produce one record per source; nothing was published."""
+
+
+class PublishFailedError(RuntimeError):
+    """The output is complete but could not be moved into place; the finished file is kept."""
 
 
 class UploadFailedError(RuntimeError):
@@ -140,6 +148,7 @@ class AtomicFileFeedStorage:
         assert self._part is not None and self.crawler is not None
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         problem = completeness_problem(stats)
+        finished = False  # the part file holds the whole, checked output
         try:
             if problem:
                 raise IncompleteRunError(f"output not written to {output}: {problem}")
@@ -151,7 +160,16 @@ class AtomicFileFeedStorage:
             digest = sha256_of(file)
             size = os.fstat(file.fileno()).st_size
             file.close()
-            os.replace(self._part, target)
+            finished = True
+            try:
+                os.replace(self._part, target)
+            except OSError as exc:
+                kept = self._keep_finished(target)
+                raise PublishFailedError(
+                    f"output not published to {output}: {exc.strerror or exc}; "
+                    f"the finished file is kept at {kept}"
+                ) from exc
+            finished = False  # renamed: nothing is left to keep
             _fsync_dir(target.parent)
             manifest = build_manifest(
                 stats, output=output, sha256=digest, size=size, finished_at=iso_z(utc_now())
@@ -178,7 +196,26 @@ class AtomicFileFeedStorage:
         finally:
             if not file.closed:
                 file.close()
-            self._part.unlink(missing_ok=True)
+            if not finished:
+                self._part.unlink(missing_ok=True)
+
+    def _keep_finished(self, target: Path) -> Path:
+        """Give the finished part file of a failed publication a name no later run removes.
+
+        Returns where it is now (the part file itself when even that rename
+        fails), and records it in the stats for the run summary.
+        """
+        assert self._part is not None
+        kept = self._part
+        candidate = target.with_name(f"{target.name}.{os.getpid()}{UNPUBLISHED_SUFFIX}")
+        try:
+            os.replace(self._part, candidate)
+            kept = candidate
+        except OSError:
+            pass  # stays a part file; the next run's clean-up may remove it
+        if self.crawler is not None and self.crawler.stats:
+            self.crawler.stats.set_value(KEPT_STAT, str(kept))
+        return kept
 
 
 class S3FeedStorage(AtomicFileFeedStorage):
