@@ -23,7 +23,7 @@ INTERRUPTED = 130
 
 
 def stamp(extras: str) -> str:
-    """What the marker of an install with ``extras`` holds: pyproject.toml's digest and the extras."""
+    """The marker text of an install with ``extras``: the digest of pyproject.toml and extras."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
     digest.update(extras.encode())
     return digest.hexdigest()

@@ -22,7 +22,7 @@ from tests.pageserver import PageServer
 def crawl_in(
     folder: Path, *arguments: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``scrapy crawl sources`` from ``folder`` (a copy of the project config) with arguments."""
+    """Run ``scrapy crawl sources`` from ``folder`` (given a copy of the project config)."""
     (folder / "scrapy.cfg").write_text((PROJECT_ROOT / "scrapy.cfg").read_text())
     command = [sys.executable, "-m", "scrapy", "crawl", "sources"]
     for name, value in TEST_SETTINGS.items():
