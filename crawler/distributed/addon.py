@@ -6,11 +6,7 @@ import os
 import re
 import socket
 
-from redis import Redis
 from scrapy.settings import BaseSettings
-
-from crawler.distributed.run import DEFAULT_PREFIX, RunKeys
-from crawler.distributed.worker import part_path
 
 #: run and worker ids become Redis key parts and file names
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -28,6 +24,10 @@ def default_worker_id() -> str:
 
 def current_run(url: str, prefix: str) -> str | None:
     """The run id the loader marked current, if any."""
+    from redis import Redis
+
+    from crawler.distributed.run import RunKeys
+
     server = Redis.from_url(url)
     try:
         value = server.get(RunKeys(prefix, "-").current)
@@ -50,6 +50,11 @@ class DistributedAddon:
         url = settings.get("REDIS_URL")
         if not url:
             return
+        # Imported only now: redis is in the optional `distributed` extra, and
+        # every crawl loads this add-on.
+        from crawler.distributed.run import DEFAULT_PREFIX, RunKeys
+        from crawler.distributed.worker import part_path
+
         prefix = str(settings.get("REDIS_KEY_PREFIX") or DEFAULT_PREFIX)
         run_id = settings.get("RUN_ID") or current_run(str(url), prefix)
         if not run_id:
