@@ -36,7 +36,9 @@ class ConditionalRequestMiddleware:
         if state is None or not url:
             return None
         previous = state.previous(url)
-        if previous is None or previous.record is None:
+        # A record made with other extraction settings must be extracted again:
+        # no local answer, and no validators that would get a 304 instead of the body.
+        if previous is None or previous.record is None or not state.reusable(previous):
             return None
         stats = self.crawler.stats
         assert stats is not None

@@ -39,10 +39,11 @@ class IncrementalPipeline(Stage):
             return
         previous = state.previous(url)
         record = item.record
-        carried = (
-            previous is not None
-            and previous.record is not None
-            and (url in state.skipped or (item.failure is None and item.http_status == 304))
+        reusable = previous is not None and state.reusable(previous)
+        if previous is not None and previous.record is not None and not reusable:
+            self.inc_stat("ingest/incremental/extraction_changed")
+        carried = reusable and (
+            url in state.skipped or (item.failure is None and item.http_status == 304)
         )
         if carried:
             assert previous is not None and previous.record is not None
@@ -61,7 +62,12 @@ class IncrementalPipeline(Stage):
             )
         record["changed"] = changed
         state.pending[url] = self._next_state(
-            item, previous, carried=carried, changed=changed, skipped=url in state.skipped
+            item,
+            previous,
+            carried=carried,
+            changed=changed,
+            skipped=url in state.skipped,
+            fingerprint=state.fingerprint,
         )
         self.inc_stat(f"ingest/incremental/changed/{str(changed).lower()}")
 
@@ -73,6 +79,7 @@ class IncrementalPipeline(Stage):
         carried: bool,
         changed: bool,
         skipped: bool,
+        fingerprint: str,
     ) -> SourceState:
         """The state row of this run (its record is filled in once the record is exported)."""
         url = item.entry.url or ""
@@ -82,12 +89,15 @@ class IncrementalPipeline(Stage):
         etag = previous.etag if previous else None
         last_modified = previous.last_modified if previous else None
         content_sha256 = previous.content_sha256 if previous else None
+        # the fingerprint of the night that made the row's record
+        extraction = previous.extraction if previous else None
         fetched = item.failure is None and item.http_status is not None
         if fetched and not carried and status in CONTENT_STATUSES:
             # New content: its validators are exactly what this response sent.
             etag = item.headers.get("etag")
             last_modified = item.headers.get("last-modified")
             content_sha256 = record.get("content_sha256")
+            extraction = fingerprint
         elif carried and not skipped:
             # A 304 may update the validators of the content it confirms.
             etag = item.headers.get("etag") or etag
@@ -110,4 +120,5 @@ class IncrementalPipeline(Stage):
             status=status,
             # replaced by the exported record when it has content (see IncrementalState)
             record=previous.record if previous else None,
+            extraction=extraction,
         )
