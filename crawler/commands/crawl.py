@@ -182,7 +182,7 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider name, e.g. `scrapy crawl sources`")
         assert self.crawler_process is not None
         settings = self.crawler_process.settings
-        if settings.get("LOG_LEVEL") != "DEBUG":
+        if str(settings.get("LOG_LEVEL")).upper() != "DEBUG":
             logging.getLogger(FEED_EXPORT_LOGGER).addFilter(OneLineStoreErrors())
         started = time.monotonic()
         template = output_template(settings, args[0])
