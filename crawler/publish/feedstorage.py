@@ -6,7 +6,9 @@ hidden ``.part`` file beside the target, and on close checks that the run
 produced one record per unique source; only then does it fsync, rename the
 file into place and write the manifest next to it. An incomplete run raises,
 which Scrapy counts as a failed export and our ``crawl`` command turns into a
-non-zero exit.
+non-zero exit. A complete output whose rename into place fails is kept as
+``<name>.<pid>.unpublished`` beside the target (stat ``ingest/kept_output``,
+named in the run summary) instead of being thrown away.
 
 ``S3FeedStorage`` does the same for ``s3://`` URIs with the spool as its
 local side: the finished file, its manifest, the new state and the
@@ -148,7 +150,7 @@ class AtomicFileFeedStorage:
         assert self._part is not None and self.crawler is not None
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         problem = completeness_problem(stats)
-        finished = False  # the part file holds the whole, checked output
+        keep_part = False  # set when a finished output could not be moved into place
         try:
             if problem:
                 raise IncompleteRunError(f"output not written to {output}: {problem}")
@@ -160,16 +162,15 @@ class AtomicFileFeedStorage:
             digest = sha256_of(file)
             size = os.fstat(file.fileno()).st_size
             file.close()
-            finished = True
             try:
                 os.replace(self._part, target)
             except OSError as exc:
+                keep_part = True
                 kept = self._keep_finished(target)
                 raise PublishFailedError(
                     f"output not published to {output}: {exc.strerror or exc}; "
                     f"the finished file is kept at {kept}"
                 ) from exc
-            finished = False  # renamed: nothing is left to keep
             _fsync_dir(target.parent)
             manifest = build_manifest(
                 stats, output=output, sha256=digest, size=size, finished_at=iso_z(utc_now())
@@ -196,7 +197,7 @@ class AtomicFileFeedStorage:
         finally:
             if not file.closed:
                 file.close()
-            if not finished:
+            if not keep_part:
                 self._part.unlink(missing_ok=True)
 
     def _keep_finished(self, target: Path) -> Path:
