@@ -21,6 +21,9 @@ from tests.pageserver import PageServer
         "http://ex%20ample.com/",  # percent-decoded first, as the WHATWG rules do
         "http://exa^mple.com/",
         "http://[::zz]/",
+        "http://999.1.1.1/",  # ends in a number: an IPv4 address, and not a valid one
+        "http://1.2.3.4.5/",
+        "http://a.0x/",  # "0x" is the number 0 to the WHATWG parser
     ],
 )
 def test_invalid_hosts_are_invalid_url(url: str) -> None:
@@ -53,7 +56,8 @@ def test_length_limit_counts_the_encoded_url() -> None:
 
 
 def test_host_problem_accepts_ordinary_hosts() -> None:
-    for host in ("example.com", "127.0.0.1", "xn--mnchen-3ya.de", "::1", "fe80::1%eth0"):
+    ordinary = ("example.com", "127.0.0.1", "127.1", "0x7f.0.0.1", "example.com.", "1example.com")
+    for host in (*ordinary, "xn--mnchen-3ya.de", "::1", "fe80::1%eth0", "4.3"):
         assert host_problem(host) is None, host
 
 

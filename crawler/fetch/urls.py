@@ -58,7 +58,47 @@ def host_problem(host: str) -> str | None:
         return f"host {decoded!r} holds characters no host name can have ({shown})"
     if not decoded.strip("."):
         return f"host {host!r} is empty"
+    if _ends_in_a_number(decoded) and not _whatwg_ipv4(decoded):
+        return f"host {decoded!r} ends in a number but is not a valid IPv4 address"
     return None
+
+
+def _ipv4_number(part: str) -> int | None:
+    """One part of a WHATWG IPv4 host: decimal, ``0x`` hex or leading-zero octal."""
+    base = 10
+    if part[:2].lower() == "0x":
+        part, base = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        part, base = part[1:], 8
+    if not part:
+        return 0
+    try:
+        return int(part, base) if part.isascii() and part.isalnum() else None
+    except ValueError:
+        return None
+
+
+def _labels(host: str) -> list[str]:
+    labels = host.split(".")
+    return labels[:-1] if len(labels) > 1 and labels[-1] == "" else labels
+
+
+def _ends_in_a_number(host: str) -> bool:
+    """The WHATWG test: a host whose last label is a number is parsed as an IPv4 address."""
+    last = _labels(host)[-1]
+    if last.isascii() and last.isdigit():
+        return True
+    return last[:2].lower() == "0x" and all(c in "0123456789abcdefABCDEF" for c in last[2:])
+
+
+def _whatwg_ipv4(host: str) -> bool:
+    """Whether the WHATWG IPv4 parser accepts ``host`` (``127.1`` and ``0x7f.1`` included)."""
+    labels = _labels(host)
+    numbers = [_ipv4_number(p) if p else None for p in labels]
+    if len(labels) > 4 or any(n is None for n in numbers):
+        return False
+    values = [n for n in numbers if n is not None]
+    return all(n <= 255 for n in values[:-1]) and values[-1] < 256 ** (5 - len(values))
 
 
 def fetchable_url(url: str, max_length: int | None = None) -> Target | Refusal:
