@@ -54,14 +54,20 @@ def _networks(value: Any) -> list[str]:
 
 
 def _output_uri(value: Any) -> Any:
-    """A local path or ``s3://bucket/key`` ending in ``.jsonl`` or ``.jsonl.gz``."""
+    """A local path or ``s3://bucket/key`` ending in ``.jsonl`` or ``.jsonl.gz``, or ``-``."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a local path or s3://bucket/key")
+    if value in ("-", "stdout:"):  # -O - streams the records to standard output
+        return value
     if "://" in value and not value.startswith(("s3://", "file://")):
         raise ValueError("expected a local path, file:// or s3://bucket/key")
     if value.startswith("s3://") and "/" not in value.removeprefix("s3://").strip("/"):
         raise ValueError("expected s3://bucket/key, with a key")
-    if not value.endswith((".jsonl", ".jsonl.gz")):
+    name = value.rstrip("/").rsplit("/", 1)[-1]
+    if "." in name.lstrip(".") and not value.endswith((".jsonl", ".jsonl.gz")):
+        # another format's name (out.csv, night.json): the records, manifest,
+        # pointer and reader are JSON Lines contracts. A name without any
+        # extension is checked as a path before the start (an existing folder).
         raise ValueError(
             "expected a name ending in .jsonl or .jsonl.gz (the records are JSON Lines)"
         )

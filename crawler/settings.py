@@ -192,6 +192,10 @@ RETRY_TIMES = 2
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 RETRY_AFTER_MAX = 60  # seconds a 429/503 may ask us to wait before its retry
 REDIRECT_MAX_TIMES = 10
+# Scrapy's UrlLengthMiddleware silently drops requests longer than this (its
+# default, 2083, is an old browser's limit); real citation URLs reach several
+# KB. The spider makes any longer URL an `invalid_url` record, so none is lost.
+URLLENGTH_LIMIT = 32768
 COOKIES_ENABLED = False
 DNS_TIMEOUT = 20
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.

@@ -80,12 +80,12 @@ def test_alarms_reach_the_stats_summary_and_report(
 
 
 def test_summary_of_a_run_that_published_nothing(tmp_path: Path) -> None:
+    # An unreadable sources list stops the command before the crawl starts
+    # (tests/test_newcomer_sources.py): one line, and no run to summarise.
     result = run_crawl(tmp_path / "missing.yaml", tmp_path / "out.jsonl")
     assert result.exit_code == 2
-    summary = result.log[result.log.index("Run summary") :]
-    assert "output    NOT published: the run failed" in summary
-    assert "exit      2:" in summary
-    assert "No report: the output was not published" in result.log
+    assert f"Not started: cannot read the sources list: {tmp_path / 'missing.yaml'}" in result.log
+    assert "Run summary" not in result.log and "Traceback" not in result.log
 
 
 def test_live_bar_on_a_terminal_and_no_progress_lines(

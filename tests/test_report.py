@@ -227,12 +227,60 @@ def test_rendered_page_is_self_contained(nights: list[Path]) -> None:
     assert metric(page, "domain-failing/bad.example") == "2"
     assert metric(page, "failing") == "6"
     assert 'data-alarm="coverage/title"' in page
-    assert "refused &lt;b&gt;x&lt;/b&gt;" in page  # error details are escaped
     assert page.count("<svg") == 4
     assert "default-src 'none'" in page
-    # nothing that would load from elsewhere
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    # nothing that would load from elsewhere; links only to http(s), without referrer
+    assert not re.search(r"""src\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page
+    for tag in re.findall(r"<a [^>]*>", page):
+        assert re.fullmatch(r'<a href="https?://[^"<>]+" rel="noreferrer noopener">', tag), tag
+    # every source is in the data block, which no text of a record can close or escape
+    rows = sources_data(page)["rows"]
+    assert len(rows) == 10 and metric(page, "sources") == "10"
+    assert [r[0] for r in rows].index("ok") == 6  # failing first
+    assert any(r[7:] == ["refused <b>x</b>"] for r in rows)
+    assert "<b>x</b>" not in page
+
+
+def sources_data(page: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="sources-data">(.*?)</script>', page)
+    assert found
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def test_hostile_records_stay_text(tmp_path: Path) -> None:
+    hostile = [
+        record("x", "dead", url="javascript:alert(1)", error="unsupported_scheme"),
+        record(
+            "y",
+            title="</script><script>alert(1)</script>",
+            url="https://a.example/?q=<x>&y",
+            content_sha256=sha("changed"),  # listed under "content changed", as a link
+        ),
+        record("z", "ok", title="t" * 5000),
+    ]
+    write_night(tmp_path, "2026-11-28T02:00:00Z", [record("x"), record("y", url=hostile[1]["url"])])
+    page = render(build_report(write_night(tmp_path, "2026-11-29T02:00:00Z", hostile)))
+    assert "<script>alert" not in page and 'href="javascript' not in page
+    assert '<a href="https://a.example/?q=&lt;x&gt;&amp;y" rel="noreferrer noopener">' in page
+    rows = {r[6]: r for r in sources_data(page)["rows"]}
+    assert rows["https://a.example/?q=<x>&y"][3] == "</script><script>alert(1)</script>"
+    assert len(rows["https://site.example/z"][3]) == 300  # titles are cut for the list
+
+
+def test_small_run_is_not_judged(tmp_path: Path) -> None:
+    records = [record(x, "error", error="timeout") for x in "abc"]
+    report = build_report(write_night(tmp_path, "2026-11-29T02:00:00Z", records))
+    assert not report.judged and report.alarms == []
+    page = render(report)
+    assert 'data-judged="false"' in page and "Not judged: 3 records" in page
+    assert "every threshold holds" not in page
+    judged = build_report(
+        write_night(tmp_path, "2026-11-30T02:00:00Z", [record(x) for x in "abc"]),
+        thresholds=THRESHOLDS,
+    )
+    assert judged.judged and "every threshold holds" in render(judged)
 
 
 def test_first_night_has_nothing_to_compare(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import pytest
 from crawler.watch.report import write_report
 from tests.conftest import PROJECT_ROOT, run_crawl
 from tests.pageserver import PageServer
-from tests.test_report import THRESHOLDS, craft_nights
+from tests.test_report import THRESHOLDS, craft_nights, record, write_night
 
 BROWSER = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -168,18 +168,16 @@ def test_report_in_headless_chromium(tmp_path: Path, browser: DevTools) -> None:
     assert evaluate("document.querySelectorAll('#alarms li').length") == 2
     assert evaluate("document.querySelectorAll('svg rect').length") == 4 * 3
 
-    # the inline search filters the failing table
-    assert evaluate("document.getElementById('shown').textContent") == "6"
-    shown = evaluate(
-        "(function(){var q=document.getElementById('filter');q.value='bad.example';"
-        "q.dispatchEvent(new Event('input'));"
-        "return document.getElementById('shown').textContent})()"
+    # the list holds every source, failing first; search and the status filter narrow it
+    assert evaluate("document.getElementById('shown').textContent") == "10"
+    assert evaluate("document.querySelectorAll('#sources tbody tr').length") == 10
+    assert search(evaluate, "bad.example") == "2"
+    assert search(evaluate, "", status="failing") == "6"
+    assert search(evaluate, "") == "10"
+    links = evaluate(
+        "Array.from(document.querySelectorAll('#sources a')).map(a=>a.rel+' '+a.protocol)"
     )
-    assert shown == "2"
-    evaluate(
-        "(function(){var q=document.getElementById('filter');q.value='';"
-        "q.dispatchEvent(new Event('input'))})()"
-    )
+    assert links and set(links) == {"noreferrer noopener https:"}
 
     metrics = browser.send("Page.getLayoutMetrics", session)["cssContentSize"]
     shot = browser.send(
@@ -291,4 +289,62 @@ def test_two_crawled_nights_in_chromium(
     ok = [r for r in records.values() if r["status"] == "ok"]
     titled = sum(bool(r["title"]) for r in ok)
     assert metric("coverage/title") == f"{titled / len(ok):.0%}"
-    assert evaluate("document.querySelectorAll('#failing tbody tr').length") == 2
+    search(evaluate, "", status="failing")
+    assert evaluate("document.querySelectorAll('#sources tbody tr').length") == 2
+
+
+def search(evaluate: Any, text: str, status: str = "") -> str:
+    """Type into the page's search box and pick a status; return how many sources match."""
+    shown = evaluate(
+        "(function(){var q=document.getElementById('filter'),"
+        "s=document.getElementById('status-filter');"
+        f"s.value={json.dumps(status)};s.dispatchEvent(new Event('change'));"
+        f"q.value={json.dumps(text)};q.dispatchEvent(new Event('input'));"
+        "return document.getElementById('shown').textContent})()"
+    )
+    assert isinstance(shown, str)
+    return shown
+
+
+def test_twenty_thousand_sources_open_paginated(tmp_path: Path, browser: DevTools) -> None:
+    domains = [f"d{n}.example" for n in range(50)]
+    records = [
+        record(
+            f"r{i:05d}",
+            "ok" if i % 7 else "dead",
+            domain=domains[i % len(domains)],
+            title=f"Article number {i:05d} about <things> & more",
+            **({} if i % 7 else {"error": "http_404", "http_status": 404}),
+        )
+        for i in range(20_000)
+    ]
+    records.append(record("evil", "dead", url="javascript:alert(1)", error="unsupported_scheme"))
+    output = write_night(tmp_path, "2026-11-29T02:00:00Z", records)
+    page, _ = write_report(output, thresholds=THRESHOLDS)
+    session, evaluate = open_page(browser, page, domains=("Page", "Runtime", "Log"))
+    # the first paint holds one page of rows, not 20,001
+    assert evaluate("document.querySelectorAll('#sources tbody tr').length") == 100
+    assert evaluate("document.querySelectorAll('tr').length") < 400
+    assert evaluate("document.getElementById('pages').textContent") == "201"
+    assert evaluate("document.getElementById('shown').textContent") == "20,001"
+    # a record far down the list (ok records come after the failing ones) is found by search
+    assert search(evaluate, "number 19999") == "1"
+    row = evaluate("document.querySelector('#sources tbody tr').textContent")
+    assert "Article number 19999 about <things> & more" in row
+    href = evaluate("document.querySelector('#sources tbody a').getAttribute('href')")
+    assert href == "https://d49.example/r19999"
+    # paging walks the whole list
+    search(evaluate, "")
+    evaluate("document.getElementById('next').click()")
+    assert evaluate("document.getElementById('page').textContent") == "2"
+    # a javascript: URL is shown as text, never as a link
+    assert search(evaluate, "javascript:") == "1"
+    assert evaluate("document.querySelectorAll('#sources tbody a').length") == 0
+    browser.send("Runtime.evaluate", session, expression="1")  # flush pending events
+    problems = [
+        e["params"]
+        for e in browser.events
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+    ]
+    assert problems == []

@@ -131,7 +131,7 @@ def test_a_command_line_mistake_exits_2_before_anything_starts(
     assert expected in log
     assert "Traceback" not in log
     assert "pw@" not in log
-    error_lines = [line for line in log.splitlines() if line.startswith("Error: ")]
+    error_lines = [line for line in log.splitlines() if line.startswith("Not started: ")]
     assert len(error_lines) == 1
     # nothing was started: no lock, state, part file or output
     assert not (tmp_path / "night").exists()

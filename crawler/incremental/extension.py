@@ -19,6 +19,9 @@ Every state row, look-up and pending record is keyed by :func:`state_key`.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
 import logging
 import os
 import posixpath
@@ -32,6 +35,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
 
 from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
 from crawler.publish.signals import output_published
@@ -44,6 +48,37 @@ logger = logging.getLogger(__name__)
 
 CONTENT_STATUSES = frozenset({"ok", "paywall"})
 LOCAL_STATE_NAME = "state.sqlite"
+#: settings that change what extraction writes into a record: a record made
+#: under other values is not carried forward but extracted again
+EXTRACTION_SETTINGS = ("FULL_TEXT", "PREVIEW_CHARS", "EXTRACT_THOROUGH", "EXTRACT_MAX_HTML_BYTES")
+PROJECT_DISTRIBUTION = "sources-crawler"
+
+
+def project_version() -> str:
+    """The installed project's version (extraction rules change with it)."""
+    try:
+        return importlib.metadata.version(PROJECT_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def extraction_fingerprint(settings: BaseSettings) -> str:
+    """A short hash of the extraction settings and the project's version.
+
+    Kept with each state row: a night whose fingerprint differs from the
+    one a record was made with extracts the page again instead of carrying
+    that record forward.
+    """
+    values = {
+        "FULL_TEXT": settings.getbool("FULL_TEXT"),
+        "PREVIEW_CHARS": settings.getint("PREVIEW_CHARS"),
+        "EXTRACT_THOROUGH": settings.getbool("EXTRACT_THOROUGH"),
+        "EXTRACT_MAX_HTML_BYTES": settings.getint("EXTRACT_MAX_HTML_BYTES"),
+        "version": project_version(),
+    }
+    assert set(values) - {"version"} == set(EXTRACTION_SETTINGS)
+    text = json.dumps(values, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def state_key(entry: SourceEntry) -> str | None:
@@ -106,6 +141,8 @@ class IncrementalState:
         self.crawler = crawler
         self.settings = settings
         self.refetch_after = timedelta(days=settings.getfloat("REFETCH_AFTER_DAYS"))
+        #: this night's extraction fingerprint, stored with the records it makes
+        self.fingerprint = extraction_fingerprint(settings)
         self.now = utc_now()
         self.store: StateStore | None = None
         self.uri: str | None = None
@@ -184,9 +221,15 @@ class IncrementalState:
         """The state the previous runs left for a source (by :func:`state_key`)."""
         return self.store.get(key) if self.store is not None else None
 
+    def reusable(self, state: SourceState) -> bool:
+        """Whether the state's record was extracted as this night would (same fingerprint)."""
+        return state.record is not None and state.extraction == self.fingerprint
+
     def fresh_enough(self, state: SourceState) -> bool:
         """Whether a source may be carried forward without a request (``REFETCH_AFTER_DAYS``)."""
-        if not self.refetch_after or state.record is None or state.status not in CONTENT_STATUSES:
+        if not self.refetch_after or state.status not in CONTENT_STATUSES:
+            return False
+        if not self.reusable(state):
             return False
         checked = parse_time(state.checked_at)
         return checked is not None and self.now - checked < self.refetch_after

@@ -37,7 +37,9 @@ class ConditionalRequestMiddleware:
         if state is None or key is None:
             return None
         previous = state.previous(key)
-        if previous is None or previous.record is None:
+        # A record made with other extraction settings must be extracted again:
+        # no local answer, and no validators that would get a 304 instead of the body.
+        if previous is None or previous.record is None or not state.reusable(previous):
             return None
         stats = self.crawler.stats
         assert stats is not None

@@ -41,8 +41,12 @@ class IncrementalPipeline(Stage):
         previous = state.previous(key)
         record = item.record
         skipped = key in state.skipped
+        reusable = previous is not None and state.reusable(previous)
+        if previous is not None and previous.record is not None and not reusable:
+            self.inc_stat("ingest/incremental/extraction_changed")
         carried = (
-            previous is not None
+            reusable
+            and previous is not None
             and previous.record is not None
             and (skipped or (item.failure is None and item.http_status == 304))
         )
@@ -63,7 +67,13 @@ class IncrementalPipeline(Stage):
             )
         record["changed"] = changed
         state.pending[export_key(record)] = self._next_state(
-            key, item, previous, carried=carried, changed=changed, skipped=skipped
+            key,
+            item,
+            previous,
+            carried=carried,
+            changed=changed,
+            skipped=skipped,
+            fingerprint=state.fingerprint,
         )
         self.inc_stat(f"ingest/incremental/changed/{str(changed).lower()}")
 
@@ -76,6 +86,7 @@ class IncrementalPipeline(Stage):
         carried: bool,
         changed: bool,
         skipped: bool,
+        fingerprint: str,
     ) -> SourceState:
         """The state row of this run (its record is filled in once the record is exported)."""
         now = iso_z(item.fetched_at)
@@ -84,12 +95,15 @@ class IncrementalPipeline(Stage):
         etag = previous.etag if previous else None
         last_modified = previous.last_modified if previous else None
         content_sha256 = previous.content_sha256 if previous else None
+        # the fingerprint of the night that made the row's record
+        extraction = previous.extraction if previous else None
         fetched = item.failure is None and item.http_status is not None
         if fetched and not carried and status in CONTENT_STATUSES:
             # New content: its validators are exactly what this response sent.
             etag = item.headers.get("etag")
             last_modified = item.headers.get("last-modified")
             content_sha256 = record.get("content_sha256")
+            extraction = fingerprint
         elif carried and not skipped:
             # A 304 may update the validators of the content it confirms.
             etag = item.headers.get("etag") or etag
@@ -112,4 +126,5 @@ class IncrementalPipeline(Stage):
             status=status,
             # replaced by the exported record when it has content (see IncrementalState)
             record=previous.record if previous else None,
+            extraction=extraction,
         )

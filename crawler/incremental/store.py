@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_changed TEXT NOT NULL,
     checked_at TEXT,
     status TEXT NOT NULL,
-    record BLOB
+    record BLOB,
+    extraction TEXT
 )
 """
 _COLUMNS = (
@@ -41,7 +42,9 @@ _COLUMNS = (
     "checked_at",
     "status",
     "record",
+    "extraction",
 )
+_RECORD = _COLUMNS.index("record")
 _BATCH = 1000
 
 
@@ -63,6 +66,10 @@ class SourceState:
     checked_at: str | None
     status: str
     record: dict[str, Any] | None
+    #: the extraction fingerprint of the night that made ``record`` (see
+    #: :func:`crawler.incremental.extension.extraction_fingerprint`); None in
+    #: states written before it was kept, which are never carried forward
+    extraction: str | None = None
 
 
 class StateStore:
@@ -74,6 +81,7 @@ class StateStore:
             self._old = sqlite3.connect(
                 f"file:{previous}?mode=ro", uri=True, check_same_thread=False
             )
+        self._select = self._select_list()
         working.unlink(missing_ok=True)
         self.working = working
         # Not used concurrently, but finished from the S3 storage's upload thread.
@@ -88,17 +96,25 @@ class StateStore:
         self._new.execute(_SCHEMA)
         self._pending: list[tuple[Any, ...]] = []
 
+    def _select_list(self) -> str:
+        """The columns to read from the previous state; NULL for those an older state lacks."""
+        if self._old is None:
+            return ", ".join(_COLUMNS)
+        present = {row[1] for row in self._old.execute("PRAGMA table_info(sources)")}
+        return ", ".join(c if c in present else f"NULL AS {c}" for c in _COLUMNS)
+
     def get(self, url: str) -> SourceState | None:
         """Return the previous state of a URL, or None when it was never seen."""
         if self._old is None:
             return None
         row = self._old.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM sources WHERE url = ?", (url,)
+            f"SELECT {self._select} FROM sources WHERE url = ?", (url,)
         ).fetchone()
         if row is None:
             return None
         values = list(row)
-        values[-1] = json.loads(zlib.decompress(values[-1])) if values[-1] else None
+        blob = values[_RECORD]
+        values[_RECORD] = json.loads(zlib.decompress(blob)) if blob else None
         return SourceState(*values)
 
     def put(self, state: SourceState) -> None:
@@ -121,6 +137,7 @@ class StateStore:
                 state.checked_at,
                 state.status,
                 record,
+                state.extraction,
             )
         )
         if len(self._pending) >= _BATCH:

@@ -39,6 +39,8 @@ from crawler.publish.manifest import make_shareable
 from crawler.publish.sequence import (
     IncompleteRunError,
     Publication,
+    Published,
+    PublishFailedError,
     UploadFailedError,
     completeness_problem,
     publish,
@@ -51,6 +53,8 @@ from crawler.timeutil import iso_z, utc_now
 logger = logging.getLogger(__name__)
 
 PART_SUFFIX = ".part"
+#: the stat naming a finished output kept after its publication failed, for the run summary
+KEPT_STAT = "ingest/kept_output"
 
 __all__ = [
     "AtomicFileFeedStorage",
@@ -112,7 +116,23 @@ class AtomicFileFeedStorage:
         """
         assert self._part is not None and self.crawler is not None
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        published = publish(
+        try:
+            published = self._run_sequence(target, output, stats, file)
+        except PublishFailedError as exc:
+            if self.crawler.stats:
+                self.crawler.stats.set_value(KEPT_STAT, str(exc.kept))
+            raise
+        if self.crawler.stats:
+            self.crawler.stats.set_value("ingest/output", output)
+            if published.health_problem:
+                self.crawler.stats.set_value("ingest/unhealthy", published.health_problem)
+        return published.health_problem is None
+
+    def _run_sequence(
+        self, target: Path, output: str, stats: dict[str, Any], file: IO[bytes]
+    ) -> Published:
+        assert self._part is not None and self.crawler is not None
+        return publish(
             Publication(
                 part=self._part,
                 target=target,
@@ -124,11 +144,6 @@ class AtomicFileFeedStorage:
             ),
             file,
         )
-        if self.crawler.stats:
-            self.crawler.stats.set_value("ingest/output", output)
-            if published.health_problem:
-                self.crawler.stats.set_value("ingest/unhealthy", published.health_problem)
-        return published.health_problem is None
 
 
 class S3FeedStorage(AtomicFileFeedStorage):

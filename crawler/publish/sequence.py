@@ -128,6 +128,31 @@ class Published:
     latest: Path | None
 
 
+class PublishFailedError(RuntimeError):
+    """The output is complete but could not be moved into place; the finished file is kept."""
+
+    def __init__(self, message: str, kept: Path) -> None:
+        super().__init__(message)
+        self.kept = kept
+
+
+#: a finished output whose publication failed: ``<name>.<pid>.unpublished``
+UNPUBLISHED_SUFFIX = ".unpublished"
+
+
+def keep_finished(part: Path, target: Path) -> Path:
+    """Give the finished part file of a failed publication a name no later run removes.
+
+    Returns where it is now (the part file itself when even that rename fails).
+    """
+    candidate = target.with_name(f"{target.name}.{os.getpid()}{UNPUBLISHED_SUFFIX}")
+    try:
+        os.replace(part, candidate)
+    except OSError:
+        return part  # stays a part file; the next run's clean-up may remove it
+    return candidate
+
+
 def publish(publication: Publication, file: IO[bytes] | None = None) -> Published:
     """Run the publish sequence (see the module docstring) on one finished file.
 
@@ -136,6 +161,7 @@ def publish(publication: Publication, file: IO[bytes] | None = None) -> Publishe
     afterwards whatever happens.
     """
     pub = publication
+    keep_part = False  # set when a finished output could not be moved into place
     try:
         if pub.incomplete:
             raise IncompleteRunError(f"output not written to {pub.output}: {pub.incomplete}")
@@ -146,7 +172,16 @@ def publish(publication: Publication, file: IO[bytes] | None = None) -> Publishe
         )
         digest, size = _seal(pub.part, file)
         make_shareable(pub.part)
-        os.replace(pub.part, pub.target)
+        try:
+            os.replace(pub.part, pub.target)
+        except OSError as exc:
+            keep_part = True
+            kept = keep_finished(pub.part, pub.target)
+            raise PublishFailedError(
+                f"output not published to {pub.output}: {exc.strerror or exc}; "
+                f"the finished file is kept at {kept}",
+                kept,
+            ) from exc
         fsync_dir(pub.target.parent)
         manifest = build_manifest(
             pub.stats, output=pub.output, sha256=digest, size=size, finished_at=iso_z(utc_now())
@@ -177,7 +212,8 @@ def publish(publication: Publication, file: IO[bytes] | None = None) -> Publishe
     finally:
         if file is not None and not file.closed:
             file.close()
-        pub.part.unlink(missing_ok=True)
+        if not keep_part:
+            pub.part.unlink(missing_ok=True)
 
 
 def _seal(part: Path, file: IO[bytes] | None) -> tuple[str, int]:

@@ -69,6 +69,40 @@ def _yaml_error(path: str, exc: yaml.YAMLError) -> SourcesError:
     return SourcesError(path, message, line)
 
 
+#: explicit tags a sources list may carry: the plain JSON-like values
+#: (``!`` is YAML's non-specific tag, a quoted string). Every other tag is
+#: refused, ``!!python/object`` and application tags such as ``!custom`` alike.
+_PLAIN_VALUES = ("str", "int", "float", "bool", "null", "seq", "map")
+SAFE_YAML_TAGS = frozenset({"!"} | {f"tag:yaml.org,2002:{name}" for name in _PLAIN_VALUES})
+#: nesting deeper than this is refused: a citation entry is a mapping of a few
+#: lists, and unbounded nesting costs memory and recursion when entries are built
+MAX_YAML_DEPTH = 64
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,") else tag
+
+
+def _check_yaml_event(path: str, event: yaml.Event) -> None:
+    """Refuse aliases and tags outside :data:`SAFE_YAML_TAGS` (syntax is the parser's job)."""
+    if isinstance(event, yaml.AliasEvent):
+        # PyYAML's safe loader expands aliases: a few hundred bytes of nested
+        # aliases become gigabytes. A citation list never needs them.
+        raise SourcesError(
+            path,
+            f"YAML alias *{event.anchor} is not allowed in a sources list (write the value out)",
+            _line(event.start_mark),
+        )
+    tag = getattr(event, "tag", None)
+    if isinstance(event, yaml.NodeEvent) and tag is not None and tag not in SAFE_YAML_TAGS:
+        raise SourcesError(
+            path,
+            f"YAML tag {_shown_tag(tag)} is not allowed in a sources list "
+            "(only plain strings, numbers, booleans, nulls, lists and mappings)",
+            _line(event.start_mark),
+        )
+
+
 def _check_yaml(path: str) -> None:
     with _open_binary(path) as f:
         loader = _StreamingYamlLoader(f)
@@ -77,7 +111,14 @@ def _check_yaml(path: str) -> None:
             top_kind: str | None = None
             while loader.check_event():
                 event = loader.get_event()
+                _check_yaml_event(path, event)
                 if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                    if depth >= MAX_YAML_DEPTH:
+                        raise SourcesError(
+                            path,
+                            f"YAML nested deeper than {MAX_YAML_DEPTH} levels",
+                            _line(event.start_mark),
+                        )
                     if depth == 0 and top_kind is None:
                         top_kind = type(event).__name__
                         if isinstance(event, yaml.MappingStartEvent):

@@ -45,6 +45,9 @@ class SourcesSpider(Spider):
     def __init__(self, sources: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sources_spec = sources
+        #: longer URLs are invalid_url records: Scrapy's UrlLengthMiddleware
+        #: would drop their requests without a record (set in start())
+        self.max_url_length: int | None = None
 
     async def start(self) -> AsyncIterator[Request | SourceItem]:
         """Turn the provider's entries into requests, waiting while the scheduler is busy."""
@@ -52,6 +55,7 @@ class SourcesSpider(Spider):
         provider_class = load_object(settings["SOURCES_PROVIDER"])
         provider: EntryProvider = provider_class.from_crawler(self.crawler, self.sources_spec)
         readahead = settings.getint("SOURCES_READAHEAD")
+        self.max_url_length = settings.getint("URLLENGTH_LIMIT") or None
         entries = provider.entries()
         while True:
             # Wait before asking: an entry held back here (claimed from a
@@ -93,7 +97,7 @@ class SourcesSpider(Spider):
         """The request for an entry, or its error item when it cannot be fetched at all."""
         if entry.url is None:
             return self._refused(entry, Refusal("invalid_url", entry.problem or "entry has no url"))
-        target = fetchable_url(entry.url)
+        target = fetchable_url(entry.url, self.max_url_length)
         if isinstance(target, Refusal):
             return self._refused(entry, target)
         # dont_filter: duplicates are removed above on the URL as given; Scrapy's

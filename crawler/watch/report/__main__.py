@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for output in outputs:
         page, report = write_report(output, history=args.history, thresholds=thresholds)
-        alarms = ", ".join(a.name for a in report.alarms) or "none"
+        alarms = ", ".join(a.name for a in report.alarms) or (
+            "none" if report.judged else f"not judged (fewer than {thresholds.min_records} records)"
+        )
         print(f"{page}  ({report.tonight.counts.records} records, alarms: {alarms})")
     return 0
 

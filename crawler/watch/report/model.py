@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_SUFFIXES = (".jsonl", ".jsonl.gz")
 NO_DOMAIN = "(no domain)"
+#: characters of a title or error detail kept in the list of sources: the
+#: page is read by people, and a hostile page must not make it huge
+MAX_TEXT = 300
+#: the order of the list of sources: failing first, worst first
+STATUS_RANK = {"error": 0, "dead": 1, "paywall": 2, "ok": 3}
 
 
 def manifest_of(output: Path) -> Path:
@@ -151,6 +156,20 @@ class Failing:
 
 
 @dataclass(frozen=True)
+class SourceRow:
+    """A row of the list of every source: what a reader looks a source up by."""
+
+    status: str
+    error: str
+    http_status: int | None
+    title: str
+    published_date: str
+    domain: str
+    url: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Change:
     """A source whose state differs from the previous night."""
 
@@ -207,11 +226,18 @@ class Report:
     changes: Changes | None
     failing: list[Failing]
     failure_domains: list[DomainFailures]
+    #: every record of tonight's file, failing first (the page lists them all)
+    sources: list[SourceRow]
     slow_domains: list[DomainSpeed]
     timings_available: bool
     alarms: list[Alarm]
     thresholds: Thresholds
     generated_at: str
+
+    @property
+    def judged(self) -> bool:
+        """Whether tonight is big enough for the coverage alarms (``ALARM_MIN_RECORDS``)."""
+        return self.tonight.counts.records >= self.thresholds.min_records
 
 
 def _summarise(path: Path, states: dict[str, State] | None = None) -> Night:
@@ -230,6 +256,13 @@ def _state(record: Mapping[str, Any]) -> State:
         status=str(record.get("status")),
         content_sha256=sha if isinstance(sha, str) else None,
     )
+
+
+def _short(value: Any) -> str:
+    """A text field for the list of sources: a string, cut at :data:`MAX_TEXT` characters."""
+    if not isinstance(value, str):
+        return ""
+    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
 
 
 def _compare(tonight: Mapping[str, State], before: Mapping[str, State], previous: Night) -> Changes:
@@ -286,6 +319,7 @@ def build_report(
     )
     states: dict[str, State] = {}
     failing: list[Failing] = []
+    sources: list[SourceRow] = []
     domains: dict[str, Counter[str]] = {}
     timeouts: Counter[str] = Counter()
     for record in iter_raw_records(output):
@@ -298,12 +332,24 @@ def build_report(
         per_domain["_total"] += 1
         if record.get("error") == "timeout":
             timeouts[domain] += 1
+        http_status = record.get("http_status")
+        sources.append(
+            SourceRow(
+                status=status,
+                error=str(record.get("error") or ""),
+                http_status=http_status if isinstance(http_status, int) else None,
+                title=_short(record.get("title")),
+                published_date=_short(record.get("published_date")),
+                domain=domain,
+                url=str(record.get("url") or ""),
+                detail=_short(record.get("error_detail")),
+            )
+        )
         if status == "ok":
             continue
         kind = str(record.get("error") or status)
         per_domain[kind] += 1
         per_domain["_failing"] += 1
-        http_status = record.get("http_status")
         failing.append(
             Failing(
                 resource_id=rid,
@@ -372,6 +418,9 @@ def build_report(
         changes=changes,
         failing=sorted(failing, key=lambda f: (f.status, f.error, f.domain, f.url)),
         failure_domains=failure_domains,
+        sources=sorted(
+            sources, key=lambda r: (STATUS_RANK.get(r.status, -1), r.error, r.domain, r.url)
+        ),
         slow_domains=speeds,
         timings_available=timings is not None,
         alarms=evaluate(tonight.counts, thresholds),

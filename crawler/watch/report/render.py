@@ -8,6 +8,7 @@ up as a console error in the browser test instead of a silent request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from html import escape
 
@@ -34,6 +35,7 @@ th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee;vertical-alig
 th{background:#f5f6f8}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .alarm{background:#fde8e8;border:1px solid #e0a0a0;border-radius:6px;padding:8px 12px}
 .calm{background:#e8f6ea;border:1px solid #a6d4ad;border-radius:6px;padding:8px 12px}
+.note{background:#f5f6f8;border:1px solid #ccd;border-radius:6px;padding:8px 12px}
 .s-ok{color:#1a7f37}.s-dead{color:#8250df}.s-paywall{color:#9a6700}.s-error{color:#cf222e}
 .url{word-break:break-all}.small{font-size:12px;color:#555}
 input[type=search]{font:inherit;padding:4px 8px;width:320px}select{font:inherit;padding:3px}
@@ -41,22 +43,89 @@ details{margin:4px 0}summary{cursor:pointer}
 .charts{display:flex;flex-wrap:wrap;gap:18px}.chart{border:1px solid #eee;padding:6px 8px}
 """
 
-SCRIPT = """
+#: rows of the list of sources drawn at once: the page stays light whatever the night's size
+PAGE_SIZE = 100
+#: the columns of each row in the sources data block, in order
+SOURCE_COLUMNS = ("status", "error", "http_status", "title", "published_date", "domain", "url")
+#: The page's only script, constant (no data in it: a CSP hash of it stays valid). It
+#: draws one page of the list of sources from the JSON data block, with the DOM's
+#: text and attribute setters (never HTML), and links only http(s) URLs.
+SCRIPT = r"""
 (function(){
+  var data=JSON.parse(document.getElementById('sources-data').textContent);
+  var rows=data.rows,size=data.page_size,keys=new Array(rows.length),page=0,matches=rows;
   var q=document.getElementById('filter'),s=document.getElementById('status-filter'),
-      rows=document.querySelectorAll('#failing tbody tr'),shown=document.getElementById('shown');
-  function apply(){
-    var text=q.value.trim().toLowerCase(),status=s.value,n=0;
-    for(var i=0;i<rows.length;i++){
-      var r=rows[i],ok=(!status||r.getAttribute('data-status')===status)&&
-        (!text||r.textContent.toLowerCase().indexOf(text)!==-1);
-      r.hidden=!ok;if(ok){n++;}
-    }
-    shown.textContent=String(n);
+      body=document.querySelector('#sources tbody'),shown=document.getElementById('shown'),
+      prev=document.getElementById('prev'),next=document.getElementById('next'),
+      at=document.getElementById('page'),pages=document.getElementById('pages');
+  var FAILING={dead:1,paywall:1,error:1},WEB=/^https?:\/\//i;
+  function key(i){
+    if(keys[i]===undefined){keys[i]=rows[i].join('\u0001').toLowerCase();}
+    return keys[i];
   }
-  q.addEventListener('input',apply);s.addEventListener('change',apply);apply();
+  function cell(tr,text,cls){
+    var td=document.createElement('td');
+    if(cls){td.className=cls;}
+    td.textContent=text===null||text===undefined?'':String(text);
+    tr.appendChild(td);return td;
+  }
+  function draw(){
+    var n=matches.length,last=Math.max(Math.ceil(n/size),1),frag=document.createDocumentFragment();
+    if(page>=last){page=last-1;}
+    for(var i=page*size;i<Math.min(n,(page+1)*size);i++){
+      var r=matches[i],tr=document.createElement('tr');
+      tr.setAttribute('data-status',r[0]);
+      cell(tr,r[0],'s-'+r[0]);cell(tr,r[1]);cell(tr,r[2],'n');cell(tr,r[3]);cell(tr,r[4]);
+      cell(tr,r[5]);
+      var td=cell(tr,WEB.test(r[6])?'':r[6],'url');
+      if(WEB.test(r[6])){
+        var a=document.createElement('a');
+        a.href=r[6];a.rel='noreferrer noopener';a.textContent=r[6];td.appendChild(a);
+      }
+      if(r[7]){tr.title=r[7];}
+      frag.appendChild(tr);
+    }
+    body.replaceChildren(frag);
+    shown.textContent=n.toLocaleString('en-US');
+    at.textContent=String(page+1);pages.textContent=String(last);
+    prev.disabled=page===0;next.disabled=page>=last-1;
+  }
+  function apply(){
+    var text=q.value.trim().toLowerCase(),status=s.value;
+    matches=[];
+    for(var i=0;i<rows.length;i++){
+      var st=rows[i][0];
+      if(status==='failing'?!FAILING[st]:(status&&st!==status)){continue;}
+      if(text&&key(i).indexOf(text)===-1){continue;}
+      matches.push(rows[i]);
+    }
+    page=0;draw();
+  }
+  q.addEventListener('input',apply);s.addEventListener('change',apply);
+  prev.addEventListener('click',function(){page--;draw();});
+  next.addEventListener('click',function(){page++;draw();});
+  apply();
 })();
 """
+
+
+def _link(url: str) -> str:
+    """The URL as a link when it is http(s) (nothing else gets an href), else as text."""
+    if url.lower().startswith(("http://", "https://")):
+        return f'<a href="{escape(url)}" rel="noreferrer noopener">{escape(url)}</a>'
+    return escape(url)
+
+
+def _json_in_script(data: object) -> str:
+    """JSON safe inside a ``<script>`` element: no ``<``, ``>`` or ``&`` to end or confuse it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -96,6 +165,13 @@ def _header(report: Report) -> str:
 
 
 def _alarms(report: Report) -> str:
+    if not report.alarms and not report.judged:
+        return (
+            '<div class="note" id="alarms" data-judged="false">Not judged: '
+            f"{report.tonight.counts.records:,} records, fewer than the "
+            f"{report.thresholds.min_records:,} the coverage alarms need "
+            "(ALARM_MIN_RECORDS): shares of so few records say nothing.</div>"
+        )
     if not report.alarms:
         return '<div class="calm" id="alarms">No coverage alarm: every threshold holds.</div>'
     items = "".join(
@@ -142,7 +218,7 @@ def _change_list(title: str, key: str, changes: list[Change], show_before: bool)
     for c in changes[:MAX_LISTED]:
         state = f"{escape(c.before)} → {escape(c.after)}" if show_before else escape(c.after)
         rows.append(
-            f'<tr><td>{escape(c.resource_id)}</td><td class="url">{escape(c.url)}</td>'
+            f'<tr><td>{escape(c.resource_id)}</td><td class="url">{_link(c.url)}</td>'
             f"<td>{state}</td></tr>"
         )
     more = (
@@ -290,28 +366,41 @@ def _coverage(report: Report) -> str:
     )
 
 
-def _failing(report: Report) -> str:
-    rows = (
-        f'<tr data-status="{escape(f.status)}">'
-        f'<td class="s-{escape(f.status)}">{escape(f.status)}</td><td>{escape(f.error)}</td>'
-        f"<td class=n>{'' if f.http_status is None else f.http_status}</td>"
-        f"<td>{escape(f.domain)}</td><td class=url>{escape(f.url)}</td>"
-        f'<td class="small">{escape(f.detail)}</td></tr>'
-        for f in report.failing
-    )
-    options = "".join(f'<option value="{s}">{s}</option>' for s in STATUS_ORDER if s != "ok")
-    table = _table(
-        ["status", "error", "HTTP", "domain", "url", "detail"],
-        rows,
-        [False, False, True, False, False, False],
-    ).replace("<table>", '<table id="failing">', 1)
+def _sources(report: Report) -> str:
+    """Every source, searchable: the rows travel as JSON and the script draws one page."""
+    failing = len(report.failing)
+    total = len(report.sources)
+    data = {
+        "page_size": PAGE_SIZE,
+        "columns": [*SOURCE_COLUMNS, "detail"],
+        "rows": [
+            [r.status, r.error, r.http_status, r.title, r.published_date, r.domain, r.url]
+            + ([r.detail] if r.detail else [])
+            for r in report.sources
+        ],
+    }
+    options = "".join(f'<option value="{s}">{s}</option>' for s in STATUS_ORDER)
+    head = _table(
+        ["status", "error", "HTTP", "title", "published", "domain", "url"],
+        [],
+        [False, False, True, False, False, False, False],
+    ).replace("<table>", '<table id="sources">', 1)
     return (
-        f"<h2>Failing sources</h2>"
-        f'<p><input type="search" id="filter" placeholder="Filter by URL, domain, error…" '
-        f'aria-label="filter failing sources"> <select id="status-filter" aria-label="status">'
-        f'<option value="">any status</option>{options}</select> '
-        f'<span class="small"><span id="shown">{len(report.failing):,}</span> of '
-        f'<span data-metric="failing">{len(report.failing):,}</span> shown</span></p>{table}'
+        f"<h2>Sources</h2>"
+        f'<p class="small"><span data-metric="failing">{failing:,}</span> failing of '
+        f'<span data-metric="sources">{total:,}</span> sources, failing first; '
+        "hover a row for its error detail.</p>"
+        f'<p><input type="search" id="filter" placeholder="Search title, URL, domain, error…" '
+        f'aria-label="search the sources"> <select id="status-filter" aria-label="status">'
+        f'<option value="">any status</option><option value="failing">failing</option>'
+        f"{options}</select> "
+        f'<span class="small"><span id="shown">{total:,}</span> shown</span> '
+        f'<button type="button" id="prev">previous</button> page <span id="page">1</span> of '
+        f'<span id="pages">{max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)}</span> '
+        f'<button type="button" id="next">next</button></p>{head}'
+        "<noscript><p>The list of sources needs JavaScript; the figures above do not.</p>"
+        "</noscript>"
+        f'<script type="application/json" id="sources-data">{_json_in_script(data)}</script>'
     )
 
 
@@ -326,7 +415,7 @@ def render(report: Report) -> str:
             _failure_domains(report),
             _slow_domains(report),
             _coverage(report),
-            _failing(report),
+            _sources(report),
         ]
     )
     return (
