@@ -161,6 +161,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, reading the head of the page only (see crawler/metarefresh.py)
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.fetch.metarefresh.HeadMetaRefreshMiddleware": 580,
+    # Scrapy's reads proxies from the environment; ours only from PROXY_URL
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "crawler.fetch.middlewares.ProxyMiddleware": 750,
 }
 TWISTED_DNS_RESOLVER = "crawler.fetch.resolver.RememberingResolver"
 CONCURRENT_REQUESTS = 32
@@ -192,6 +195,12 @@ DNS_TIMEOUT = 20
 REACTOR_THREADPOOL_MAXSIZE = 20
 ALLOW_PRIVATE_ADDRESSES = False
 ALLOWED_NETWORKS: list[str] = []
+# The proxy every request goes through (http://[user:password@]host:port), or
+# None: no proxy. Environment variables (http_proxy, https_proxy, no_proxy)
+# are ignored, since a proxy resolves target names out of the address
+# guard's sight; with PROXY_URL set the guard resolves and checks every
+# target name itself first, and the proxy's own host is trusted.
+PROXY_URL = None
 
 # --- Runtime -----------------------------------------------------------------
 # Scrapy 2.19 starts a code-executing remote-control server by default; an
