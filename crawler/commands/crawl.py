@@ -13,6 +13,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 
+from crawler.fetch.redact import install_log_redaction, secret_values
 from crawler.publish import spool
 from crawler.publish.exitcodes import (
     LOCKED,
@@ -71,6 +72,8 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider name, e.g. `scrapy crawl sources`")
         assert self.crawler_process is not None
         settings = self.crawler_process.settings
+        # before anything is logged: secrets in -s values and URLs never reach a log line
+        install_log_redaction(secret_values(dict(settings.items())))
         started = time.monotonic()
         spool_dir = str(settings.get("SPOOL_DIR") or "output/spool/")
         lock = RunLock(

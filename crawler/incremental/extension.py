@@ -28,6 +28,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.fetch.urls import redact_url
 from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
 from crawler.publish.spool import STATE_NAME, spool_path
 from crawler.s3 import client_from_settings, download_file, exists, is_s3
@@ -70,6 +71,21 @@ def parse_time(text: str | None) -> datetime | None:
         return None
 
 
+class _PendingRows(dict[str, SourceState]):
+    """State rows by source URL, found again by the URL the exported record shows.
+
+    The record's ``url`` has no credentials (:func:`redact_url`), the entry's
+    may: both name the same row.
+    """
+
+    def __setitem__(self, url: str, row: SourceState) -> None:
+        super().__setitem__(redact_url(url), row)
+
+    def pop(self, url: str, *default: Any) -> Any:
+        """Remove and return the row of ``url`` (either spelling)."""
+        return super().pop(redact_url(url), *default)
+
+
 class IncrementalState:
     """Extension: opens the previous state at start, collects the new one, swaps it on commit."""
 
@@ -87,7 +103,7 @@ class IncrementalState:
         #: URLs answered from the state without any request (REFETCH_AFTER_DAYS)
         self.skipped: set[str] = set()
         #: new state rows waiting for their exported record (see item_scraped)
-        self.pending: dict[str, SourceState] = {}
+        self.pending: dict[str, SourceState] = _PendingRows()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
