@@ -183,6 +183,15 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# Status line plus header lines of one response (DOWNLOAD_MAXSIZE bounds the
+# body only; Twisted bounds one line, not their number). Real pages send a
+# few KB; 256 KB leaves room for cookie-heavy sites.
+DOWNLOAD_MAX_HEADER_BYTES = 256 * 1024
+DOWNLOAD_HANDLERS = {
+    # Scrapy's HTTP/1.1 handler plus DOWNLOAD_MAX_HEADER_BYTES
+    "http": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
+    "https": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
+}
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 # A source that failed is a record saying so, not an error of the run.

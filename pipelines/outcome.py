@@ -21,6 +21,7 @@ from crawler.fetch.errors import (
     BlockedAddressError,
     HostNotFoundError,
     UnsupportedSchemeError,
+    causes,
 )
 
 # 4xx codes that say "you may not" or "slow down", not "gone".
@@ -85,7 +86,7 @@ def from_failure(exc: BaseException) -> Outcome:
         return Outcome("error", "dns", f"DNS lookup failed: {message}")
     if isinstance(exc, TIMEOUT_ERRORS):
         return Outcome("error", "timeout", f"download timed out: {message}")
-    if isinstance(exc, SIZE_ERRORS) or "maxsize" in text:
+    if any(isinstance(c, SIZE_ERRORS) for c in causes(exc)) or "maxsize" in text:
         return Outcome("error", "too_large", f"response too large: {message}")
     if isinstance(exc, IGNORED_ERRORS):
         if "robots.txt" in text:

@@ -35,6 +35,10 @@ class HostNotFoundError(Exception):
     """
 
 
+class HeadersTooLargeError(Exception):
+    """The response's headers passed ``DOWNLOAD_MAX_HEADER_BYTES`` (crawler/fetch/handler.py)."""
+
+
 class UnsupportedSchemeError(Exception):
     """A request (usually a redirect) to a scheme other than http or https."""
 
@@ -47,7 +51,7 @@ TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (
     tx_error.TCPTimedOutError,
 )
 #: the download was cancelled by a size limit
-SIZE_ERRORS: tuple[type[BaseException], ...] = (DownloadCancelledError,)
+SIZE_ERRORS: tuple[type[BaseException], ...] = (DownloadCancelledError, HeadersTooLargeError)
 #: Scrapy's "do not fetch this" (robots.txt, redirect limits, decompression limits)
 IGNORED_ERRORS: tuple[type[BaseException], ...] = (IgnoreRequest,)
 REFUSED_ERRORS: tuple[type[BaseException], ...] = (
@@ -63,3 +67,26 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     tx_error.ConnectError,
 )
 DECODING_ERRORS: tuple[type[BaseException], ...] = (zlib.error,)
+
+
+def causes(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """``exc`` and what it wraps: ``__cause__``, and the reasons of Twisted's ``ResponseFailed``.
+
+    Scrapy 2.19 wraps a failed response as ``DownloadFailedError`` from a
+    ``ResponseFailed`` whose ``reasons`` hold the actual failures (a header
+    limit, a data loss); classification needs to see them. Bounded, so a
+    cycle cannot loop.
+    """
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < limit:
+        current = todo.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        if current.__cause__ is not None:
+            todo.append(current.__cause__)
+        if isinstance(current, ResponseFailed):
+            values = (getattr(r, "value", None) for r in current.reasons)
+            todo.extend(v for v in values if isinstance(v, BaseException))
+    return found
