@@ -89,6 +89,11 @@ EXTRACT_THOROUGH = False
 # A worker is replaced after this many pages, bounding any slow leak in the
 # parsing libraries; 0: never.
 EXTRACT_WORKER_MAX_TASKS = 2000
+# Address space (RLIMIT_AS) of each extraction worker, in MB; 0: no cap. A
+# page that makes a worker pass it becomes an `internal` error record and the
+# worker is replaced, instead of the machine swapping. Extracting the test
+# site's pages peaked at about 60 MB of address space per process.
+EXTRACT_WORKER_MAX_MEMORY_MB = 1024
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.extract.job import ContentResult, ExtractJob, content_fields
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer
 
@@ -91,3 +92,45 @@ def test_a_header_flood_ends_as_one_too_large_record(
     assert records[ok_url]["status"] == "ok"
     # the crawler hung up: no connection was read to the end of its headers
     assert flood.connections >= 1 and flood.completed == 0
+
+
+HOG_MARKER = "/hog"
+
+
+def hog_on_marker(job: ExtractJob) -> ContentResult:
+    """EXTRACT_FUNCTION for the memory-cap test: asks for 2 GB on the marked page."""
+    if job.url.endswith(HOG_MARKER):
+        hog = bytearray(2 * 1024**3)
+        hog[-1] = 1
+    return content_fields(job)
+
+
+def test_a_page_past_the_worker_memory_cap_is_one_record_and_the_crawl_goes_on(
+    page_server: PageServer, tmp_path: Path
+) -> None:
+    urls = [page_server.url(f"/article/{name}") for name in ("blog-post", "ai-safety")]
+    hog_url = page_server.url("/echo" + HOG_MARKER)
+    listing = tmp_path / "sources.txt"
+    # the hog first: the page after it is extracted by the replacement worker
+    listing.write_text("\n".join([hog_url, *urls]) + "\n", encoding="utf-8")
+    result = run_crawl(
+        listing,
+        tmp_path / "out.jsonl",
+        EXTRACT_WORKERS="1",
+        EXTRACT_FUNCTION="tests.test_security_bounds.hog_on_marker",
+        EXTRACT_WORKER_MAX_MEMORY_MB="512",
+        CONCURRENT_REQUESTS="1",
+        LOCK_FILE=str(tmp_path / "run.lock"),
+        SPOOL_DIR=str(tmp_path / "spool"),
+        STATE_URI=str(tmp_path / "state.sqlite"),
+        MAX_ERROR_SHARE="1",
+        PROGRESS="off",
+    )
+    assert result.exit_code == 0, result.log[-3000:]
+    records = result.by_url()
+    assert len(result.records) == 3
+    hog = records[hog_url]
+    assert (hog["status"], hog["error"]) == ("error", "internal"), hog
+    assert "512 MB" in hog["error_detail"]
+    assert all(records[u]["status"] == "ok" for u in urls)
+    assert result.log.count("passed its memory cap; replacing it") == 1
