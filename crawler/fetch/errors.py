@@ -9,6 +9,8 @@ family lists both.
 
 from __future__ import annotations
 
+import gzip
+import importlib
 import zlib
 
 from scrapy.exceptions import (
@@ -66,7 +68,36 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     tx_error.ConnectionLost,
     tx_error.ConnectError,
 )
-DECODING_ERRORS: tuple[type[BaseException], ...] = (zlib.error,)
+
+
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """The errors of the brotli and zstd decoders Scrapy uses, when they are installed."""
+    found: list[type[BaseException]] = []
+    for module, attr in (
+        ("brotli", "error"),
+        ("brotlicffi", "error"),
+        ("compression.zstd", "ZstdError"),
+        ("backports.zstd", "ZstdError"),
+        ("zstandard", "ZstdError"),
+    ):
+        try:
+            error = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(error, type) and issubclass(error, BaseException):
+            found.append(error)
+    return tuple(found)
+
+
+#: a body that could not be decoded: its Content-Encoding (gzip, deflate,
+#: br, zstd) or its charset
+DECODING_ERRORS: tuple[type[BaseException], ...] = (
+    zlib.error,
+    gzip.BadGzipFile,
+    EOFError,  # a truncated gzip or zstd stream
+    UnicodeError,
+    *_codec_errors(),
+)
 
 
 def causes(exc: BaseException, limit: int = 8) -> list[BaseException]:
