@@ -12,6 +12,7 @@ import pytest
 from crawler.incremental.store import read_all
 from crawler.publish.lock import LockedError, RunLock
 from crawler.publish.manifest import make_shareable, write_text_atomically
+from crawler.sources import SourcesError, fetch_s3_sources
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer
 
@@ -88,3 +89,40 @@ def test_a_corrupt_state_is_set_aside_and_the_night_runs_as_a_first_one(
     aside = list(tmp_path.glob("state.sqlite.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == garbage
     assert set(read_all(state)) == set(urls)  # a new, readable state took its place
+
+
+def test_s3_keys_stay_inside_the_download_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_s3 import BUCKET, MotoS3
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = MotoS3()
+    server.start()
+    try:
+        client = server.client()
+        client.create_bucket(Bucket=BUCKET)
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        dest = tmp_path / "dest"
+        client.put_object(Bucket=BUCKET, Key="lists/a.txt", Body=b"https://example.org/a\n")
+        escapes = [f"/{outside}/evil.txt".replace("//", "/"), "lists/../../../outside/evil2.txt"]
+        for key in escapes:
+            client.put_object(Bucket=BUCKET, Key=key, Body=b"https://example.org/x\n")
+        with pytest.raises(SourcesError, match="cannot be stored as a local file safely"):
+            fetch_s3_sources(f"s3://{BUCKET}/", client, str(dest))
+        assert list(outside.iterdir()) == []
+        assert not (tmp_path / "outside" / "evil2.txt").exists()
+        # a prefix without such keys downloads as before, inside the folder
+        local = fetch_s3_sources(f"s3://{BUCKET}/lists/", client, str(dest))
+        assert Path(local, "a.txt").read_text() == "https://example.org/a\n"
+        assert Path(local).resolve().is_relative_to(dest.resolve())
+    finally:
+        server.stop()
