@@ -62,6 +62,14 @@ WORKER_ID = None  # default: <host>-<pid>; names the part file
 DISTRIBUTED_PARTS_DIR = "output/sources/parts"  # <dir>/<run id>/<worker id>.jsonl
 # A worker silent this long is taken for dead and its entries are re-queued.
 DISTRIBUTED_HEARTBEAT = 30.0
+# Seconds a worker keeps retrying an unreachable Redis before it stops with
+# exit code 8 (publishing nothing): long enough for a restart or fail-over,
+# short enough that cron hears of an outage the same night.
+DISTRIBUTED_REDIS_GRACE = 60.0
+# Timeout of each Redis call and connection (seconds): a partitioned network
+# fails calls (which count against the grace) instead of hanging the reactor;
+# 0: no timeout.
+DISTRIBUTED_REDIS_TIMEOUT = 10.0
 
 # --- Records -----------------------------------------------------------------
 PREVIEW_CHARS = 3000

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Self
 
+from redis.exceptions import RedisError
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
@@ -105,7 +106,12 @@ class EntryPriorityQueue(PriorityQueue):  # type: ignore[misc]
         entry, if it names a real one, is reported missing by ``finish``).
         """
         while True:
-            payload = self.coordinator.pop_request(self.worker)
+            try:
+                payload = self.coordinator.pop_request(self.worker)
+            except RedisError as exc:
+                # no request now; the worker's grace decides when to give up
+                context_for(self.spider.crawler).redis_failed(exc)
+                return None
             if payload is None:
                 return None
             key, _, encoded = payload.partition(KEY_SEPARATOR)
@@ -157,7 +163,14 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
             return False
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
+        try:
+            self.queue.push(request)
+        except RedisError as exc:
+            # Dropped: its entry stays claimed by this worker, whose part file
+            # then cannot be complete; the entry is re-queued when it dies or gives up.
+            logger.warning("Could not queue %s in Redis (%s): dropped", request, exc)
+            context_for(self.spider.crawler).redis_failed(exc)
+            return False
         return True
 
     def next_request(self) -> Request | None:
