@@ -68,6 +68,14 @@ WORKER_ID = None  # default: <host>-<pid>; names the part file
 DISTRIBUTED_PARTS_DIR = "output/sources/parts"  # <dir>/<run id>/<worker id>.jsonl
 # A worker silent this long is taken for dead and its entries are re-queued.
 DISTRIBUTED_HEARTBEAT = 30.0
+# Seconds a worker keeps retrying an unreachable Redis before it stops with
+# exit code 8 (publishing nothing): long enough for a restart or fail-over,
+# short enough that cron hears of an outage the same night.
+DISTRIBUTED_REDIS_GRACE = 60.0
+# Timeout of each Redis call and connection (seconds): a partitioned network
+# fails calls (which count against the grace) instead of hanging the reactor;
+# 0: no timeout.
+DISTRIBUTED_REDIS_TIMEOUT = 10.0
 
 # --- Records -----------------------------------------------------------------
 PREVIEW_CHARS = 3000
@@ -95,6 +103,11 @@ EXTRACT_THOROUGH = False
 # A worker is replaced after this many pages, bounding any slow leak in the
 # parsing libraries; 0: never.
 EXTRACT_WORKER_MAX_TASKS = 2000
+# Address space (RLIMIT_AS) of each extraction worker, in MB; 0: no cap. A
+# page that makes a worker pass it becomes an `internal` error record and the
+# worker is replaced, instead of the machine swapping. Extracting the test
+# site's pages peaked at about 60 MB of address space per process.
+EXTRACT_WORKER_MAX_MEMORY_MB = 1024
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
@@ -167,6 +180,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, reading the head of the page only (see crawler/metarefresh.py)
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.fetch.metarefresh.HeadMetaRefreshMiddleware": 580,
+    # Scrapy's reads proxies from the environment; ours only from PROXY_URL
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "crawler.fetch.middlewares.ProxyMiddleware": 750,
 }
 TWISTED_DNS_RESOLVER = "crawler.fetch.resolver.RememberingResolver"
 CONCURRENT_REQUESTS = 32
@@ -186,6 +202,15 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# Status line plus header lines of one response (DOWNLOAD_MAXSIZE bounds the
+# body only; Twisted bounds one line, not their number). Real pages send a
+# few KB; 256 KB leaves room for cookie-heavy sites.
+DOWNLOAD_MAX_HEADER_BYTES = 256 * 1024
+DOWNLOAD_HANDLERS = {
+    # Scrapy's HTTP/1.1 handler plus DOWNLOAD_MAX_HEADER_BYTES
+    "http": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
+    "https": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
+}
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 # A source that failed is a record saying so, not an error of the run.
@@ -202,6 +227,12 @@ DNS_TIMEOUT = 20
 REACTOR_THREADPOOL_MAXSIZE = 20
 ALLOW_PRIVATE_ADDRESSES = False
 ALLOWED_NETWORKS: list[str] = []
+# The proxy every request goes through (http://[user:password@]host:port), or
+# None: no proxy. Environment variables (http_proxy, https_proxy, no_proxy)
+# are ignored, since a proxy resolves target names out of the address
+# guard's sight; with PROXY_URL set the guard resolves and checks every
+# target name itself first, and the proxy's own host is trusted.
+PROXY_URL = None
 
 # --- Runtime -----------------------------------------------------------------
 # Scrapy 2.19 starts a code-executing remote-control server by default; an

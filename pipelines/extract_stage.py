@@ -58,6 +58,7 @@ class ExtractPipeline(Stage):
                 max_pending=settings.getint("EXTRACT_MAX_PENDING") or None,
                 task_timeout=settings.getfloat("EXTRACT_TIMEOUT") or None,
                 max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS"),
+                max_memory_mb=settings.getint("EXTRACT_WORKER_MAX_MEMORY_MB"),
                 # Workers import the extractor as they start, while the first pages download.
                 preload=("pipelines.extract",),
             )

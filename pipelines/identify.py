@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.fetch.urls import strip_credentials
+from crawler.fetch.urls import redact_url
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
 from crawler.timeutil import iso_z
@@ -31,9 +31,9 @@ class IdentifyPipeline(Stage):
             stable_id=sid,
             # credentials in a URL are secrets: the ID uses the URL as given,
             # the record never shows them
-            url=strip_credentials(url),
+            url=redact_url(url),
             canonical_url=canonical,
-            final_url=strip_credentials(item.final_url) if item.final_url else None,
+            final_url=redact_url(item.final_url) if item.final_url else None,
             domain=domain_of(item.final_url or (url if canonical else None)),
             fetched_at=iso_z(item.fetched_at),
             source=entry.fields,

@@ -7,6 +7,7 @@ and may pass, or that we refused.
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import NamedTuple
 
@@ -21,7 +22,49 @@ from crawler.fetch.errors import (
     BlockedAddressError,
     HostNotFoundError,
     UnsupportedSchemeError,
+    causes,
 )
+
+#: Every ``error`` kind a record can carry, with its meaning: the one list the
+#: README's table is made from (tests/test_security_kinds.py checks both the
+#: code and the README against it). ``http_<code>`` stands for the final HTTP
+#: status of a response that is not 2xx (``http_404``, ``http_503``, ...).
+ERROR_KINDS: dict[str, str] = {
+    "invalid_url": "the entry has no URL, or one that cannot be parsed (no scheme, no host, "
+    "a bad port)",
+    "unsupported_scheme": "a scheme other than http/https, given or redirected to",
+    "blocked_address": "the host is, resolves or redirects to a loopback, private, link-local "
+    "or otherwise non-public address (the address guard)",
+    "dns": "the host name does not exist (status dead) or the look-up failed (status error)",
+    "timeout": "no complete response within DOWNLOAD_TIMEOUT",
+    "connection": "the connection was refused, reset or dropped",
+    "too_large": "the body passed DOWNLOAD_MAXSIZE (also once decompressed) or the headers "
+    "DOWNLOAD_MAX_HEADER_BYTES",
+    "robots": "robots.txt disallows the URL",
+    "too_many_redirects": "more than REDIRECT_MAX_TIMES redirects, or a redirect loop",
+    "decoding": "the body could not be decoded: corrupt gzip, deflate, br or zstd, or its charset",
+    "ignored": "Scrapy refused the request for another reason (the detail says which)",
+    "fetch": "the download failed in a way none of the other kinds describes (the detail "
+    "names the exception)",
+    "internal": "a stage of the crawler failed on this source (the detail names it); "
+    "also a page that passed the extraction worker's memory cap or time limit",
+    "invalid_record": "the record failed validation against the schema",
+    "http_<code>": "the final HTTP status, when not 2xx: dead for 4xx except 401/403/407/429, "
+    "paywall for 401/402, error otherwise",
+    # Kinds of the content checks (DESIGN.md, "Error kinds added"):
+    "soft_404": "the page answers 200 but is the site's not-found page (status dead)",
+    "redirected_home": "a deep URL now lands on the site's home or landing page (status dead)",
+    "parked_domain": "the domain is parked or for sale (status dead)",
+    "login_wall": "redirected to a login page (status paywall)",
+}
+#: the pattern ``http_<code>`` in :data:`ERROR_KINDS` stands for
+HTTP_KIND = re.compile(r"^http_[1-5][0-9][0-9]$")
+
+
+def is_known_kind(kind: str) -> bool:
+    """Whether ``kind`` is one of :data:`ERROR_KINDS` (``http_404`` counts as ``http_<code>``)."""
+    return kind in ERROR_KINDS or bool(HTTP_KIND.match(kind))
+
 
 # 4xx codes that say "you may not" or "slow down", not "gone".
 _BLOCKING_4XX = frozenset({403, 407, 429})
@@ -85,7 +128,7 @@ def from_failure(exc: BaseException) -> Outcome:
         return Outcome("error", "dns", f"DNS lookup failed: {message}")
     if isinstance(exc, TIMEOUT_ERRORS):
         return Outcome("error", "timeout", f"download timed out: {message}")
-    if isinstance(exc, SIZE_ERRORS) or "maxsize" in text:
+    if any(isinstance(c, SIZE_ERRORS) for c in causes(exc)) or "maxsize" in text:
         return Outcome("error", "too_large", f"response too large: {message}")
     if isinstance(exc, IGNORED_ERRORS):
         if "robots.txt" in text:

@@ -26,6 +26,7 @@ import logging
 import os
 import pickle
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -54,6 +55,10 @@ class TaskTimeout(PoolError):
     """The task ran longer than the pool's ``task_timeout``; its worker was killed."""
 
 
+class TaskTooLarge(PoolError):
+    """The task passed the worker's memory cap (``max_memory_mb``); the worker was replaced."""
+
+
 class TaskFailed(PoolError):
     """The task could not be sent, raised in the worker, or its result could not be sent back.
 
@@ -76,7 +81,22 @@ def resolve(path: str) -> Callable[[Any], Any]:
     return func  # type: ignore[no-any-return]
 
 
-def worker_main(fd: int, func_path: str, preload: Sequence[str]) -> None:
+def limit_memory(max_memory_mb: int) -> None:
+    """Cap this process's address space (``RLIMIT_AS``) at ``max_memory_mb``; 0: no cap.
+
+    Past it an allocation fails (``MemoryError`` in Python code) instead of
+    the machine swapping or the kernel's OOM killer picking a process.
+    """
+    if max_memory_mb <= 0:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = max_memory_mb * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: int = 0) -> None:
     """Body of a worker process: run ``func`` on each task received on ``fd`` until told to stop."""
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -84,6 +104,8 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str]) -> None:
     for name in preload:
         importlib.import_module(name)
     func = resolve(func_path)
+    # After the imports: the cap is for what one page makes a worker allocate.
+    limit_memory(max_memory_mb)
     conn.send_bytes(_READY)
     while True:
         try:
@@ -94,6 +116,13 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str]) -> None:
             return
         try:
             payload = pickle.dumps(("ok", func(pickle.loads(data))), pickle.HIGHEST_PROTOCOL)
+        except MemoryError:
+            # Say so and exit: what the failed task left behind (fragmented
+            # heap, half-built trees) is not worth keeping; the parent replaces us.
+            payload = pickle.dumps(("memory", f"the page passed the {max_memory_mb} MB cap"))
+            with contextlib.suppress(OSError):
+                conn.send_bytes(payload)
+            return
         except Exception as exc:
             payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
         conn.send_bytes(payload)
@@ -104,14 +133,14 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str]) -> None:
 _BOOTSTRAP = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
     "from pipelines.pool import worker_main; "
-    "worker_main(int(sys.argv[2]), sys.argv[3], sys.argv[4:])"
+    "worker_main(int(sys.argv[2]), sys.argv[3], sys.argv[5:], int(sys.argv[4]))"
 )
 
 
 class _Worker:
     """One worker process and the parent's end of its socket."""
 
-    def __init__(self, func_path: str, preload: Sequence[str]) -> None:
+    def __init__(self, func_path: str, preload: Sequence[str], max_memory_mb: int = 0) -> None:
         parent, child = socket.socketpair()
         try:
             self.process = subprocess.Popen(
@@ -122,6 +151,7 @@ class _Worker:
                     json.dumps(sys.path),
                     str(child.fileno()),
                     func_path,
+                    str(max_memory_mb),
                     *preload,
                 ],
                 pass_fds=[child.fileno()],
@@ -190,7 +220,9 @@ class ProcessPool:
     with :class:`WorkerDied`; a task running longer than ``task_timeout``
     seconds fails with :class:`TaskTimeout`. A worker is replaced after
     ``max_tasks_per_worker`` tasks (0: never), which bounds any slow leak in
-    the libraries it runs.
+    the libraries it runs. ``max_memory_mb`` (0: none) caps each worker's
+    address space: a task that passes it fails with :class:`TaskTooLarge`
+    (not retried: it would pass it again) and its worker is replaced.
     """
 
     def __init__(
@@ -202,6 +234,7 @@ class ProcessPool:
         task_timeout: float | None = None,
         max_tasks_per_worker: int = 0,
         preload: Sequence[str] = (),
+        max_memory_mb: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
@@ -212,6 +245,8 @@ class ProcessPool:
         self.task_timeout = task_timeout or None
         self.max_tasks_per_worker = max_tasks_per_worker
         self.preload = tuple(preload)
+        self.max_memory_mb = max_memory_mb
+        self.too_large = 0
         self.started_workers = 0
         self.deaths = 0
         self.timeouts = 0
@@ -280,7 +315,7 @@ class ProcessPool:
     # --- inside the slot threads -------------------------------------------------
 
     def _new_worker(self, slot: int) -> _Worker:
-        worker = _Worker(self.func_path, self.preload)
+        worker = _Worker(self.func_path, self.preload, self.max_memory_mb)
         with self._lock:
             self._live[slot] = worker
             self.started_workers += 1
@@ -297,7 +332,9 @@ class ProcessPool:
                     continue
                 worker, outcome = self._attempt(slot, worker, data)
                 _settle(task, outcome)
-                if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+                if isinstance(outcome, TaskTooLarge) or (
+                    self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker
+                ):
                     worker.stop(grace=5.0)
                     worker = self._new_worker(slot)
         finally:
@@ -334,6 +371,12 @@ class ProcessPool:
                 return worker, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}")
             if status == "ok":
                 return worker, value
+            if status == "memory":
+                self.too_large += 1
+                logger.warning(
+                    "extraction worker %d passed its memory cap; replacing it", worker.pid
+                )
+                return worker, TaskTooLarge(str(value))
             return worker, TaskFailed(str(value))
         raise AssertionError("unreachable")
 

@@ -27,6 +27,7 @@ from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
 from crawler.commands.preflight import preflight
+from crawler.fetch.redact import install_log_redaction, secret_values
 from crawler.options import SettingsError
 from crawler.publish import spool
 from crawler.publish.exitcodes import (
@@ -207,6 +208,8 @@ class Command(ScrapyCrawlCommand):
         settings = self.crawler_process.settings
         if str(settings.get("LOG_LEVEL")).upper() != "DEBUG":
             logging.getLogger(FEED_EXPORT_LOGGER).addFilter(OneLineStoreErrors())
+        # before anything is logged: secrets in -s values and URLs never reach a log line
+        install_log_redaction(secret_values(dict(settings.items())))
         started = time.monotonic()
         for warning in self._warnings:
             logger.warning("%s", warning)

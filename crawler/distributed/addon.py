@@ -94,6 +94,8 @@ class DistributedAddon:
             "SOURCES_PROVIDER": "crawler.distributed.worker.RedisProvider",
             "SCHEDULER": "crawler.distributed.compat.Scheduler",
             "SCHEDULER_QUEUE_CLASS": "crawler.distributed.compat.EntryPriorityQueue",
+            # JSON, never scrapy-redis's default pickle (code from the queue)
+            "SCHEDULER_SERIALIZER": "crawler.distributed.serializer",
             "DUPEFILTER_CLASS": "crawler.distributed.compat.EntryDupeFilter",
             "SCHEDULER_QUEUE_KEY": keys.requests,
             "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,

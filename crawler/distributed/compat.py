@@ -17,6 +17,9 @@ per source. What each class here works around:
   of the payload so that popping a request and claiming its entry is one
   atomic Lua step, and pushing one hands the entry back to the queue in one
   MULTI. A worker that dies thus loses no request it had taken.
+  Payloads are JSON (:mod:`crawler.distributed.serializer`), never
+  pickle, whatever ``SCHEDULER_SERIALIZER`` says: one that does not decode
+  is logged, counted (``distributed/bad_payload``) and dropped, unexecuted.
 - ``EntryDupeFilter``: fingerprints are entry keys, not URL fingerprints.
   The spider keeps fragment and tracking variants of a page as distinct
   sources (``dont_filter`` for Scrapy's own filter); a URL fingerprint would
@@ -34,12 +37,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Self
 
+from redis.exceptions import RedisError
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
+from crawler.distributed import serializer as json_serializer
 from crawler.distributed.run import KEY_SEPARATOR, Coordinator, entry_key
 from crawler.distributed.worker import context_for
 from crawler.items import ENTRY_META_KEY
@@ -79,7 +84,9 @@ class EntryPriorityQueue(PriorityQueue):  # type: ignore[misc]
     """scrapy-redis's priority queue whose push and pop move entry claims atomically."""
 
     def __init__(self, server: Any, spider: Spider, key: str, serializer: Any = None) -> None:
-        super().__init__(server, spider, key, serializer)
+        # Our JSON serializer whatever was configured: scrapy-redis's default
+        # (pickle) would run code from anyone who can write to the queue.
+        super().__init__(server, spider, key, json_serializer)
         assert spider.crawler is not None
         context = context_for(spider.crawler)
         self.worker = context.worker
@@ -92,13 +99,37 @@ class EntryPriorityQueue(PriorityQueue):  # type: ignore[misc]
         self.coordinator.push_request(self.worker, key, payload, -request.priority)
 
     def pop(self, timeout: int = 0) -> Request | None:
-        """Take the next request and claim its entry for this worker (never blocks)."""
-        payload = self.coordinator.pop_request(self.worker)
-        if payload is None:
-            return None
-        _, _, encoded = payload.partition(KEY_SEPARATOR)
-        request: Request = self._decode_request(encoded)
-        return request
+        """Take the next request and claim its entry for this worker (never blocks).
+
+        A payload that is not one of our JSON requests is dropped: one log
+        line, the ``distributed/bad_payload`` stat, its claim released (its
+        entry, if it names a real one, is reported missing by ``finish``).
+        """
+        while True:
+            try:
+                payload = self.coordinator.pop_request(self.worker)
+            except RedisError as exc:
+                # no request now; the worker's grace decides when to give up
+                context_for(self.spider.crawler).redis_failed(exc)
+                return None
+            if payload is None:
+                return None
+            key, _, encoded = payload.partition(KEY_SEPARATOR)
+            try:
+                request: Request = self._decode_request(encoded)
+            except (json_serializer.BadPayload, ValueError, TypeError) as exc:
+                logger.error(
+                    "Dropped a queued request that is not a JSON request of this project "
+                    "(%d bytes): %s",
+                    len(payload),
+                    str(exc)[:200],
+                )
+                self.coordinator.release(self.worker, key.decode("utf-8", "replace"))
+                stats = self.spider.crawler.stats if self.spider.crawler else None
+                if stats is not None:
+                    stats.inc_value("distributed/bad_payload")
+                continue
+            return request
 
 
 class Scheduler(RedisScheduler):  # type: ignore[misc]
@@ -132,7 +163,14 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
             return False
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
+        try:
+            self.queue.push(request)
+        except RedisError as exc:
+            # Dropped: its entry stays claimed by this worker, whose part file
+            # then cannot be complete; the entry is re-queued when it dies or gives up.
+            logger.warning("Could not queue %s in Redis (%s): dropped", request, exc)
+            context_for(self.spider.crawler).redis_failed(exc)
+            return False
         return True
 
     def next_request(self) -> Request | None:

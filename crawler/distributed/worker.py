@@ -11,6 +11,7 @@ claims when, and only when, the part holds one record per claimed entry.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from redis import Redis
+from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
-from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, deferred_to_future
 from twisted.internet.task import LoopingCall, deferLater
 
 from crawler.distributed.run import Coordinator, RunKeys
@@ -43,6 +45,32 @@ class WorkerContext:
     coordinator: Coordinator
     heartbeat: float
     poll: float
+    #: seconds Redis may stay unreachable before the worker gives up (DISTRIBUTED_REDIS_GRACE)
+    grace: float = 60.0
+    #: monotonic time of the first failed Redis call of the current outage, or None
+    unreachable_since: float | None = None
+    #: set once the grace ran out: the worker stops and publishes nothing
+    lost: bool = False
+
+    def redis_failed(self, exc: BaseException) -> bool:
+        """Note a failed Redis call; True once the outage has lasted longer than ``grace``."""
+        now = time.monotonic()
+        if self.unreachable_since is None:
+            self.unreachable_since = now
+            logger.warning(
+                "Redis unreachable (%s); retrying for up to %.0f s (DISTRIBUTED_REDIS_GRACE)",
+                exc,
+                self.grace,
+            )
+        if not self.lost and now - self.unreachable_since > self.grace:
+            self.lost = True
+        return self.lost
+
+    def redis_ok(self) -> None:
+        """Note a Redis call that worked: the outage, if any, is over."""
+        if self.unreachable_since is not None and not self.lost:
+            logger.info("Redis reachable again")
+            self.unreachable_since = None
 
 
 _contexts: weakref.WeakKeyDictionary[Crawler, WorkerContext] = weakref.WeakKeyDictionary()
@@ -54,13 +82,19 @@ def context_for(crawler: Crawler) -> WorkerContext:
     if context is None:
         settings = crawler.settings
         keys = RunKeys(settings.get("REDIS_KEY_PREFIX"), settings["RUN_ID"])
-        server = Redis.from_url(settings["REDIS_URL"])
+        # A timeout on every call: a partitioned network must fail a call
+        # (and count against the grace), not hang the reactor for ever.
+        timeout = settings.getfloat("DISTRIBUTED_REDIS_TIMEOUT") or None  # 0: none
+        server = Redis.from_url(
+            settings["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         context = WorkerContext(
             worker=settings["WORKER_ID"],
             keys=keys,
             coordinator=Coordinator(server, keys),
             heartbeat=settings.getfloat("DISTRIBUTED_HEARTBEAT"),
             poll=settings.getfloat("DISTRIBUTED_POLL"),
+            grace=settings.getfloat("DISTRIBUTED_REDIS_GRACE"),
         )
         _contexts[crawler] = context
     return context
@@ -99,22 +133,33 @@ class RedisProvider:
         assert stats is not None
         logger.info("Worker %s joined run %s", worker, context.keys.run_id)
         while True:
-            claimed = coordinator.claim_start(worker)
+            if context.lost:
+                return  # the run is not drained as far as we know: sources_complete stays unset
+            try:
+                claimed = coordinator.claim_start(worker)
+                if claimed is None:
+                    reclaimed = coordinator.reclaim_dead(except_worker=worker)
+                    drained = (
+                        not reclaimed
+                        and coordinator.loaded()
+                        and coordinator.pending() == 0
+                        and not coordinator.others_busy(worker)
+                    )
+            except RedisError as exc:
+                context.redis_failed(exc)
+                await _sleep(context.poll)
+                continue
+            context.redis_ok()
             if claimed is not None:
                 stats.inc_value("ingest/entries")
                 stats.inc_value("ingest/entries_unique")
                 yield claimed[1]
                 continue
-            reclaimed = coordinator.reclaim_dead(except_worker=worker)
             if reclaimed:
                 logger.warning("Re-queued %d entries of workers that stopped beating", reclaimed)
                 stats.inc_value("distributed/reclaimed", reclaimed)
                 continue
-            if (
-                coordinator.loaded()
-                and coordinator.pending() == 0
-                and not coordinator.others_busy(worker)
-            ):
+            if drained:
                 break
             await _sleep(context.poll)
         stats.set_value("ingest/sources_complete", True)
@@ -147,15 +192,45 @@ class WorkerExtension:
         self._beat.start(context.heartbeat / 3, now=False)
 
     def _heartbeat(self) -> None:
+        context = self.context
         try:
-            self.context.coordinator.heartbeat(self.context.worker, self.context.heartbeat)
-        except Exception:  # a Redis hiccup must not stop the beat for good
-            logger.exception("Heartbeat to Redis failed")
+            context.coordinator.heartbeat(context.worker, context.heartbeat)
+        except RedisError as exc:  # a Redis hiccup must not stop the beat for good
+            if context.redis_failed(exc):
+                self._give_up()
+            return
+        context.redis_ok()
+
+    def _give_up(self) -> None:
+        """Redis stayed unreachable past the grace: stop and publish nothing (exit code 8)."""
+        if self._beat is not None and self._beat.running:
+            self._beat.stop()
+        stats = self.crawler.stats
+        assert stats is not None
+        if stats.get_value("ingest/failure"):
+            return
+        logger.error(
+            "Lost the coordinator: Redis unreachable for more than %.0f s "
+            "(DISTRIBUTED_REDIS_GRACE); worker %s stops and publishes nothing, its entries "
+            "go back to the queue when its heartbeat expires (finish lists what is missing)",
+            self.context.grace,
+            self.context.worker,
+        )
+        stats.set_value("ingest/failure", "coordinator")
+        stats.set_value("ingest/failure_detail", "Redis unreachable past DISTRIBUTED_REDIS_GRACE")
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="coordinator_lost"))
 
     def item_scraped(self, item: Any) -> None:
         """Count one record written to this worker's part file."""
         if as_record(item) is not None:
-            self.context.coordinator.record_written(self.context.worker)
+            try:
+                self.context.coordinator.record_written(self.context.worker)
+            except RedisError as exc:
+                # the count only helps others judge this worker: the part file
+                # is checked against the claims before it is published
+                self.context.redis_failed(exc)
 
     def engine_stopped(self) -> None:
         """Stop beating (if the feed exporter did not get to it)."""
@@ -168,7 +243,14 @@ class WorkerExtension:
         # reclaimed from a worker that is still committing them.
         self.engine_stopped()
         context = self.context
-        if context.coordinator.workers().get(context.worker) == "running":
+        if context.lost:
+            return  # nothing to give back through a Redis we cannot reach
+        try:
+            running = context.coordinator.workers().get(context.worker) == "running"
+        except RedisError as exc:
+            logger.error("Cannot release worker %s's entries: %s", context.worker, exc)
+            return
+        if running:
             count = context.coordinator.reclaim(context.worker, force=True)
             logger.error(
                 "Worker %s did not publish its part file; %d entries go back to the queue",

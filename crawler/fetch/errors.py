@@ -9,6 +9,8 @@ family lists both.
 
 from __future__ import annotations
 
+import gzip
+import importlib
 import zlib
 
 from scrapy.exceptions import (
@@ -35,6 +37,10 @@ class HostNotFoundError(Exception):
     """
 
 
+class HeadersTooLargeError(Exception):
+    """The response's headers passed ``DOWNLOAD_MAX_HEADER_BYTES`` (crawler/fetch/handler.py)."""
+
+
 class UnsupportedSchemeError(Exception):
     """A request (usually a redirect) to a scheme other than http or https."""
 
@@ -47,7 +53,7 @@ TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (
     tx_error.TCPTimedOutError,
 )
 #: the download was cancelled by a size limit
-SIZE_ERRORS: tuple[type[BaseException], ...] = (DownloadCancelledError,)
+SIZE_ERRORS: tuple[type[BaseException], ...] = (DownloadCancelledError, HeadersTooLargeError)
 #: Scrapy's "do not fetch this" (robots.txt, redirect limits, decompression limits)
 IGNORED_ERRORS: tuple[type[BaseException], ...] = (IgnoreRequest,)
 REFUSED_ERRORS: tuple[type[BaseException], ...] = (
@@ -62,4 +68,56 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     tx_error.ConnectionLost,
     tx_error.ConnectError,
 )
-DECODING_ERRORS: tuple[type[BaseException], ...] = (zlib.error,)
+
+
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """The errors of the brotli and zstd decoders Scrapy uses, when they are installed."""
+    found: list[type[BaseException]] = []
+    for module, attr in (
+        ("brotli", "error"),
+        ("brotlicffi", "error"),
+        ("compression.zstd", "ZstdError"),
+        ("backports.zstd", "ZstdError"),
+        ("zstandard", "ZstdError"),
+    ):
+        try:
+            error = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(error, type) and issubclass(error, BaseException):
+            found.append(error)
+    return tuple(found)
+
+
+#: a body that could not be decoded: its Content-Encoding (gzip, deflate,
+#: br, zstd) or its charset
+DECODING_ERRORS: tuple[type[BaseException], ...] = (
+    zlib.error,
+    gzip.BadGzipFile,
+    EOFError,  # a truncated gzip or zstd stream
+    UnicodeError,
+    *_codec_errors(),
+)
+
+
+def causes(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """``exc`` and what it wraps: ``__cause__``, and the reasons of Twisted's ``ResponseFailed``.
+
+    Scrapy 2.19 wraps a failed response as ``DownloadFailedError`` from a
+    ``ResponseFailed`` whose ``reasons`` hold the actual failures (a header
+    limit, a data loss); classification needs to see them. Bounded, so a
+    cycle cannot loop.
+    """
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < limit:
+        current = todo.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        if current.__cause__ is not None:
+            todo.append(current.__cause__)
+        if isinstance(current, ResponseFailed):
+            values = (getattr(r, "value", None) for r in current.reasons)
+            todo.extend(v for v in values if isinstance(v, BaseException))
+    return found

@@ -9,12 +9,14 @@ from typing import Self
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
+    NotConfigured,
 )
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
@@ -115,8 +117,9 @@ class AddressGuardMiddleware:
     response. Settings: ``ALLOW_PRIVATE_ADDRESSES``, ``ALLOWED_NETWORKS``.
     """
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, *, proxied: bool = False) -> None:
         self.policy = policy
+        self.proxied = proxied
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -125,11 +128,17 @@ class AddressGuardMiddleware:
             AddressPolicy.from_settings(
                 crawler.settings.getbool("ALLOW_PRIVATE_ADDRESSES"),
                 crawler.settings.getlist("ALLOWED_NETWORKS"),
-            )
+            ),
+            proxied=bool(crawler.settings.get("PROXY_URL")),
         )
 
-    def process_request(self, request: Request) -> None:
-        """Raise before connecting when the target is known to be refused or missing."""
+    async def process_request(self, request: Request) -> None:
+        """Raise before connecting when the target is known to be refused or missing.
+
+        With a proxy (``PROXY_URL``) the proxy, not our resolver, resolves
+        the target's name: the name is resolved and checked here instead,
+        before the request leaves.
+        """
         parts = urlparse_cached(request)
         if parts.scheme not in FETCHABLE_SCHEMES:
             raise UnsupportedSchemeError(f"scheme {parts.scheme!r} is not fetched")
@@ -142,15 +151,74 @@ class AddressGuardMiddleware:
         known = _known_bad_host(request)
         if known is not None:
             raise known
+        if self.proxied and host:
+            await self._check_name(request, host)
+
+    @staticmethod
+    async def _check_name(request: Request, host: str) -> None:
+        resolver = _resolver()
+        if resolver is None:
+            # Without our resolver nothing checks the answer: refuse rather than trust.
+            raise BlockedAddressError(
+                f"{host}: no guarded resolver (TWISTED_DNS_RESOLVER) to check it before the proxy"
+            )
+        try:
+            await deferred_to_future(resolver.getHostByName(host))
+        except DNSLookupError as exc:
+            known = _known_bad_host(request)
+            if known is not None:
+                raise known from exc
+            raise CannotResolveHostError(str(exc)) from exc
 
     def process_response(self, request: Request, response: Response) -> Response:
         """Refuse a response whose peer address the guard does not allow."""
         peer = response.ip_address
-        if peer is not None:
+        # Through a proxy the peer is the proxy (operator-trusted); the target's
+        # name was resolved and checked before the request left.
+        if peer is not None and not request.meta.get("proxy"):
             refusal = self.policy.refusal(str(peer))
             if refusal is not None:
                 raise BlockedAddressError(f"connected to {refusal}")
         return response
+
+
+class ProxyMiddleware(HttpProxyMiddleware):
+    """Scrapy's proxy middleware, with the proxy from ``PROXY_URL`` only, never the environment.
+
+    Scrapy's reads ``http_proxy``/``https_proxy`` from the environment: a
+    variable set for some other tool would route every source through a
+    proxy that resolves names itself, out of the address guard's sight. Here
+    proxying is on only when the operator sets ``PROXY_URL`` (credentials in
+    it become ``Proxy-Authorization``); the guard then checks every target
+    name itself (:class:`AddressGuardMiddleware`), and the resolver trusts
+    the proxy's own host name.
+    """
+
+    def __init__(self, proxy_url: str, auth_encoding: str | None = "latin-1") -> None:
+        # Deliberately not super().__init__(): it reads the environment.
+        self.auth_encoding = auth_encoding
+        proxy = self._get_proxy(proxy_url, "http")
+        self.proxies = {"http": proxy, "https": proxy}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build it from ``PROXY_URL``; off (``NotConfigured``) when unset."""
+        proxy_url = crawler.settings.get("PROXY_URL")
+        if not proxy_url or not crawler.settings.getbool("HTTPPROXY_ENABLED"):
+            raise NotConfigured
+        return cls(str(proxy_url), crawler.settings.get("HTTPPROXY_AUTH_ENCODING"))
+
+    def process_request(  # type: ignore[override]
+        self, request: Request
+    ) -> Request | Response | None:
+        """Send every http(s) request through the proxy (no ``no_proxy`` from the environment)."""
+        if "proxy" in request.meta:
+            return super().process_request(request)
+        scheme = urlparse_cached(request).scheme
+        if scheme in self.proxies:
+            creds, proxy_url = self.proxies[scheme]
+            self._set_proxy_and_creds(request, proxy_url, creds, scheme)
+        return None
 
 
 class DnsFailureMiddleware:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Any, NamedTuple, Self
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.resolver import CachingThreadedResolver
@@ -72,6 +73,8 @@ class RememberingResolver(CachingThreadedResolver):
     ) -> None:
         super().__init__(reactor, cache_size, timeout)
         self.policy = policy or AddressPolicy()
+        #: names whose addresses are not judged: the operator's proxy (PROXY_URL)
+        self.trusted: frozenset[str] = frozenset()
         self._failures: LocalCache[str, NameFailure] = LocalCache(max(cache_size, 1000))
 
     @classmethod
@@ -82,6 +85,9 @@ class RememberingResolver(CachingThreadedResolver):
             crawler.settings.getbool("ALLOW_PRIVATE_ADDRESSES"),
             crawler.settings.getlist("ALLOWED_NETWORKS"),
         )
+        proxy = crawler.settings.get("PROXY_URL")
+        host = urlsplit(str(proxy)).hostname if proxy else None
+        resolver.trusted = frozenset({host.lower()}) if host else frozenset()
         return resolver
 
     def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
@@ -99,6 +105,8 @@ class RememberingResolver(CachingThreadedResolver):
         return super().getHostByName(name, timeout)
 
     def _check(self, address: str, name: str) -> str:
+        if name.lower() in self.trusted:
+            return address
         refusal = self.policy.refusal(address)
         if refusal is not None:
             raise _RefusedAddress(f"{name} resolves to {refusal}")

@@ -37,7 +37,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
-from crawler.incremental.store import SourceState, StateStore, gunzip_file, gzip_file
+from crawler.incremental.store import (
+    SourceState,
+    StateCorruptError,
+    StateStore,
+    gunzip_file,
+    gzip_file,
+)
 from crawler.publish.signals import output_published
 from crawler.publish.spool import STATE_NAME, spool_path
 from crawler.s3 import client_from_settings, download_file, exists, is_s3
@@ -197,7 +203,10 @@ class IncrementalState:
             working = path.with_name(f".{path.name}.{os.getpid()}.work")
             for stale in path.parent.glob(f".{path.name}.*.work"):
                 stale.unlink(missing_ok=True)  # left by a killed run (we hold the lock)
-            return StateStore(path, working)
+            try:
+                return StateStore(path, working)
+            except StateCorruptError as exc:
+                return self._start_afresh(exc, path, working)
         self._tmpdir = tempfile.TemporaryDirectory(prefix="sources-state-")
         tmp = Path(self._tmpdir.name)
         snapshot = tmp / "previous.sqlite.gz"
@@ -211,9 +220,31 @@ class IncrementalState:
             else:
                 snapshot = tmp / "absent"
         previous = tmp / "previous.sqlite"
-        if snapshot.exists():
-            gunzip_file(snapshot, previous)
-        return StateStore(previous, tmp / "next.sqlite")
+        try:
+            if snapshot.exists():
+                gunzip_file(snapshot, previous)
+            return StateStore(previous, tmp / "next.sqlite")
+        except (StateCorruptError, OSError, EOFError) as exc:  # gzip errors are OSError
+            # S3's copy is replaced by this run's at its end; nothing to move aside.
+            return self._start_afresh(exc, None, tmp / "next.sqlite")
+
+    def _start_afresh(self, exc: Exception, path: Path | None, working: Path) -> StateStore:
+        """A corrupt previous state: set it aside and go on as a first night (one warning)."""
+        aside = None
+        if path is not None:
+            stamp = self.now.strftime("%Y-%m-%dT%H-%M-%SZ")
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            os.replace(path, aside)
+        logger.warning(
+            "The state %s cannot be read (%s); %s this run starts it afresh (every source "
+            "is fetched as on a first night)",
+            self.uri,
+            exc,
+            f"it was moved to {aside};" if aside else "",
+        )
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("ingest/state_corrupt", str(aside or self.uri))
+        return StateStore(None, working)
 
     # --- during the run -------------------------------------------------------
 

@@ -10,13 +10,18 @@ needs no server; on S3 the database travels gzip-compressed.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
+import secrets
 import shutil
 import sqlite3
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from crawler.fetch.urls import has_userinfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -32,6 +37,12 @@ CREATE TABLE IF NOT EXISTS sources (
     extraction TEXT
 )
 """
+# The state's own facts; `url_key_secret` keys the hashes that stand for
+# credential URLs (see StateStore.key), and travels from night to night.
+_META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_SECRET_NAME = "url_key_secret"
+#: the prefix of a state key that is a keyed hash, not a URL
+HASHED_KEY_PREFIX = "hmac-sha256:"
 _COLUMNS = (
     "url",
     "etag",
@@ -51,6 +62,9 @@ _BATCH = 1000
 @dataclass(slots=True)
 class SourceState:
     """What the previous runs knew about one source URL (the URL exactly as given).
+
+    ``url`` is the URL as given; in the database a URL with credentials is
+    filed under a keyed hash of it instead (:meth:`StateStore.key`).
 
     ``checked_at`` is when a server last confirmed the content (a 2xx or a
     304); ``record`` is the last record with content (status ok or paywall),
@@ -72,15 +86,30 @@ class SourceState:
     extraction: str | None = None
 
 
+class StateCorruptError(Exception):
+    """The previous state is not a readable state database."""
+
+
 class StateStore:
-    """Read the previous state, write the next one; nothing is replaced until :meth:`finish`."""
+    """Read the previous state, write the next one; nothing is replaced until :meth:`finish`.
+
+    Raises :class:`StateCorruptError` when the previous database cannot be
+    read (not SQLite, truncated, without the ``sources`` table).
+    """
 
     def __init__(self, previous: Path | None, working: Path) -> None:
         self._old: sqlite3.Connection | None = None
+        secret: str | None = None
         if previous is not None and previous.exists():
             self._old = sqlite3.connect(
                 f"file:{previous}?mode=ro", uri=True, check_same_thread=False
             )
+            try:
+                secret = self._read_previous(self._old)
+            except sqlite3.DatabaseError as exc:
+                self._old.close()
+                self._old = None
+                raise StateCorruptError(f"{previous}: {exc}") from exc
         self._select = self._select_list()
         working.unlink(missing_ok=True)
         self.working = working
@@ -94,6 +123,13 @@ class StateStore:
         self._new.execute("PRAGMA journal_mode=OFF")
         self._new.execute("PRAGMA synchronous=OFF")
         self._new.execute(_SCHEMA)
+        self._new.execute(_META_SCHEMA)
+        # Kept from night to night so that a credential URL keeps its key;
+        # a new state (first night, or a corrupt one set aside) draws a new one.
+        self._secret = secret or secrets.token_hex(32)
+        self._new.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_SECRET_NAME, self._secret)
+        )
         self._pending: list[tuple[Any, ...]] = []
 
     def _select_list(self) -> str:
@@ -103,18 +139,50 @@ class StateStore:
         present = {row[1] for row in self._old.execute("PRAGMA table_info(sources)")}
         return ", ".join(c if c in present else f"NULL AS {c}" for c in _COLUMNS)
 
+    @staticmethod
+    def _read_previous(old: sqlite3.Connection) -> str | None:
+        """Check that the previous database is readable; its URL-key secret, if it has one."""
+        tables = {row[0] for row in old.execute("SELECT name FROM sqlite_master")}
+        if "sources" not in tables:
+            raise sqlite3.DatabaseError("no sources table")
+        old.execute("SELECT url FROM sources LIMIT 1").fetchall()
+        if "meta" not in tables:
+            return None
+        row = old.execute("SELECT value FROM meta WHERE name = ?", (_SECRET_NAME,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def key(self, url: str) -> str:
+        """The key a URL is filed under: the URL itself, or for one with credentials a keyed hash.
+
+        The hash (HMAC-SHA256 with the state's own secret) lets a credential
+        URL find last night's row without the password ever being stored.
+        """
+        if not has_userinfo(url):
+            return url
+        digest = hmac.new(self._secret.encode("ascii"), url.encode("utf-8"), hashlib.sha256)
+        return HASHED_KEY_PREFIX + digest.hexdigest()
+
     def get(self, url: str) -> SourceState | None:
         """Return the previous state of a URL, or None when it was never seen."""
         if self._old is None:
             return None
-        row = self._old.execute(
-            f"SELECT {self._select} FROM sources WHERE url = ?", (url,)
-        ).fetchone()
+        try:
+            row = self._old.execute(
+                f"SELECT {self._select} FROM sources WHERE url = ?", (self.key(url),)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            # damage deeper in the file than the opening check reads: this
+            # source is fetched as new rather than failing
+            return None
         if row is None:
             return None
         values = list(row)
         blob = values[_RECORD]
-        values[_RECORD] = json.loads(zlib.decompress(blob)) if blob else None
+        try:
+            values[_RECORD] = json.loads(zlib.decompress(blob)) if blob else None
+        except (zlib.error, ValueError):
+            values[_RECORD] = None
+        values[0] = url
         return SourceState(*values)
 
     def put(self, state: SourceState) -> None:
@@ -128,7 +196,7 @@ class StateStore:
         )
         self._pending.append(
             (
-                state.url,
+                self.key(state.url),
                 state.etag,
                 state.last_modified,
                 state.content_sha256,

@@ -25,6 +25,9 @@ LOCKED = 6
 #: the output was published, but a coverage alarm was raised (crawler/alarms.py):
 #: e.g. titles suddenly missing on half the pages, a silent extraction regression
 ALARM = 7
+#: distributed mode: Redis (the coordinator) stayed unreachable longer than
+#: DISTRIBUTED_REDIS_GRACE; this worker published nothing (run finish later)
+LOST_COORDINATOR = 8
 
 MEANING = {
     OK: "the run completed and its output was published",
@@ -35,6 +38,8 @@ MEANING = {
     UNHEALTHY: "the run has no records or too many errors; latest pointer and state not moved",
     LOCKED: "another run holds the lock; nothing was done",
     ALARM: "the output was published, but a coverage alarm was raised (see summary and report)",
+    LOST_COORDINATOR: "Redis was unreachable for longer than DISTRIBUTED_REDIS_GRACE; "
+    "this worker published nothing",
 }
 
 
@@ -42,6 +47,8 @@ def exit_code_for(stats: Mapping[str, Any]) -> int:
     """Derive the exit code from a finished crawl's stats."""
     if stats.get("ingest/failure") == "sources":
         return SOURCES_FAILED
+    if stats.get("ingest/failure") == "coordinator":
+        return LOST_COORDINATOR
     if stats.get("ingest/spooled"):
         return UPLOAD_SPOOLED
     failed = sum(v for k, v in stats.items() if k.startswith("feedexport/failed_count/"))

@@ -7,9 +7,11 @@ the pid and start time of the holder, for the second run's message.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import posixpath
+import stat
 from pathlib import Path
 from typing import IO
 
@@ -41,7 +43,20 @@ class RunLock:
     def acquire(self) -> None:
         """Take the lock or raise :class:`LockedError` naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = self.path.open("a+", encoding="utf-8")
+        # O_NOFOLLOW, and a regular file only: a symlink planted at the lock's
+        # path must not make the run truncate (and write to) another file.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LockedError(f"{self.path} is a symbolic link; refusing to use it") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LockedError(f"{self.path} is not a regular file; refusing to use it")
+        os.set_blocking(fd, True)
+        f = os.fdopen(fd, "r+", encoding="utf-8")
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

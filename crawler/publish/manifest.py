@@ -72,14 +72,30 @@ def manifest_path(output: str | Path) -> Path:
     return Path(f"{output}.manifest.json")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux: ``/proc/self/status``).
+
+    ``os.umask`` can only be read by setting it, and setting it to 0 even for
+    an instant gives every file another thread creates meanwhile mode 0666.
+    Where the kernel does not say, the usual 022 is assumed.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
 def make_shareable(path: str | Path) -> None:
     """Give a file made by ``mkstemp`` (mode 0600) the mode the umask gives new files.
 
-    Output, manifest and report are read by other users and processes.
+    Output, manifest and report are read by other users and processes. The
+    umask is read, never changed (see :func:`current_umask`).
     """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+    os.chmod(path, 0o666 & ~current_umask())
 
 
 def write_text_atomically(path: Path, text: str) -> None:

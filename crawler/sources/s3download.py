@@ -10,6 +10,24 @@ from crawler.sources.entries import SourcesError
 from crawler.sources.registry import format_of
 
 
+def _local_path(spec: str, root: str, key: str) -> str:
+    """Where an S3 key is stored under ``root``: always inside it, or a :class:`SourcesError`.
+
+    S3 keys are free text: one starting with ``/`` or holding ``..`` (or an
+    empty segment) would, joined to a local folder, name a file outside it.
+    Such a key is refused rather than cleaned up, since cleaning could make
+    two keys one file.
+    """
+    parts = key.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        raise SourcesError(spec, f"S3 key {key!r} cannot be stored as a local file safely")
+    local = os.path.join(root, *parts)
+    base = os.path.realpath(root)
+    if os.path.commonpath([base, os.path.realpath(local)]) != base:
+        raise SourcesError(spec, f"S3 key {key!r} would be stored outside {root}")
+    return local
+
+
 def fetch_s3_sources(spec: str, client: Any, dest: str) -> str:
     """Download an ``s3://bucket/key`` file or every sources file under a prefix into ``dest``.
 
@@ -27,7 +45,7 @@ def fetch_s3_sources(spec: str, client: Any, dest: str) -> str:
     root = os.path.join(dest, bucket)
     try:
         if key and not key.endswith("/") and exists(client, spec):
-            local = os.path.join(root, key)
+            local = _local_path(spec, root, key)
             download_file(client, spec, Path(local))
             return local
         prefix = key if not key or key.endswith("/") else key + "/"
@@ -38,7 +56,8 @@ def fetch_s3_sources(spec: str, client: Any, dest: str) -> str:
                 continue
             if not format_of(name):
                 continue
-            download_file(client, f"s3://{bucket}/{name}", Path(os.path.join(root, name)))
+            local = _local_path(spec, root, name)
+            download_file(client, f"s3://{bucket}/{name}", Path(local))
             found += 1
     except SourcesError:
         raise

@@ -3,19 +3,28 @@
 No external scripts, styles, fonts or images: the page must open from a file
 or an S3 link years later, offline. Its Content-Security-Policy forbids every
 fetch (``default-src 'none'``), so a mistake that would reach the network shows
-up as a console error in the browser test instead of a silent request.
+up as a console error in the browser test instead of a silent request, and it
+allows no inline code but the page's own: the sha256 of each ``<script>`` and
+``<style>`` block, computed from the finished page (:func:`content_security_policy`),
+so a value from a record that slipped through escaping still could not run.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
-from html import escape
+from html import escape, unescape
 
 from crawler.watch.alarms import COVERAGE_FIELDS, COVERAGE_LABELS
 from crawler.watch.report.model import Change, Night, Report
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+#: stands for the policy until the page is complete (the hashes are of the finished blocks)
+_CSP_PLACEHOLDER = "__CONTENT_SECURITY_POLICY__"
+_INLINE_BLOCK = re.compile(r"<(script|style)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
+_STYLE_ATTRIBUTE = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 STATUS_ORDER = ("ok", "dead", "paywall", "error")
 #: Listing every change of a 6,000-source night would make the page huge; counts stay exact.
 MAX_LISTED = 200
@@ -404,6 +413,39 @@ def _sources(report: Report) -> str:
     )
 
 
+def _source_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def content_security_policy(document: str) -> str:
+    """The CSP of a finished page: no fetch, and only its own inline blocks, by sha256.
+
+    Every ``<script>`` and ``<style>`` block the page holds is hashed (a
+    section added later keeps working without touching the policy); style
+    attributes, if a section uses any, are allowed by hash too
+    (``'unsafe-hashes'``), never by ``'unsafe-inline'``.
+    """
+    scripts: list[str] = []
+    styles: list[str] = []
+    for tag, text in _INLINE_BLOCK.findall(document):
+        (scripts if tag.lower() == "script" else styles).append(_source_hash(text))
+    attributes = [
+        _source_hash(unescape(double or single))
+        for double, single in _STYLE_ATTRIBUTE.findall(document)
+    ]
+    if attributes:
+        styles += ["'unsafe-hashes'", *attributes]
+
+    def sources(hashes: list[str]) -> str:
+        return " ".join(dict.fromkeys(hashes)) or "'none'"
+
+    return (
+        f"default-src 'none'; style-src {sources(styles)}; script-src {sources(scripts)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
 def render(report: Report) -> str:
     """Return the report as a complete HTML document."""
     body = "".join(
@@ -418,10 +460,13 @@ def render(report: Report) -> str:
             _sources(report),
         ]
     )
-    return (
+    document = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP_PLACEHOLDER}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Sources crawl report: {escape(report.tonight.path.name)}</title>"
         f"<style>{STYLE}</style></head><body>{body}<script>{SCRIPT}</script></body></html>\n"
     )
+    # single quotes only (base64 holds no "): the attribute is double-quoted
+    policy = escape(content_security_policy(document), quote=False)
+    return document.replace(_CSP_PLACEHOLDER, policy, 1)
