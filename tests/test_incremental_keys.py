@@ -21,9 +21,13 @@ def test_a_credential_url_gets_its_state_row_and_is_unchanged_next_night(
     first = run_crawl(listing, out / "n1.jsonl")
     assert first.exit_code == 0, first.log[-3000:]
     state = read_all(out / "state.sqlite")
-    assert set(state) == {plain, secret}  # the row of the credential URL is there
-    assert state[secret].record is not None
-    assert "hunter2" not in str(state[secret].record)  # the stored record is the exported one
+    # the credential URL's row is there, filed under a keyed hash: no password is stored
+    assert plain in state and len(state) == 2
+    (hashed,) = set(state) - {plain}
+    assert hashed.startswith("hmac-sha256:")
+    assert state[hashed].record is not None
+    assert "hunter2" not in str(state[hashed].record)  # the stored record is the exported one
+    assert b"hunter2" not in (out / "state.sqlite").read_bytes()
 
     second = run_crawl(listing, out / "n2.jsonl")
     assert second.exit_code == 0, second.log[-3000:]

@@ -59,9 +59,14 @@ def test_the_lock_never_follows_a_symlink(tmp_path: Path) -> None:
 
 def test_a_regular_lock_still_excludes_a_second_run(tmp_path: Path) -> None:
     path = tmp_path / ".run.lock"
-    with RunLock(path), pytest.raises(LockedError, match="another run holds"):
-        RunLock(path).acquire()
-    assert "pid" in path.read_text(encoding="utf-8")
+    holder = RunLock(path)
+    holder.acquire()
+    try:
+        with pytest.raises(LockedError, match="another run holds"):
+            RunLock(path).acquire()
+        assert "pid" in path.read_text(encoding="utf-8")
+    finally:
+        holder.release()
 
 
 def test_a_corrupt_state_is_set_aside_and_the_night_runs_as_a_first_one(

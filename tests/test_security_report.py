@@ -36,8 +36,10 @@ def test_the_policy_hashes_every_inline_block_and_allows_no_unsafe_inline(tmp_pa
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
     for tag, text in blocks:
         assert _hash(text) in directives[f"{tag}-src"].split()
-    # the record's markup is escaped text, not a block the policy would have to allow
-    assert "&lt;script&gt;alert(1)" in page
+    # the record's markup is escaped data (the sources list's JSON block), never a
+    # block the policy would have to allow
+    assert "<script>alert(1)" not in page
+    assert "\\u003cscript\\u003ealert(1)" in page
 
 
 def test_blocks_added_by_any_section_are_covered() -> None:
