@@ -102,11 +102,13 @@ def test_overwrite_flag_is_the_output_uri(tmp_path: Path, listing: Path) -> None
     )
 
 
-@pytest.mark.parametrize("target", ["-", "-:jsonlines", "-:jsonl"])
+@pytest.mark.parametrize(
+    "flags", [["-O", "-"], ["-O", "-:jsonlines"], ["-O", "-:jsonl"], ["-o", "-"]]
+)
 def test_stdout_output_streams_records_and_leaves_nothing(
-    tmp_path: Path, listing: Path, page_server: PageServer, target: str
+    tmp_path: Path, listing: Path, page_server: PageServer, flags: list[str]
 ) -> None:
-    proc = crawl_in(tmp_path, "-a", f"sources={listing}", "-O", target)
+    proc = crawl_in(tmp_path, "-a", f"sources={listing}", *flags)
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["url"] for r in records] == [page_server.url("/article/blog-post")]

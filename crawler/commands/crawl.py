@@ -94,9 +94,11 @@ def output_problem(template: str, spider_name: str) -> str | None:
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        return f"cannot create the folder {folder}: {existing} is a file"
+        if existing == folder:
+            return f"{path}: its folder {folder} is a file"
+        return f"{path}: cannot create the folder {folder}, {existing} is a file"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
+        return f"{path}: cannot write in {existing} (permission denied)"
     return None
 
 
