@@ -1,0 +1,129 @@
+"""Test helpers for papers and videos: a PDF writer and a loopback server of canned routes.
+
+``build_pdf`` writes a one- or two-page PDF with Helvetica text at the sizes
+given (a title at 20 pt, authors at 12 pt, ...), and an Info dictionary that
+may be broken on purpose. ``RouteServer`` serves a dict of path -> (status,
+content type, body) on 127.0.0.1 and counts the requests per path (with the
+query string), so tests can check what the crawl asked the fake APIs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def _pdf_string(text: str) -> bytes:
+    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return b"(" + escaped.encode("latin-1") + b")"
+
+
+def build_pdf(
+    pages: list[list[tuple[float, float, float, str]]],
+    info: dict[str, str] | None = None,
+) -> bytes:
+    """A PDF whose pages show ``(size, x, y, text)`` runs in Helvetica; ``info`` as its Info."""
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")  # filled in below
+    pages_id = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    kids = []
+    for runs in pages:
+        stream = b"".join(
+            b"BT /F1 %.1f Tf %.1f %.1f Td %s Tj ET\n" % (size, x, y, _pdf_string(text))
+            for size, x, y, text in runs
+        )
+        content = add(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+                % (pages_id, font, content)
+            )
+        )
+    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id
+    objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+    )
+    info_id = None
+    if info is not None:
+        entries = b" ".join(
+            b"/" + key.encode("ascii") + b" " + _pdf_string(value) for key, value in info.items()
+        )
+        info_id = add(b"<< " + entries + b" >>")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    trailer = b"/Size %d /Root %d 0 R" % (len(objects) + 1, catalog)
+    if info_id is not None:
+        trailer += b" /Info %d 0 R" % info_id
+    out += b"trailer\n<< " + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+Route = tuple[int, str, bytes]
+
+
+class RouteServer:
+    """Serve canned responses on 127.0.0.1; routes may be added while it runs."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: Counter[str] = Counter()
+        self.headers: dict[str, dict[str, str]] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                target = parts.path + (f"?{parts.query}" if parts.query else "")
+                server.requests[target] += 1
+                server.headers[target] = {k.lower(): v for k, v in self.headers.items()}
+                route = server.routes.get(target) or server.routes.get(parts.path)
+                status, kind, body = route or (404, "text/html", b"<h1>Not found</h1>")
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this server."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> RouteServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
