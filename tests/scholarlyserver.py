@@ -127,3 +127,159 @@ class RouteServer:
     ) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+# --- registry answers, in the shapes their public documentation gives ---------------------
+
+ATOM_NS = 'xmlns="http://www.w3.org/2005/Atom"'
+ARXIV_NS = 'xmlns:arxiv="http://arxiv.org/schemas/atom"'
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def arxiv_entry(
+    arxiv_id: str,
+    title: str,
+    authors: list[str],
+    published: str,
+    *,
+    doi: str | None = None,
+    journal_ref: str | None = None,
+) -> str:
+    """One ``<entry>`` of an arXiv API answer (arXiv API user manual, "Atom" section)."""
+    author_xml = "".join(
+        f"<author><name>{_xml(a)}</name><arxiv:affiliation>Somewhere</arxiv:affiliation></author>"
+        for a in authors
+    )
+    extra = f"<arxiv:doi>{_xml(doi)}</arxiv:doi>" if doi else ""
+    if journal_ref:
+        extra += f"<arxiv:journal_ref>{_xml(journal_ref)}</arxiv:journal_ref>"
+    return (
+        f"<entry><id>http://arxiv.org/abs/{arxiv_id}</id>"
+        f"<updated>{published}</updated><published>{published}</published>"
+        # titles wrap onto several lines in real answers
+        f"<title>{_xml(title).replace(' ', chr(10) + '  ', 1)}</title>"
+        f"<summary>  An abstract.\n</summary>{author_xml}{extra}"
+        f'<link href="http://arxiv.org/abs/{arxiv_id}" rel="alternate" type="text/html"/>'
+        f'<link title="pdf" href="http://arxiv.org/pdf/{arxiv_id}" rel="related"'
+        ' type="application/pdf"/>'
+        '<arxiv:primary_category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>'
+        '<category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/></entry>'
+    )
+
+
+def arxiv_feed(*entries: str) -> bytes:
+    """An arXiv API answer around ``entries`` (none: the id is unknown)."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<feed {ATOM_NS} {ARXIV_NS}>'
+        '<link href="http://arxiv.org/api/query?id_list=x" rel="self" type="application/atom+xml"/>'
+        '<title type="html">ArXiv Query: id_list=x</title>'
+        "<id>http://arxiv.org/api/x</id><updated>2024-01-05T00:00:00-05:00</updated>"
+        '<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+        f"{len(entries)}</opensearch:totalResults>" + "".join(entries) + "</feed>"
+    ).encode()
+
+
+def crossref_work(
+    doi: str,
+    title: str,
+    authors: list[tuple[str, str]],
+    published: list[int],
+    *,
+    container: str | None = None,
+    issn: str | None = None,
+) -> bytes:
+    """A Crossref ``/works/{doi}`` answer (REST API documentation, "work" message)."""
+    import json
+
+    message: dict[str, Any] = {
+        "DOI": doi,
+        "type": "journal-article",
+        "title": [title],
+        "author": [
+            {"given": given, "family": family, "sequence": "first" if i == 0 else "additional"}
+            for i, (given, family) in enumerate(authors)
+        ],
+        "published-online": {"date-parts": [published]},
+        "published-print": {"date-parts": [[published[0] + 1, 1]]},
+        "issued": {"date-parts": [published]},
+        "publisher": "Test Publisher",
+        "URL": f"https://doi.org/{doi}",
+    }
+    if container:
+        message["container-title"] = [container]
+    if issn:
+        message["ISSN"] = [issn]
+    return json.dumps(
+        {"status": "ok", "message-type": "work", "message-version": "1.0.0", "message": message}
+    ).encode()
+
+
+def watch_page(
+    video_id: str,
+    title: str,
+    channel: str,
+    upload_date: str,
+    description: str,
+    tracks: list[dict[str, str]],
+) -> bytes:
+    """A YouTube-like watch page embedding ``ytInitialPlayerResponse`` with its captions."""
+    import json
+
+    player: dict[str, Any] = {
+        "responseContext": {"serviceTrackingParams": []},
+        "playabilityStatus": {"status": "OK"},
+        "videoDetails": {
+            "videoId": video_id,
+            "title": title,
+            "lengthSeconds": "600",
+            "author": channel,
+            "channelId": "UC0000000000000000000000",
+            "shortDescription": description,
+            "viewCount": "1234",
+        },
+        "microformat": {
+            "playerMicroformatRenderer": {
+                "title": {"simpleText": title},
+                "description": {"simpleText": description},
+                "ownerChannelName": channel,
+                "uploadDate": upload_date,
+                "publishDate": upload_date,
+            }
+        },
+    }
+    if tracks:
+        player["captions"] = {
+            "playerCaptionsTracklistRenderer": {
+                "captionTracks": [
+                    {
+                        "baseUrl": t["baseUrl"],
+                        "name": {"simpleText": t["languageCode"]},
+                        "vssId": "." + t["languageCode"],
+                        "languageCode": t["languageCode"],
+                        **({"kind": t["kind"]} if "kind" in t else {}),
+                        "isTranslatable": True,
+                    }
+                    for t in tracks
+                ]
+            }
+        }
+    script = json.dumps(player)
+    filler = "".join(f"<div class='x'>menu item {i}</div>" for i in range(200))
+    return (
+        "<!DOCTYPE html><html lang='en'><head><title>"
+        f"{title} - YouTube</title><meta property='og:title' content='{title}'></head>"
+        f"<body>{filler}<script>var ytInitialPlayerResponse = {script};"
+        "var meta = document.createElement('meta');</script>"
+        "<div id='player'>Enable JavaScript to watch this video.</div></body></html>"
+    ).encode()
+
+
+def timedtext(cues: list[tuple[float, float, str]]) -> bytes:
+    """A timedtext caption track: ``<transcript><text start dur>`` (text escaped twice)."""
+    body = "".join(
+        f'<text start="{start}" dur="{dur}">{_xml(_xml(text))}</text>' for start, dur, text in cues
+    )
+    return f'<?xml version="1.0" encoding="utf-8" ?><transcript>{body}</transcript>'.encode()
