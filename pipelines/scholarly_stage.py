@@ -72,7 +72,7 @@ _WORD = re.compile(r"\w+")
 _EMAIL = re.compile(r"^[^@\s/:]+@[^@\s/]+\.[^@\s/]+$")
 _PLACEHOLDER = re.compile(
     r"^(?:untitled|no title|microsoft (?:word|powerpoint)\b|document\d*$|slide \d+$"
-    r"|.*\.(?:docx?|pdf|tex|pptx?)$|home|index|abstract|pdf)",
+    r"|.*\.(?:docx?|pdf|tex|pptx?)$|(?:home|index|abstract|pdf|title)$)",
     re.IGNORECASE,
 )
 

@@ -202,3 +202,26 @@ def test_titles_match_and_mailto() -> None:
     assert mailto_of("ops@example.org") == "ops@example.org"
     assert mailto_of("https://github.com/sources-crawler/sources-crawler") is None
     assert mailto_of(None) is None
+
+
+def test_which_page_titles_yield_to_the_registry() -> None:
+    from pipelines.extract.identifiers import Identifiers
+    from pipelines.extract.scholarly import WorkMetadata
+    from pipelines.scholarly_stage import ScholarlyPipeline
+
+    work = WorkMetadata("crossref", "Homeostasis in Reef Fish", (), None, None, None)
+    none = Identifiers()
+
+    def describes(**record: object) -> bool:
+        return ScholarlyPipeline._describes({"content_type": "html", **record}, work, none)
+
+    assert describes(title=None)
+    assert describes(title="Untitled")
+    assert describes(title="Homeostasis in reef fish | Journal")
+    assert describes(title="Journal of Fish", site_name="Journal of Fish")
+    assert describes(title="Anything at all", content_type="pdf")
+    assert describes(title="Homeostasis")  # contained in the registry's title
+    assert not describes(title="My summer of snorkelling")
+    assert ScholarlyPipeline._describes(
+        {"title": "My summer of snorkelling"}, work, Identifiers(doi="10.1000/x")
+    )
