@@ -441,6 +441,10 @@ class ScholarlyPipeline(Stage):
             if response is None or response.status != 200:
                 return None, False
             work = parse_arxiv_atom(response.body, identifier)
+            bare = re.sub(r"v\d+$", "", identifier)
+            if work is None and bare != identifier:
+                # a version the API does not list: the paper's latest version
+                return await self._ask(registry, bare)
             # an Atom feed without the entry is arXiv's "no such paper"
             return work, work is not None or b"<feed" in response.body[:2000]
         url = f"{self.crossref_api.rstrip('/')}/works/{quote(identifier, safe='/')}"

@@ -27,6 +27,7 @@ ARXIV_TITLE = "Sparse Attention for Long Documents"
 ARXIV_AUTHORS = ["Alice Smith", "Bo Chen", "Carla Diaz"]
 NO_HTML_ID = "2402.05555"
 NO_HTML_TITLE = "Tidal Models of Small Moons"
+OLD_VERSION = "2303.07777v3"
 REEF_DOI = "10.5555/reef.2021.01"
 REEF_TITLE = "Coral Reefs Under Changing Oceans"
 REEF_AUTHORS = [("Alice M.", "Smith"), ("Bob", "Jones")]
@@ -133,6 +134,16 @@ def papers() -> Iterator[RouteServer]:
                 )
             ),
         )
+        # a version the API does not list: asked again without it
+        r[f"/abs/{OLD_VERSION}"] = (200, HTML, abs_page(OLD_VERSION, "Page Title", "x."))
+        r[f"/api/query?id_list={OLD_VERSION}"] = (200, ATOM, arxiv_feed())
+        r[f"/api/query?id_list={OLD_VERSION[:-2]}"] = (
+            200,
+            ATOM,
+            arxiv_feed(
+                arxiv_entry(OLD_VERSION[:-2] + "v4", "Registry Title", ["Ida Lee"], "2023-03-01")
+            ),
+        )
         r["/journal/reef"] = (200, HTML, landing_page())
         r["/blog/reefs"] = (200, HTML, blog_page())
         r[f"/works/{REEF_DOI}"] = (
@@ -199,6 +210,7 @@ def crawl(tmp_path: Path, server: RouteServer, name: str, **settings: str) -> Cr
         "/files/heat.pdf",
         "/files/untitled.pdf",
         "/journal/broken",
+        f"/abs/{OLD_VERSION}",
     ]
     sources = tmp_path / "sources.txt"
     sources.write_text("".join(server.url(p) + "\n" for p in paths), encoding="utf-8")
@@ -294,6 +306,14 @@ def test_papers_get_identifiers_registry_metadata_and_full_text(
         "published_date": "pdf",
         "publication": None,
     }
+
+    old = record(result, papers, f"/abs/{OLD_VERSION}")
+    assert old["identifiers"]["arxiv"] == OLD_VERSION
+    assert (old["title"], old["authors"], old["published_date"]) == (
+        "Registry Title",
+        ["Ida Lee"],
+        "2023-03-01",
+    )
 
     broken = record(result, papers, "/journal/broken")
     assert broken["status"] == "ok"  # a failed lookup never fails the record

@@ -210,3 +210,28 @@ def test_merge_prefers_the_first() -> None:
         {"doi": "https://doi.org/10.1000/A", "isbn": "bad"}
     ) == Identifiers(doi="10.1000/a")
     assert not Identifiers()
+
+
+def test_identifiers_stated_anywhere_in_the_document() -> None:
+    page = build_page(
+        _page(
+            "<title>A landing page</title>",
+            "<header>Journal of Tests · DOI: 10.5555/Header.1 · PMID: 998877</header>"
+            "<main><p>Body text.</p></main>"
+            "<aside><a href='https://arxiv.org/abs/2305.11111v2'>Preprint</a></aside>",
+        ),
+        "https://example.org/landing",
+    )
+    # main text passed without the header: the document's text still names them
+    assert from_page(page, "Body text.") == Identifiers(
+        doi="10.5555/header.1", arxiv="2305.11111v2", pmid="998877"
+    )
+    two_preprints = build_page(
+        _page(
+            "",
+            "<a href='https://arxiv.org/abs/2305.11111'>a</a>"
+            "<a href='https://arxiv.org/pdf/2305.22222'>b</a>",
+        ),
+        "https://example.org/list",
+    )
+    assert from_page(two_preprints).arxiv is None

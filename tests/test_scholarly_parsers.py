@@ -162,8 +162,14 @@ def test_captions_formats() -> None:
         ]
     )
     assert parse_captions(xml) == (
-        "Welcome to the talk. Today: reefs & heat, it's hot.\n\nAfter a pause, a new part."
+        "Welcome to the talk. Today: reefs & heat, it's hot. After a pause, a new part."
     )
+    vtt = (
+        b"WEBVTT\nKind: captions\nLanguage: en\n\n"
+        b"00:00:00.000 --> 00:00:01.500 align:start position:0%\nHello <c>there</c>\n\n"
+        b"1\n00:00:01.500 --> 00:00:03.000\nfriends,\nall of you\n"
+    )
+    assert parse_captions(vtt) == "Hello there friends, all of you"
     srv3 = (
         b'<?xml version="1.0" encoding="utf-8" ?><timedtext format="3"><body>'
         b'<p t="0" d="1500">Hello <s>there</s></p><p t="1500" d="1000">friends</p>'

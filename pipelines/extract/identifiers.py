@@ -382,7 +382,22 @@ def from_jsonld(objects: Iterable[Mapping[str, Any]]) -> Identifiers:
 
 
 _DOI_LINKS = "//a[contains(@href, 'doi.org/10.')]/@href"
+_ARXIV_LINKS = "//a[contains(@href, 'arxiv.org/')]/@href"
+_TEXT_NODES = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 _MAX_LINKS = 500
+
+
+def _document_text(page: Page) -> str:
+    """The page's visible text, nodes joined by spaces (``text_content`` glues them), bounded."""
+    assert page.tree is not None
+    parts: list[str] = []
+    size = 0
+    for node in page.tree.xpath(_TEXT_NODES):
+        parts.append(str(node))
+        size += len(parts[-1]) + 1
+        if size >= _MAX_TEXT:
+            break
+    return " ".join(parts)[:_MAX_TEXT]
 
 
 def from_page(page: Page, text: str | None = None) -> Identifiers:
@@ -395,13 +410,24 @@ def from_page(page: Page, text: str | None = None) -> Identifiers:
     from pipelines.extract.metadata import main_items
 
     found = from_meta(page.meta).merge(from_jsonld(main_items(page)))
-    if found.doi is None and page.tree is not None:
-        try:
-            hrefs = [str(h) for h in page.tree.xpath(_DOI_LINKS)[:_MAX_LINKS]]
-        except Exception:  # defensive: lxml on pathological trees
-            hrefs = []
-        mentioned = from_text(text)
-        linked = _one(normalise_doi(h) for h in hrefs)
-        if linked and mentioned.doi in (None, linked):
-            found = found.merge(Identifiers(doi=linked))
-    return found.merge(from_text(text))
+    if page.tree is None:
+        return found.merge(from_text(text))
+    try:
+        dois = [str(h) for h in page.tree.xpath(_DOI_LINKS)[:_MAX_LINKS]]
+        arxivs = [str(h) for h in page.tree.xpath(_ARXIV_LINKS)[:_MAX_LINKS]]
+        # The whole document's text, not only the main text: a landing page
+        # states "DOI: 10.…" in a header or sidebar that main-text extraction drops.
+        document = _document_text(page)
+    except Exception:  # defensive: lxml on pathological trees
+        dois, arxivs, document = [], [], ""
+    mentioned = from_text(text).merge(from_text(document))
+    linked = Identifiers(
+        doi=_one(normalise_doi(h) for h in dois),
+        arxiv=_one(m[1] for h in arxivs if (m := _ARXIV_URL_MENTION.search(h))),
+    )
+    # A link counts unless the text names another work of the same kind.
+    agreed = Identifiers(
+        doi=linked.doi if mentioned.doi in (None, linked.doi) else None,
+        arxiv=linked.arxiv if mentioned.arxiv in (None, linked.arxiv) else None,
+    )
+    return found.merge(mentioned).merge(agreed)

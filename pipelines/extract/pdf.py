@@ -38,8 +38,9 @@ _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
 _JUNK_TITLE = re.compile(
     r"^(?:untitled\b|no title|microsoft (?:word|powerpoint|excel)\b|powerpoint presentation"
     r"|slide \d+$|document\d*$|title$|draft\d*$|preprint$|manuscript$|paper$|report$|doc\d*$"
-    r"|template\b|\(?anonymous\)?$|arxiv:|\d+(?:[._-]\d+)*(?:v\d+)?$"
-    r"|.*\.(?:docx?|pdf|indd|tex|dvi|ps|pptx?|rtf|odt|pages|key|qxd)$)",
+    r"|article$|main$|layout \d+$|full page (?:photo|fax)|print$|scan\w*$|page \d+$"
+    r"|.*\btemplate\b|\(?anonymous\)?$|arxiv:|pii:|doi:|10\.\d{4,9}/|\d+(?:[._-]\d+)*(?:v\d+)?$"
+    r"|[a-z]:\\|/|~|.*\.(?:docx?|pdf|indd|tex|dvi|ps|pptx?|rtf|odt|pages|key|qxd|xlsx?)$)",
     re.IGNORECASE,
 )
 _JUNK_AUTHOR = re.compile(

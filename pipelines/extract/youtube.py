@@ -8,7 +8,7 @@ A watch page embeds the player's configuration as a JSON object assigned to
 ``languageCode``, ``kind`` = ``asr`` for automatic captions, which are in the
 spoken language). A caption track is fetched separately (by the crawl) and
 parsed here: YouTube's timedtext XML (``<text start dur>`` or, in format 3,
-``<p t d>``) or its ``json3`` events.
+``<p t d>``), its ``json3`` events or WebVTT.
 
 Everything is pure and bounded: the JSON object is cut at
 :data:`MAX_PLAYER_CHARS` before parsing, the caption body at
@@ -31,13 +31,11 @@ MAX_CAPTION_BYTES = 5 * 1024 * 1024
 MAX_TRACKS = 200
 MAX_DESCRIPTION = 10_000
 MAX_CUES = 50_000
-PARAGRAPH_GAP = 2.0  # seconds of silence that end a transcript paragraph
-PARAGRAPH_CHARS = 1200  # a paragraph longer than this ends at its next sentence end
 
 DEFAULT_YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be")
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _PLAYER = re.compile(r"ytInitialPlayerResponse\"?\]?\s*=\s*(?=\{)")
-_SENTENCE_END = re.compile(r"[.!?\u3002]$")
+_VTT_TAG = re.compile(r"<[^>]{0,100}>")  # <c>, <00:00:01.500>, <v Speaker>
 _WS = re.compile(r"\s+")
 
 
@@ -217,37 +215,48 @@ def _cues_json(body: bytes) -> list[tuple[float, float, str]]:
     return cues
 
 
-def parse_captions(body: bytes) -> str | None:
-    """The transcript of a caption track as paragraphs (blank-line separated); None if empty.
+def _vtt_seconds(stamp: str) -> float:
+    parts = stamp.strip().replace(",", ".").split(":")
+    return sum(float(p) * 60.0**i for i, p in enumerate(reversed(parts)))
 
-    Consecutive cues are joined; a pause of :data:`PARAGRAPH_GAP` seconds, or
-    a sentence end once a paragraph is long, starts a new paragraph.
+
+def _cues_vtt(body: bytes) -> list[tuple[float, float, str]]:
+    """WebVTT (``fmt=vtt``): cue timings ``00:00:01.000 --> 00:00:03.000``, then text lines."""
+    cues: list[tuple[float, float, str]] = []
+    for block in re.split(r"\r?\n\s*\r?\n", body.decode("utf-8", "replace")):
+        lines = block.strip().splitlines()
+        timing = next((i for i, line in enumerate(lines[:3]) if "-->" in line), None)
+        if timing is None or len(cues) >= MAX_CUES:
+            continue
+        start, _, end = lines[timing].partition("-->")
+        text = " ".join(lines[timing + 1 :])
+        cues.append((_vtt_seconds(start), _vtt_seconds(end.split()[0]), _VTT_TAG.sub("", text)))
+    return cues
+
+
+def parse_captions(body: bytes) -> str | None:
+    """The transcript of a caption track: its cues' text joined by spaces; None if empty.
+
+    Reads timedtext XML (``<text start dur>``, format 3 ``<p t d>``), json3 and
+    WebVTT. The transcript is one paragraph: where a speaker's paragraphs end
+    is not in the captions, and a pause is no paragraph.
     """
     if not body or len(body) > MAX_CAPTION_BYTES:
         return None
-    head = body.lstrip()[:1]
+    head = body.lstrip()[:6]
     try:
-        cues = _cues_json(body) if head in (b"{", b"[") else _cues_xml(body)
+        if head[:1] in (b"{", b"["):
+            cues = _cues_json(body)
+        elif head.startswith(b"WEBVTT"):
+            cues = _cues_vtt(body)
+        else:
+            cues = _cues_xml(body)
     except Exception:  # malformed, refused entities, odd numbers
         return None
-    paragraphs: list[list[str]] = [[]]
-    length = 0
-    last_end: float | None = None
-    for start, end, raw in cues:
+    texts = []
+    for _start, _end, raw in cues:
         # timedtext XML escapes entities twice (&amp;#39;)
         text = _WS.sub(" ", html.unescape(html.unescape(raw))).strip()
-        if not text:
-            continue
-        current = paragraphs[-1]
-        if current and (
-            (last_end is not None and start - last_end >= PARAGRAPH_GAP)
-            or (length >= PARAGRAPH_CHARS and _SENTENCE_END.search(current[-1]))
-        ):
-            paragraphs.append([])
-            current = paragraphs[-1]
-            length = 0
-        current.append(text)
-        length += len(text) + 1
-        last_end = max(end, start)
-    joined = [" ".join(p) for p in paragraphs if p]
-    return "\n\n".join(joined) or None
+        if text:
+            texts.append(text)
+    return " ".join(texts) or None
