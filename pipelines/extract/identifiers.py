@@ -285,6 +285,11 @@ def _one(values: Iterable[str | None]) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
+def _names_doi(lowered: str) -> bool:
+    """Whether lowercase text may hold a labelled DOI (a cheap test before the regex scan)."""
+    return "10." in lowered and "doi" in lowered
+
+
 def from_text(text: str | None) -> Identifiers:
     """Identifiers mentioned in plain text (``doi:``/doi.org, ``arXiv:``, ``PMID``, ``ISBN``).
 
@@ -295,11 +300,15 @@ def from_text(text: str | None) -> Identifiers:
     if not text:
         return Identifiers()
     head = text[:_MAX_TEXT]
-    dois = [normalise_doi(m[1]) for m in _DOI_LABEL.finditer(head)]
-    arxivs = [m[1] for m in _ARXIV_MENTION.finditer(head)]
-    arxivs += [m[1] for m in _ARXIV_URL_MENTION.finditer(head)]
-    pmids = [normalise_pmid(m[1]) for m in _PMID_MENTION.finditer(head)]
-    isbns = [normalise_isbn(m[1]) for m in _ISBN_MENTION.finditer(head)]
+    # A plain substring test is far cheaper than a regex scan, and most texts name nothing.
+    lowered = head.lower()
+    dois = [normalise_doi(m[1]) for m in _DOI_LABEL.finditer(head)] if _names_doi(lowered) else []
+    arxivs = []
+    if "arxiv" in lowered:
+        arxivs = [m[1] for m in _ARXIV_MENTION.finditer(head)]
+        arxivs += [m[1] for m in _ARXIV_URL_MENTION.finditer(head)]
+    pmids = [normalise_pmid(m[1]) for m in _PMID_MENTION.finditer(head)] if "PMID" in head else []
+    isbns = [normalise_isbn(m[1]) for m in _ISBN_MENTION.finditer(head)] if "ISBN" in head else []
     arxiv = _one(arxivs)
     if arxiv is None and arxivs:
         # "arXiv:2401.01234v2" and "arXiv:2401.01234" are one paper: keep the versioned one.
@@ -417,7 +426,11 @@ def from_page(page: Page, text: str | None = None) -> Identifiers:
         arxivs = [str(h) for h in page.tree.xpath(_ARXIV_LINKS)[:_MAX_LINKS]]
         # The whole document's text, not only the main text: a landing page
         # states "DOI: 10.…" in a header or sidebar that main-text extraction drops.
-        document = _document_text(page)
+        # text_content() glues nodes together but is cheap: enough to see
+        # whether the document names any identifier before collecting its text
+        glued = page.tree.text_content()[: _MAX_TEXT * 2].lower()
+        named = _names_doi(glued) or any(k in glued for k in ("arxiv", "pmid", "isbn"))
+        document = _document_text(page) if named else ""
     except Exception:  # defensive: lxml on pathological trees
         dois, arxivs, document = [], [], ""
     mentioned = from_text(text).merge(from_text(document))
