@@ -108,11 +108,17 @@ class PdfFields:
 
 @dataclass(slots=True)
 class _Line:
-    """One line of the first page: its text, rendered size and baseline height."""
+    """One line of the first page: its text, rendered size and baseline height.
+
+    ``segments`` are the runs of the line that a wide gap separates (authors
+    set in columns); ``end`` estimates where the last run ends horizontally.
+    """
 
     text: str
     size: float
     y: float
+    end: float = 0.0
+    segments: list[str] = field(default_factory=list)
 
 
 def parse_pdf_date(value: Any) -> date | None:
@@ -178,15 +184,16 @@ def _first_page_lines(page: Any) -> tuple[str, list[_Line]]:
             # The run's text space mapped to the page: size is the length of
             # the mapped unit vertical, position the mapped origin.
             a, b, c, d, e, f = (float(v) for v in tm)
-            ca, cb, cc, cd, _, cf = (float(v) for v in cm)
+            ca, cb, cc, cd, ce, cf = (float(v) for v in cm)
             m_b = a * cb + b * cd
             m_c = c * ca + d * cc
             m_d = c * cb + d * cd
+            x = e * ca + f * cc + ce
             y = e * cb + f * cd + cf
             rendered = float(size) * math.hypot(m_c, m_d)
         except (TypeError, ValueError):
             return
-        if abs(m_b) > 1e-3 or abs(m_c) > 1e-3 or m_d <= 0:
+        if m_d <= 0 or abs(m_b) > 0.05 * m_d or abs(m_c) > 0.05 * m_d:
             return  # rotated or mirrored: margin stamps, not the title block
         for index, part in enumerate(text.split("\n")):
             part = squash(part) or ""
@@ -199,10 +206,18 @@ def _first_page_lines(page: Any) -> tuple[str, list[_Line]]:
                 and abs(last.size - rendered) < 0.6
                 and abs(last.y - y) < max(1.0, rendered * 0.4)
             )
+            # half an em a character: a rough width, enough to tell a word
+            # space from the gap between columns
+            width = len(part) * rendered * 0.5
             if same_line and last is not None:
                 last.text = f"{last.text} {part}"
+                if index == 0 and x > last.end + 2.0 * rendered:
+                    last.segments.append(part)
+                else:
+                    last.segments[-1] = f"{last.segments[-1]} {part}"
+                last.end = max(last.end, x + width) if index == 0 else last.end + width
             else:
-                lines.append(_Line(part, round(rendered, 1), y))
+                lines.append(_Line(part, round(rendered, 1), y, x + width, [part]))
 
     text = page.extract_text(visitor_text=visit) or ""
     return text, lines
@@ -263,12 +278,12 @@ def _layout_authors(lines: list[_Line], after: int) -> tuple[str, ...]:
     """Names on the lines under the title, up to the first line that is not an author line."""
     names: list[str] = []
     for line in lines[after : after + 6]:
-        found = _author_names(line.text)
-        if found is None:
+        parts = [_author_names(segment) for segment in line.segments or [line.text]]
+        if any(found is None for found in parts):
             if names:
                 break
             continue  # a subtitle or a blank-ish line between title and authors
-        names.extend(found)
+        names.extend(name for found in parts for name in found or ())
     return tuple(dict.fromkeys(names))[:50]
 
 
