@@ -35,9 +35,11 @@ unreadable answer never fails a record: the record keeps what it had.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -52,7 +54,12 @@ from crawler.timeutil import iso_z, utc_now
 from pipelines.base import Stage
 from pipelines.extract.identifiers import Identifiers, arxiv_from_url, from_url
 from pipelines.extract.preview import make_preview
-from pipelines.extract.scholarly import WorkMetadata, parse_arxiv_atom, parse_crossref_work
+from pipelines.extract.scholarly import (
+    WorkMetadata,
+    bare_arxiv,
+    parse_arxiv_feed,
+    parse_crossref_work,
+)
 from pipelines.extract.youtube import (
     choose_track,
     find_player_response,
@@ -67,6 +74,8 @@ logger = logging.getLogger(__name__)
 VIDEO_KEY = "_scholarly_video"
 ARXIV_SLOT = "scholarly-arxiv-api"
 CROSSREF_SLOT = "scholarly-crossref-api"
+#: ids per arXiv API request: the API's default page size, so no max_results is needed
+ARXIV_BATCH = 10
 _FIELDS = ("title", "authors", "published_date")
 _WORD = re.compile(r"\w+")
 _EMAIL = re.compile(r"^[^@\s/:]+@[^@\s/]+\.[^@\s/]+$")
@@ -294,6 +303,9 @@ class ScholarlyPipeline(Stage):
         self.mailto = mailto_of(settings.get("CONTACT_URL"))
         self.arxiv_hosts = tuple(settings.getlist("ARXIV_HOSTS"))
         self.fetcher = _Fetcher(crawler, settings.getint("SCHOLARLY_MAX_BYTES"))
+        self.arxiv_queue = ArxivQueue(self._ask_arxiv)
+        #: look-ups under way, so that sources naming one work wait for one answer
+        self.pending: dict[str, asyncio.Future[WorkMetadata | None]] = {}
         #: this run's answers by lookup key (None: no such work)
         self.answers: dict[str, WorkMetadata | None] = {}
 
@@ -408,6 +420,19 @@ class ScholarlyPipeline(Stage):
         key = f"{registry}:{identifier}"
         if key in self.answers:
             return self.answers[key]
+        if key in self.pending:
+            return await asyncio.shield(self.pending[key])
+        future: asyncio.Future[WorkMetadata | None] = asyncio.get_running_loop().create_future()
+        self.pending[key] = future
+        work = None
+        try:
+            work = await self._look_up(registry, identifier, key)
+        finally:
+            del self.pending[key]
+            future.set_result(work)
+        return work
+
+    async def _look_up(self, registry: str, identifier: str, key: str) -> WorkMetadata | None:
         stats = self.crawler.stats
         assert stats is not None
         state = get_state(self.crawler)
@@ -435,18 +460,7 @@ class ScholarlyPipeline(Stage):
     async def _ask(self, registry: str, identifier: str) -> tuple[WorkMetadata | None, bool]:
         """Ask a registry: ``(work, known)``; ``known`` false when there was no usable answer."""
         if registry == "arxiv":
-            joiner = "&" if "?" in self.arxiv_api else "?"
-            url = f"{self.arxiv_api}{joiner}id_list={quote(identifier, safe='/')}"
-            response = await self.fetcher.get(url, slot=ARXIV_SLOT, api=True)
-            if response is None or response.status != 200:
-                return None, False
-            work = parse_arxiv_atom(response.body, identifier)
-            bare = re.sub(r"v\d+$", "", identifier)
-            if work is None and bare != identifier:
-                # a version the API does not list: the paper's latest version
-                return await self._ask(registry, bare)
-            # an Atom feed without the entry is arXiv's "no such paper"
-            return work, work is not None or b"<feed" in response.body[:2000]
+            return await self.arxiv_queue.lookup(identifier)
         url = f"{self.crossref_api.rstrip('/')}/works/{quote(identifier, safe='/')}"
         if self.mailto:
             url += f"?mailto={quote(self.mailto, safe='@')}"
@@ -459,3 +473,80 @@ class ScholarlyPipeline(Stage):
             return None, False
         work = parse_crossref_work(response.body)
         return work, work is not None
+
+    async def _ask_arxiv(self, identifiers: list[str]) -> dict[str, WorkMetadata] | None:
+        """One arXiv API request for up to :data:`ARXIV_BATCH` ids; None when it failed."""
+        joiner = "&" if "?" in self.arxiv_api else "?"
+        listed = ",".join(quote(i, safe="/") for i in identifiers)
+        response = await self.fetcher.get(
+            f"{self.arxiv_api}{joiner}id_list={listed}", slot=ARXIV_SLOT, api=True
+        )
+        if response is None or response.status != 200:
+            return None
+        return parse_arxiv_feed(response.body)
+
+
+Outcome = tuple[WorkMetadata | None, bool]
+
+
+class ArxivQueue:
+    """arXiv API look-ups, batched: ids that wait while a request is out go together in the next.
+
+    arXiv asks for one request every three seconds (the ``DOWNLOAD_SLOTS``
+    delay); asking for up to :data:`ARXIV_BATCH` papers at once keeps a night
+    with many new arXiv sources from waiting on that pace. A batch answer
+    that lacks a paper is asked again for that paper alone (a server may
+    answer only single ids), and a version the API does not list is asked
+    without it.
+    """
+
+    def __init__(self, ask: Callable[[list[str]], Awaitable[dict[str, WorkMetadata] | None]]):
+        self._ask = ask
+        self._waiting: dict[str, list[asyncio.Future[Outcome]]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    async def lookup(self, identifier: str) -> Outcome:
+        """``(work, known)`` for one arXiv id (``known``: the API answered)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._waiting.setdefault(identifier, []).append(future)
+        if self._runner is None or self._runner.done():
+            self._runner = loop.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch = list(self._waiting)[:ARXIV_BATCH]
+            futures = {identifier: self._waiting.pop(identifier) for identifier in batch}
+            results: dict[str, Outcome] = {}
+            try:
+                results = await self._resolve(batch)
+            except Exception:
+                logger.exception("arXiv look-up failed for %s", ", ".join(batch))
+            finally:
+                # every waiter gets an answer, whatever happened: none may hang
+                for identifier, waiting in futures.items():
+                    outcome = results.get(identifier, (None, False))
+                    for future in waiting:
+                        if not future.done():
+                            future.set_result(outcome)
+
+    async def _resolve(self, batch: list[str]) -> dict[str, Outcome]:
+        if len(batch) == 1:
+            return {batch[0]: await self._single(batch[0])}
+        papers = await self._ask(batch) or {}
+        results: dict[str, Outcome] = {}
+        for identifier in batch:
+            work = papers.get(bare_arxiv(identifier))
+            results[identifier] = (work, True) if work else await self._single(identifier)
+        return results
+
+    async def _single(self, identifier: str) -> Outcome:
+        papers = await self._ask([identifier])
+        if papers is None:
+            return None, False
+        work = papers.get(bare_arxiv(identifier))
+        if work is None and bare_arxiv(identifier) != identifier:
+            return await self._single(bare_arxiv(identifier))
+        # a feed without the paper is arXiv's "no such paper"
+        return work, True

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 def _pdf_string(text: str) -> bytes:
@@ -78,13 +79,15 @@ def build_pdf(
 
 
 Route = tuple[int, str, bytes]
+#: a route may be computed from the query (``parse_qs`` form)
+Handler = Callable[[dict[str, list[str]]], Route]
 
 
 class RouteServer:
     """Serve canned responses on 127.0.0.1; routes may be added while it runs."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, Route | Handler] = {}
         self.requests: Counter[str] = Counter()
         self.headers: dict[str, dict[str, str]] = {}
         server = self
@@ -99,6 +102,8 @@ class RouteServer:
                 server.requests[target] += 1
                 server.headers[target] = {k.lower(): v for k, v in self.headers.items()}
                 route = server.routes.get(target) or server.routes.get(parts.path)
+                if callable(route):
+                    route = route(parse_qs(parts.query))
                 status, kind, body = route or (404, "text/html", b"<h1>Not found</h1>")
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
@@ -283,3 +288,19 @@ def timedtext(cues: list[tuple[float, float, str]]) -> bytes:
         f'<text start="{start}" dur="{dur}">{_xml(_xml(text))}</text>' for start, dur, text in cues
     )
     return f'<?xml version="1.0" encoding="utf-8" ?><transcript>{body}</transcript>'.encode()
+
+
+def arxiv_api(entries: dict[str, str]) -> Handler:
+    """An arXiv API fake: answers ``id_list=a,b`` with the entries of the ids it knows.
+
+    ``entries`` maps ids (with or without version) to :func:`arxiv_entry` XML;
+    an id asked with a version the fake does not know gets no entry, as arXiv
+    answers for a version that does not exist.
+    """
+
+    def answer(query: dict[str, list[str]]) -> Route:
+        asked = (query.get("id_list") or [""])[0].split(",")
+        found = [entries[i] for i in asked if i in entries]
+        return 200, "application/atom+xml; charset=utf-8", arxiv_feed(*found)
+
+    return answer

@@ -231,3 +231,61 @@ def test_which_page_titles_yield_to_the_registry() -> None:
     assert ScholarlyPipeline._describes(
         {"title": "My summer of snorkelling"}, work, Identifiers(doi="10.1000/x")
     )
+
+
+def _work(arxiv: str) -> WorkMetadata:
+    return WorkMetadata(
+        "arxiv", f"Paper {arxiv}", ("A. Author",), None, "arXiv", "arxiv", None, arxiv
+    )
+
+
+def test_arxiv_queue_batches_ids_that_wait() -> None:
+    import asyncio
+
+    from pipelines.scholarly_stage import ArxivQueue
+
+    asked: list[list[str]] = []
+    known = {"2401.00001": _work("2401.00001v1"), "2401.00002": _work("2401.00002v3")}
+
+    async def ask(ids: list[str]) -> dict[str, WorkMetadata] | None:
+        asked.append(ids)
+        await asyncio.sleep(0.01)  # the request is out: later look-ups queue up
+        if "2401.99999" in ids and len(ids) == 1:
+            return None  # a failed request
+        return {i.split("v")[0]: known[i.split("v")[0]] for i in ids if i.split("v")[0] in known}
+
+    async def main() -> list[tuple[WorkMetadata | None, bool]]:
+        queue = ArxivQueue(ask)
+        first = asyncio.ensure_future(queue.lookup("2401.00001"))
+        await asyncio.sleep(0)
+        rest = [queue.lookup(i) for i in ("2401.00002v3", "2401.00404", "2401.99999", "2401.00001")]
+        return [await first, *await asyncio.gather(*rest)]
+
+    results = asyncio.run(main())
+    assert results == [
+        (known["2401.00001"], True),
+        (known["2401.00002"], True),
+        (None, True),  # the API knows no such paper
+        (None, False),  # the request failed: not an answer
+        (known["2401.00001"], True),
+    ]
+    # the first id went alone; the four that queued meanwhile went together, and the
+    # ones the batch lacked were asked alone
+    assert asked[0] == ["2401.00001"]
+    assert asked[1] == ["2401.00002v3", "2401.00404", "2401.99999", "2401.00001"]
+    assert asked[2:] == [["2401.00404"], ["2401.99999"]]
+
+
+def test_arxiv_queue_answers_every_waiter_when_asking_breaks() -> None:
+    import asyncio
+
+    from pipelines.scholarly_stage import ArxivQueue
+
+    async def ask(ids: list[str]) -> dict[str, WorkMetadata] | None:
+        raise RuntimeError("boom")
+
+    async def main() -> list[tuple[WorkMetadata | None, bool]]:
+        queue = ArxivQueue(ask)
+        return list(await asyncio.gather(queue.lookup("2401.00001"), queue.lookup("2401.00002")))
+
+    assert asyncio.run(main()) == [(None, False), (None, False)]

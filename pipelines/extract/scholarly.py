@@ -105,21 +105,26 @@ def _iso(year: Any, month: Any, day: Any) -> str | None:
 # --- arXiv ------------------------------------------------------------------------
 
 
-def parse_arxiv_atom(body: bytes, wanted: str | None = None) -> WorkMetadata | None:
-    """The entry of an arXiv API answer (the one for ``wanted`` when given); None if none."""
+def bare_arxiv(identifier: str) -> str:
+    """An arXiv id without its version (``2401.01234v2`` -> ``2401.01234``)."""
+    return re.sub(r"v\d+$", "", identifier)
+
+
+def parse_arxiv_feed(body: bytes) -> dict[str, WorkMetadata] | None:
+    """Every paper of an arXiv API answer, by id without version; None when it is no feed."""
     if not body or len(body) > MAX_BODY:
         return None
     try:
         root = ElementTree.fromstring(body)
     except Exception:  # malformed XML, or a DTD/entity defusedxml refuses
         return None
-    bare = re.sub(r"v\d+$", "", wanted) if wanted else None
+    if root.tag != f"{_ATOM}feed":
+        return None
+    found: dict[str, WorkMetadata] = {}
     for entry in root.iter(f"{_ATOM}entry"):
         entry_id = normalise_arxiv((entry.findtext(f"{_ATOM}id") or "").strip())
         if entry_id is None:
             continue  # an error entry (…/api/errors#…)
-        if bare and re.sub(r"v\d+$", "", entry_id) != bare:
-            continue
         title = _clean(entry.findtext(f"{_ATOM}title"))
         if not title or title.lower() == "error":
             continue
@@ -130,17 +135,28 @@ def parse_arxiv_atom(body: bytes, wanted: str | None = None) -> WorkMetadata | N
                 authors.append(name)
         published = (entry.findtext(f"{_ATOM}published") or "").strip()
         match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", published)
-        return WorkMetadata(
-            origin="arxiv",
-            title=title,
-            authors=tuple(authors),
-            published_date=_iso(*match.groups()) if match else None,
-            venue="arXiv",
-            venue_id="arxiv",
-            doi=normalise_doi(entry.findtext(f"{_ARXIV}doi") or ""),
-            arxiv=entry_id,
+        found.setdefault(
+            bare_arxiv(entry_id),
+            WorkMetadata(
+                origin="arxiv",
+                title=title,
+                authors=tuple(authors),
+                published_date=_iso(*match.groups()) if match else None,
+                venue="arXiv",
+                venue_id="arxiv",
+                doi=normalise_doi(entry.findtext(f"{_ARXIV}doi") or ""),
+                arxiv=entry_id,
+            ),
         )
-    return None
+    return found
+
+
+def parse_arxiv_atom(body: bytes, wanted: str | None = None) -> WorkMetadata | None:
+    """The entry of an arXiv API answer (the one for ``wanted`` when given); None if none."""
+    papers = parse_arxiv_feed(body) or {}
+    if wanted is not None:
+        return papers.get(bare_arxiv(wanted))
+    return next(iter(papers.values()), None)
 
 
 # --- Crossref ---------------------------------------------------------------------
