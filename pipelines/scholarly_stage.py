@@ -17,7 +17,8 @@ Two stages around extraction:
   below and says where each field came from in ``metadata_source``.
 
 Precedence: a registry answer describes the source when the source's URL
-carries the identifier, when the page has no title (or a placeholder), when
+or the page's own metadata (``citation_doi``, ``dc.identifier``, JSON-LD, a
+PDF's Info) carries the identifier, when the page has no title (or a placeholder), when
 the body is a PDF (whose title and authors are layout guesses), when the page's
 title is the site's name, or when the page's title and the registry's match
 loosely (one contains the other, or most of their words agree). Then the
@@ -328,7 +329,7 @@ class ScholarlyPipeline(Stage):
         from_urls = from_url(item.entry.url, self.arxiv_hosts).merge(
             from_url(item.final_url, self.arxiv_hosts)
         )
-        ids = from_urls.merge(Identifiers.from_dict(record.get("identifiers")))
+        ids = from_urls.as_stated().merge(Identifiers.from_dict(record.get("identifiers")))
         origin = (
             "youtube"
             if video is not None
@@ -351,8 +352,9 @@ class ScholarlyPipeline(Stage):
         ):
             work = await self._work(ids, from_urls)
             if work is not None:
+                own = ids.stated
                 ids = ids.merge(Identifiers(doi=work.doi, arxiv=work.arxiv))
-                if self._describes(record, work, from_urls):
+                if self._describes(record, work, own):
                     self._apply(record, work, sources)
                 else:
                     self.inc_stat("scholarly/lookup/not_applied")
@@ -362,11 +364,12 @@ class ScholarlyPipeline(Stage):
     # --- precedence -------------------------------------------------------------
 
     @staticmethod
-    def _describes(record: dict[str, Any], work: WorkMetadata, from_urls: Identifiers) -> bool:
-        """Whether the registry's work is the source itself (see the module docstring)."""
-        if (work.origin == "arxiv" and from_urls.arxiv) or (
-            work.origin == "crossref" and from_urls.doi
-        ):
+    def _describes(record: dict[str, Any], work: WorkMetadata, own: tuple[str, ...]) -> bool:
+        """Whether the registry's work is the source itself (see the module docstring).
+
+        ``own``: the identifier kinds the source's URL or its own metadata states.
+        """
+        if ("arxiv" if work.origin == "arxiv" else "doi") in own:
             return True
         title = record.get("title")
         if not isinstance(title, str) or not title.strip() or _PLACEHOLDER.match(title.strip()):

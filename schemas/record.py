@@ -39,7 +39,9 @@ MetadataOrigin = Literal["page", "pdf", "crossref", "arxiv", "youtube"]
 class RecordIdentifiers(BaseModel):
     """Scholarly identifiers of the source, each normalised, null when absent."""
 
-    model_config = ConfigDict(extra="forbid")
+    # "ignore": the extraction stage's working key (which kinds the page's own
+    # metadata states) is dropped here should the scholarly stage not remove it.
+    model_config = ConfigDict(extra="ignore")
 
     doi: str | None = Field(
         default=None, description="DOI, lowercase, without resolver prefix (10.1038/nature12373)."

@@ -235,3 +235,22 @@ def test_identifiers_stated_anywhere_in_the_document() -> None:
         "https://example.org/list",
     )
     assert from_page(two_preprints).arxiv is None
+
+
+def test_stated_kinds_travel_with_the_record() -> None:
+    page = build_page(
+        _page(
+            '<meta name="citation_doi" content="10.1000/own">',
+            "<p>See arXiv:2101.00001 for the preprint.</p>",
+        ),
+        "https://example.org/c",
+    )
+    found = from_page(page, "See arXiv:2101.00001 for the preprint.")
+    assert found == Identifiers(doi="10.1000/own", arxiv="2101.00001")
+    assert found.stated == ("doi",)  # the arXiv id is only mentioned
+    record = found.with_stated()
+    assert record["_stated"] == ["doi"]
+    assert Identifiers.from_dict(record).stated == ("doi",)
+    # the URL's identifiers win and count as stated; the page's stated kinds stay
+    merged = from_url("https://arxiv.org/abs/2101.00002").as_stated().merge(found)
+    assert (merged.arxiv, merged.stated) == ("2101.00002", ("arxiv", "doi"))

@@ -219,7 +219,7 @@ def test_which_page_titles_yield_to_the_registry() -> None:
     none = Identifiers()
 
     def describes(**record: object) -> bool:
-        return ScholarlyPipeline._describes({"content_type": "html", **record}, work, none)
+        return ScholarlyPipeline._describes({"content_type": "html", **record}, work, none.stated)
 
     assert describes(title=None)
     assert describes(title="Untitled")
@@ -228,9 +228,7 @@ def test_which_page_titles_yield_to_the_registry() -> None:
     assert describes(title="Anything at all", content_type="pdf")
     assert describes(title="Homeostasis")  # contained in the registry's title
     assert not describes(title="My summer of snorkelling")
-    assert ScholarlyPipeline._describes(
-        {"title": "My summer of snorkelling"}, work, Identifiers(doi="10.1000/x")
-    )
+    assert ScholarlyPipeline._describes({"title": "My summer of snorkelling"}, work, ("doi",))
 
 
 def _work(arxiv: str) -> WorkMetadata:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -37,6 +37,10 @@ DEFAULT_ARXIV_HOSTS: tuple[str, ...] = (
     "ar5iv.org",
     "ar5iv.labs.arxiv.org",
 )
+KINDS = ("doi", "arxiv", "pmid", "isbn")
+#: key of the record's ``identifiers`` object, between extraction and the scholarly
+#: stage only, listing the kinds the document's metadata states (never exported)
+STATED_KEY = "_stated"
 _PUBMED_HOSTS = ("pubmed.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov")
 _EUROPEPMC_HOSTS = ("europepmc.org", "www.europepmc.org")
 _DOI_RESOLVERS = ("doi.org", "dx.doi.org", "www.doi.org")
@@ -87,37 +91,63 @@ _MAX_JSONLD_VALUES = 200
 
 @dataclass(frozen=True, slots=True)
 class Identifiers:
-    """The normalised identifiers of one source; each None when absent."""
+    """The normalised identifiers of one source; each None when absent.
+
+    ``stated`` names the kinds the document's own metadata states (``<meta>``
+    tags, JSON-LD, a PDF's Info): those identify the document itself, while
+    one found in its text or links may name a work it cites.
+    """
 
     doi: str | None = None
     arxiv: str | None = None
     pmid: str | None = None
     isbn: str | None = None
+    stated: tuple[str, ...] = field(default=(), compare=False)  # sorted kinds
 
     def merge(self, other: Identifiers) -> Identifiers:
         """These identifiers, completed by ``other`` where these have none."""
-        return Identifiers(
+        merged = Identifiers(
             doi=self.doi or other.doi,
             arxiv=self.arxiv or other.arxiv,
             pmid=self.pmid or other.pmid,
             isbn=self.isbn or other.isbn,
         )
+        stated = {
+            kind
+            for kind in KINDS
+            if (kind in self.stated and getattr(self, kind))
+            or (kind in other.stated and getattr(merged, kind) == getattr(other, kind))
+        }
+        return replace(merged, stated=tuple(sorted(stated))) if stated else merged
 
     def as_dict(self) -> dict[str, str | None]:
         """The record's ``identifiers`` object."""
         return {"doi": self.doi, "arxiv": self.arxiv, "pmid": self.pmid, "isbn": self.isbn}
+
+    def with_stated(self) -> dict[str, Any]:
+        """:meth:`as_dict` plus :data:`STATED_KEY` for the scholarly stage (it removes the key)."""
+        return {**self.as_dict(), STATED_KEY: sorted(self.stated)}
+
+    def as_stated(self) -> Identifiers:
+        """The same identifiers, all of them stated by the document's metadata."""
+        return replace(self, stated=tuple(sorted(k for k in KINDS if getattr(self, k))))
 
     @classmethod
     def from_dict(cls, data: Any) -> Identifiers:
         """Read a record's ``identifiers`` object back (anything else gives no identifiers)."""
         if not isinstance(data, Mapping):
             return cls()
-        return cls(
+        found = cls(
             doi=normalise_doi(data.get("doi")),
             arxiv=normalise_arxiv(data.get("arxiv")),
             pmid=normalise_pmid(data.get("pmid")),
             isbn=normalise_isbn(data.get("isbn")),
         )
+        stated = data.get(STATED_KEY)
+        if isinstance(stated, list | tuple):
+            kinds = tuple(sorted({k for k in stated if k in KINDS and getattr(found, k)}))
+            found = replace(found, stated=kinds)
+        return found
 
     def __bool__(self) -> bool:
         return any((self.doi, self.arxiv, self.pmid, self.isbn))
@@ -418,7 +448,7 @@ def from_page(page: Page, text: str | None = None) -> Identifiers:
     """
     from pipelines.extract.metadata import main_items
 
-    found = from_meta(page.meta).merge(from_jsonld(main_items(page)))
+    found = from_meta(page.meta).merge(from_jsonld(main_items(page))).as_stated()
     if page.tree is None:
         return found.merge(from_text(text))
     try:

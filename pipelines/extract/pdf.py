@@ -371,7 +371,7 @@ def _read(body: bytes) -> PdfFields:
         modified=parse_pdf_date(info.get("/ModDate")) if info else None,
         language=language,
         text=text,
-        identifiers=_info_identifiers(info).merge(from_text(first_page)),
+        identifiers=_info_identifiers(info).as_stated().merge(from_text(first_page)),
     )
 
 
