@@ -132,14 +132,21 @@ class _Fetcher:
         self.crawler = crawler
         self.max_bytes = max_bytes
 
-    async def get(self, url: str, *, slot: str | None = None, api: bool = False) -> Response | None:
-        """Download ``url``; None when it failed (logged, counted)."""
+    async def get(
+        self, url: str, *, slot: str | None = None, api: bool = False, resource: bool = False
+    ) -> Response | None:
+        """Download ``url``; None when it failed (logged, counted).
+
+        ``api``: a registry's API (JSON or Atom wanted, robots.txt not asked);
+        ``resource``: a part of a page already fetched under robots.txt (a
+        video's caption track, which its player loads like a script).
+        """
         meta: dict[str, Any] = {"download_maxsize": self.max_bytes}
         if slot is not None:
             # the slot's fixed delay (DOWNLOAD_SLOTS) is the API's own rule
             meta["download_slot"] = slot
             meta["autothrottle_dont_adjust_delay"] = True
-        if api:
+        if api or resource:
             meta["dont_obey_robotstxt"] = True  # an API is meant for programs
         headers = (
             {"Accept": "application/json, application/atom+xml;q=0.9, */*;q=0.5"} if api else {}
@@ -258,7 +265,7 @@ class MediaPipeline(Stage):
         text = None
         language = None
         if track is not None:
-            response = await self.fetcher.get(urljoin(url, track.url))
+            response = await self.fetcher.get(urljoin(url, track.url), resource=True)
             if response is not None and _ok(response):
                 text = parse_captions(response.body)
             if text:

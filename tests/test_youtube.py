@@ -63,6 +63,8 @@ def videos() -> Iterator[RouteServer]:
                 [],
             ),
         )
+        # like YouTube's: the caption API is closed to crawlers, not to the page's player
+        server.routes["/robots.txt"] = (200, "text/plain", b"User-agent: *\nDisallow: /api/\n")
         yield server
 
 
