@@ -103,6 +103,7 @@ def test_watch_pages(tmp_path: Path, videos: RouteServer) -> None:
     }
     assert videos.requests[f"/api/timedtext?v={CAPTIONED}&lang=fr&kind=asr"] == 1
     assert videos.requests[f"/api/timedtext?v={CAPTIONED}&lang=en"] == 0
+    assert videos.requests["/robots.txt"] == 1  # asked for the watch pages, and disallowing /api/
 
     quiet = by_url[videos.url(f"/watch?v={SILENT}")]
     assert quiet["status"] == "ok"
