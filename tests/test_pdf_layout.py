@@ -138,3 +138,35 @@ def test_broken_pdfs_never_raise() -> None:
     for body in (b"%PDF-1.4\n", b"%PDF-1.4\n" + bytes(range(256)) * 8, b""):
         fields = extract_pdf(body)
         assert fields.title is None and fields.authors == ()
+
+
+def test_a_big_masthead_word_is_not_the_title() -> None:
+    runs = [
+        (30.0, 72.0, 740.0, "NATURE"),
+        (18.0, 72.0, 700.0, "Reef Fish Learn to Avoid Heat*"),
+        (11.0, 72.0, 670.0, "Ana Pires and Tom Berg"),
+        *BODY,
+    ]
+    fields = extract_pdf(build_pdf([runs], {}))
+    assert fields.title == "Reef Fish Learn to Avoid Heat"
+    assert fields.authors == ("Ana Pires", "Tom Berg")
+    # a single big word and nothing else that stands out is still the title
+    alone = extract_pdf(build_pdf([[(30.0, 72.0, 740.0, "Reefs"), *BODY]], {}))
+    assert alone.title == "Reefs"
+
+
+def test_a_hyphenated_title_line_is_joined() -> None:
+    runs = [
+        (20.0, 72.0, 700.0, "Thermal Tolerance of Hydro-"),
+        (20.0, 72.0, 676.0, "corals in Shallow Seas"),
+        *BODY,
+    ]
+    assert (
+        extract_pdf(build_pdf([runs], {})).title
+        == "Thermal Tolerance of Hydrocorals in Shallow Seas"
+    )
+
+
+def test_a_hyphenated_compound_keeps_its_hyphen() -> None:
+    runs = [(20.0, 72.0, 700.0, "Large-"), (20.0, 72.0, 676.0, "Scale Reef Surveys"), *BODY]
+    assert extract_pdf(build_pdf([runs], {})).title == "Large-Scale Reef Surveys"

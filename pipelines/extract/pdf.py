@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 MAX_PAGES = 500  # bound the CPU spent on book-length PDFs
 MAX_RUNS = 5000  # text runs of the first page looked at for its layout
 MAX_TITLE = 400
+# A paper states its date in its header; further down, dates are what the text is about.
+FIRST_PAGE_DATE_CHARS = 3000
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
 # Info titles that name the file or the tool, not the document.
 _JUNK_TITLE = re.compile(
@@ -58,6 +60,8 @@ _NOT_AUTHOR_LINE = re.compile(
     r"|conference|copyright|preprint|arxiv|doi|email|e-mail)\b",
     re.IGNORECASE,
 )
+# footnote marks after a title ("A Title*", "A Title†")
+_TITLE_MARKS = re.compile(r"\s*[*\u2020\u2021\u00a7\u00b6\u2217]+$")
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\u00b7|\u2022)\s*", re.IGNORECASE)
 _NAME_MARKS = re.compile(r"[\d*\u2020\u2021\u00a7\u00b6\u2016#\u2217\u22c6\u2663\u2660\u2665]+")
 _NAME_WORD = re.compile(r"^(?:[A-Z\u00c0-\u017f][\w'\u2019.\-]*|[a-z]{1,3}|[A-Z]\.)$")
@@ -223,8 +227,37 @@ def _first_page_lines(page: Any) -> tuple[str, list[_Line]]:
     return text, lines
 
 
+def _block_at(lines: list[_Line], start: int) -> tuple[str | None, int]:
+    """The text of the lines from ``start`` set in its size (a title over several lines)."""
+    size = lines[start].size
+    parts = [lines[start].text]
+    end = start + 1
+    while end < len(lines) and len(parts) < 4:
+        line = lines[end]
+        gap = lines[end - 1].y - line.y
+        if abs(line.size - size) >= 0.6 or gap > size * 2.2 or gap < 0:
+            break
+        parts.append(line.text)
+        end += 1
+    title = parts[0]
+    for part in parts[1:]:
+        if re.search(r"\w-$", title):
+            # a word broken at the line end ("Hydro-" "corals"), or a compound
+            # that keeps its hyphen ("Large-" "Scale")
+            title = title[:-1] + part if part[:1].islower() else title + part
+        else:
+            title = f"{title} {part}"
+    title = squash(title) or ""
+    return (_TITLE_MARKS.sub("", title) or None), end
+
+
 def _title_block(lines: list[_Line]) -> tuple[str | None, int]:
-    """The title (largest upright text near the top) and the index of the line after it."""
+    """The title (largest upright text near the top) and the index of the line after it.
+
+    The largest text is taken unless it is a single word (a journal's or a
+    publisher's name set big above the title): then the next size down that
+    still stands out from the body text, when it has one.
+    """
     candidates = [
         (i, line)
         for i, line in enumerate(lines[:200])
@@ -235,25 +268,22 @@ def _title_block(lines: list[_Line]) -> tuple[str | None, int]:
     if not candidates:
         return None, 0
     body = sorted(line.size for _, line in candidates)[len(candidates) // 2]
-    largest = max(line.size for _, line in candidates)
-    if largest < body * 1.15 and len(candidates) > 3:
+    sizes = sorted({line.size for _, line in candidates}, reverse=True)
+    if sizes[0] < body * 1.15 and len(candidates) > 3:
         return None, 0  # no text stands out: no layout title
-    start = next(i for i, line in candidates if line.size >= largest - 0.5)
-    parts = [lines[start].text]
-    end = start + 1
-    while end < len(lines) and len(parts) < 4:
-        line = lines[end]
-        gap = lines[end - 1].y - line.y
-        if abs(line.size - largest) >= 0.6 or gap > largest * 2.2 or gap < 0:
+    fallback: tuple[str | None, int] = (None, 0)
+    for size in sizes[:4]:
+        if size < body * 1.15 and size != sizes[0]:
             break
-        parts.append(line.text)
-        end += 1
-    title = squash(" ".join(parts))
-    if title and re.search(r"\w-$", parts[0]) and len(parts) > 1:
-        title = squash(parts[0][:-1] + " ".join(parts[1:]))  # a hyphenated line break
-    if title is None or is_placeholder_title(title) or len(title) > MAX_TITLE:
-        return None, 0
-    return title, end
+        start = next(i for i, line in candidates if abs(line.size - size) < 0.01)
+        title, end = _block_at(lines, start)
+        if title is None or is_placeholder_title(title) or len(title) > MAX_TITLE:
+            continue
+        if len(title.split()) >= 2:
+            return title, end
+        if fallback[0] is None:
+            fallback = (title, end)
+    return fallback
 
 
 def _author_names(line: str) -> list[str] | None:
@@ -288,11 +318,11 @@ def _layout_authors(lines: list[_Line], after: int) -> tuple[str, ...]:
 
 
 def date_in_text(text: str | None) -> date | None:
-    """The first full date written in ``text`` (``3 March 2021``, ``March 3, 2021``, ISO)."""
+    """The first full date in the head of ``text`` (``3 March 2021``, ``March 3, 2021``, ISO)."""
     if not text:
         return None
     best: tuple[int, date] | None = None
-    head = text[:20000]
+    head = text[:FIRST_PAGE_DATE_CHARS]
     for pattern, (yi, mi, di) in _TEXT_DATES:
         for match in pattern.finditer(head):
             month_text = match[mi]
