@@ -254,3 +254,16 @@ def test_stated_kinds_travel_with_the_record() -> None:
     # the URL's identifiers win and count as stated; the page's stated kinds stay
     merged = from_url("https://arxiv.org/abs/2101.00002").as_stated().merge(found)
     assert (merged.arxiv, merged.stated) == ("2101.00002", ("arxiv", "doi"))
+
+
+def test_jsonld_links_to_registries() -> None:
+    page = build_page(
+        _page(
+            '<script type="application/ld+json">{"@type": "MedicalScholarlyArticle",'
+            ' "headline": "x", "sameAs": ["https://pubmed.ncbi.nlm.nih.gov/31452104/",'
+            ' "https://example.org/elsewhere"]}</script>'
+        ),
+        "https://example.org/med",
+    )
+    assert from_page(page) == Identifiers(pmid="31452104")
+    assert from_page(page).stated == ("pmid",)

@@ -362,6 +362,8 @@ def _classify_value(value: str, hint: str | None = None) -> Identifiers:
         return Identifiers(isbn=normalise_isbn(re.sub(r"^urn:", "", text, flags=re.I)))
     if lowered.startswith("10.") and "/" in lowered:
         return Identifiers(doi=normalise_doi(text))
+    if lowered.startswith(("http://", "https://")):
+        return from_url(text)  # sameAs / @id links: PubMed, publisher paths with a DOI
     return Identifiers()
 
 
