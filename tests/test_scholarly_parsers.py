@@ -197,6 +197,8 @@ def test_video_ids() -> None:
     assert video_id("https://youtu.be/dQw4w9WgXcQ", hosts) == "dQw4w9WgXcQ"
     assert video_id("https://youtube.com/shorts/dQw4w9WgXcQ", hosts) == "dQw4w9WgXcQ"
     assert video_id("https://www.youtube.com/channel/UC123", hosts) is None
+    assert video_id("https://www.youtube.com/watch?v=talk-7", hosts) == "talk-7"
+    assert video_id("https://www.youtube.com/watch?v=a/b", hosts) is None
     assert video_id("https://example.org/watch?v=dQw4w9WgXcQ", hosts) is None
 
 

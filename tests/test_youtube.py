@@ -13,7 +13,7 @@ from tests.scholarlyserver import RouteServer, timedtext, watch_page
 HTML = "text/html; charset=utf-8"
 XML = "text/xml; charset=UTF-8"
 CAPTIONED = "dQw4w9WgXcQ"
-SILENT = "aBcDeFgHiJk"
+SILENT = "timelapse-1"  # not 11 characters: the player data decides
 SPOKEN = "Bonjour et bienvenue. Aujourd'hui nous parlons des récifs."
 ENGLISH = "Hello and welcome. Today we talk about reefs."
 

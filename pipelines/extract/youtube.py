@@ -33,7 +33,9 @@ MAX_DESCRIPTION = 10_000
 MAX_CUES = 50_000
 
 DEFAULT_YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be")
-_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+# YouTube's ids are 11 characters of this alphabet; any length is accepted
+# (the page's player data decides), so mirrors and test servers work too.
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PLAYER = re.compile(r"ytInitialPlayerResponse\"?\]?\s*=\s*(?=\{)")
 _VTT_TAG = re.compile(r"<[^>]{0,100}>")  # <c>, <00:00:01.500>, <v Speaker>
 _WS = re.compile(r"\s+")
