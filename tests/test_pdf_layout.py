@@ -118,6 +118,7 @@ def test_rotated_text_is_not_a_title() -> None:
         ("12345", True),
         ("", True),
         ("Coral Reefs Under Changing Oceans", False),
+        ("Paper Title (use style: paper title)", True),
         ("Title IX and campus policy", False),
         ("A Report on Reports", False),
     ],

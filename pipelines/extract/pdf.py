@@ -41,7 +41,8 @@ _JUNK_TITLE = re.compile(
     r"^(?:untitled\b|no title|microsoft (?:word|powerpoint|excel)\b|powerpoint presentation"
     r"|slide \d+$|document\d*$|title$|draft\d*$|preprint$|manuscript$|paper$|report$|doc\d*$"
     r"|article$|main$|layout \d+$|full page (?:photo|fax)|print$|scan\w*$|page \d+$"
-    r"|.*\btemplate\b|\(?anonymous\)?$|arxiv:|pii:|doi:|10\.\d{4,9}/|\d+(?:[._-]\d+)*(?:v\d+)?$"
+    r"|.*\b(?:template|use style|paper title|insert title|your title|title goes here)\b"
+    r"|\(?anonymous\)?$|arxiv:|pii:|doi:|10\.\d{4,9}/|\d+(?:[._-]\d+)*(?:v\d+)?$"
     r"|[a-z]:\\|/|~|.*\.(?:docx?|pdf|indd|tex|dvi|ps|pptx?|rtf|odt|pages|key|qxd|xlsx?)$)",
     re.IGNORECASE,
 )
