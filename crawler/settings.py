@@ -152,7 +152,8 @@ ARXIV_HOSTS = [
 ]
 # An arXiv paper's text comes from its HTML rendering (this base + id) when it
 # has one: cleaner than text pulled from the PDF. The fallback base (ar5iv,
-# which renders older papers) is tried next; "" switches it off.
+# which renders older papers) is tried next for papers of arxiv.org itself
+# (not for mirrors or test servers); "" switches it off.
 ARXIV_HTML_URL = "https://arxiv.org/html/"
 ARXIV_HTML_FALLBACK_URL = "https://ar5iv.labs.arxiv.org/html/"
 # Watch URLs on these hosts get the video's metadata and caption transcript.

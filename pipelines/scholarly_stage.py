@@ -5,7 +5,8 @@ Two stages around extraction:
 * :class:`MediaPipeline` (before extraction) fetches what a paper's or a
   video's text really is. For an arXiv ``/abs/`` or ``/pdf/`` source the
   body becomes the paper's HTML rendering (``ARXIV_HTML_URL`` + id, then
-  ``ARXIV_HTML_FALLBACK_URL``) when it has one, else (for ``/abs/``) its PDF,
+  ``ARXIV_HTML_FALLBACK_URL`` for papers of arxiv.org itself) when it has one,
+  else (for ``/abs/``) its PDF,
   so extraction reads the paper, not its landing page. For a YouTube watch
   page the video's title, channel, upload date and description come from the
   page's player data, and its caption track (original language, else English)
@@ -183,11 +184,8 @@ class MediaPipeline(Stage):
         settings = self.settings
         self.arxiv_hosts = tuple(settings.getlist("ARXIV_HOSTS"))
         self.youtube_hosts = tuple(settings.getlist("YOUTUBE_HOSTS"))
-        self.html_bases = tuple(
-            base
-            for base in (settings.get("ARXIV_HTML_URL"), settings.get("ARXIV_HTML_FALLBACK_URL"))
-            if base
-        )
+        self.html_base = str(settings.get("ARXIV_HTML_URL") or "")
+        self.html_fallback = str(settings.get("ARXIV_HTML_FALLBACK_URL") or "")
         self.max_bytes = settings.getint("SCHOLARLY_MAX_BYTES")
         self.preview_chars = settings.getint("PREVIEW_CHARS")
         self.full_text = settings.getbool("FULL_TEXT")
@@ -221,7 +219,12 @@ class MediaPipeline(Stage):
                 return
 
     async def _arxiv_text(self, item: SourceItem, url: str, kind: str, arxiv: str) -> None:
-        for base in self.html_bases:
+        host = (urlsplit(url).hostname or "").lower()
+        bases = [self.html_base]
+        # ar5iv renders arxiv.org's papers: a mirror's (or a test server's) are not there
+        if host == "arxiv.org" or host.endswith((".arxiv.org", "ar5iv.org")):
+            bases.append(self.html_fallback)
+        for base in filter(None, bases):
             target = base.rstrip("/") + "/" + quote(arxiv, safe="/")
             response = await self.fetcher.get(target)
             # A redirect away from the rendering (to the abstract page) means there is none.

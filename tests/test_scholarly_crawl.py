@@ -209,7 +209,8 @@ def crawl(tmp_path: Path, server: RouteServer, name: str, **settings: str) -> Cr
         EXTRACT_WORKERS="0",
         ARXIV_HOSTS="127.0.0.1",
         ARXIV_HTML_URL=server.url("/html/"),
-        ARXIV_HTML_FALLBACK_URL="",
+        # ar5iv renders arxiv.org's papers only: never asked for this server's
+        ARXIV_HTML_FALLBACK_URL=server.url("/ar5iv/html/"),
         ARXIV_API_URL=server.url("/api/query"),
         CROSSREF_API_URL=server.url(""),
         CONTACT_URL="mailto:ops@example.org",
@@ -309,6 +310,8 @@ def test_papers_get_identifiers_registry_metadata_and_full_text(
     assert broken["identifiers"]["doi"] == "10.5555/broken"
     assert broken["title"] == "Broken Registry Paper"
     assert broken["metadata_source"]["title"] == "page"
+
+    assert not [path for path in papers.requests if path.startswith("/ar5iv/")]
 
     # Crossref was asked with the contact address for its polite pool
     asked = [path for path in papers.requests if path.startswith(f"/works/{REEF_DOI}")]
