@@ -42,6 +42,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -54,7 +55,7 @@ from crawler.incremental.extension import get_state, parse_time
 from crawler.items import SourceItem
 from crawler.timeutil import iso_z, utc_now
 from pipelines.base import Stage
-from pipelines.extract.identifiers import Identifiers, arxiv_from_url, from_url
+from pipelines.extract.identifiers import Identifiers, arxiv_from_url, arxiv_of_doi, from_url
 from pipelines.extract.preview import make_preview
 from pipelines.extract.scholarly import (
     WorkMetadata,
@@ -340,6 +341,9 @@ class ScholarlyPipeline(Stage):
             from_url(item.final_url, self.arxiv_hosts)
         )
         ids = from_urls.as_stated().merge(Identifiers.from_dict(record.get("identifiers")))
+        if ids.arxiv is None and ids.doi and arxiv_of_doi(ids.doi):
+            stated = ids.stated + (("arxiv",) if "doi" in ids.stated else ())
+            ids = replace(ids, arxiv=arxiv_of_doi(ids.doi), stated=tuple(sorted(stated)))
         origin = (
             "youtube"
             if video is not None
@@ -414,14 +418,26 @@ class ScholarlyPipeline(Stage):
     # --- look-ups ---------------------------------------------------------------
 
     async def _work(self, ids: Identifiers, from_urls: Identifiers) -> WorkMetadata | None:
-        """The registry answer for the source's identifiers, the URL's kind first."""
+        """The registry answer for the source's identifiers, the one naming the source first.
+
+        An arXiv URL, or an arXiv id the page's own metadata states (arXiv's
+        abstract pages also state the journal DOI), names the preprint; a DOI
+        in the URL, or one beside an arXiv id only mentioned, names the
+        published version. arXiv's own DOIs (10.48550/arXiv.…) are DataCite's,
+        not Crossref's: their papers are asked from arXiv.
+        """
         order: list[tuple[str, str]] = []
         if ids.arxiv and self.arxiv_api:
             order.append(("arxiv", ids.arxiv))
-        if ids.doi and self.crossref_api:
+        if ids.doi and self.crossref_api and arxiv_of_doi(ids.doi) is None:
             order.append(("crossref", ids.doi))
-        # An arXiv URL names the preprint; otherwise a DOI names the published version.
-        if not from_urls.arxiv:
+        if from_urls.arxiv:
+            arxiv_first = True
+        elif from_urls.doi:
+            arxiv_first = arxiv_of_doi(from_urls.doi) is not None
+        else:
+            arxiv_first = "arxiv" in ids.stated
+        if not arxiv_first:
             order.sort(key=lambda entry: entry[0] != "crossref")
         for registry, identifier in order:
             work = await self._answer(registry, identifier)

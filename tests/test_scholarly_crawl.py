@@ -133,6 +133,19 @@ def papers() -> Iterator[RouteServer]:
                 ),
             }
         )
+        # a page stating both its arXiv id and its journal DOI is the preprint
+        r["/mirror/moons"] = (
+            200,
+            HTML,
+            abs_page(NO_HTML_ID, "Moons (mirror copy)", "Moons.").replace(
+                b"<head>", b"<head><meta name='citation_doi' content='10.5555/moons.1'>"
+            ),
+        )
+        r["/works/10.5555/moons.1"] = (
+            200,
+            JSON,
+            crossref_work("10.5555/moons.1", "Published Moons", [("Eve", "Moon")], [2024, 6, 1]),
+        )
         r["/journal/reef"] = (200, HTML, landing_page())
         r["/blog/reefs"] = (200, HTML, blog_page())
         r[f"/works/{REEF_DOI}"] = (
@@ -200,6 +213,7 @@ def crawl(tmp_path: Path, server: RouteServer, name: str, **settings: str) -> Cr
         "/files/untitled.pdf",
         "/journal/broken",
         f"/abs/{OLD_VERSION}",
+        "/mirror/moons",
     ]
     sources = tmp_path / "sources.txt"
     sources.write_text("".join(server.url(p) + "\n" for p in paths), encoding="utf-8")
@@ -304,6 +318,11 @@ def test_papers_get_identifiers_registry_metadata_and_full_text(
         ["Ida Lee"],
         "2023-03-01",
     )
+
+    mirror = record(result, papers, "/mirror/moons")
+    assert mirror["identifiers"]["arxiv"] == NO_HTML_ID
+    assert mirror["identifiers"]["doi"] == "10.5555/moons.1"
+    assert (mirror["title"], mirror["metadata_source"]["title"]) == (NO_HTML_TITLE, "arxiv")
 
     broken = record(result, papers, "/journal/broken")
     assert broken["status"] == "ok"  # a failed lookup never fails the record

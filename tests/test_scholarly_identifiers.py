@@ -267,3 +267,13 @@ def test_jsonld_links_to_registries() -> None:
     )
     assert from_page(page) == Identifiers(pmid="31452104")
     assert from_page(page).stated == ("pmid",)
+
+
+def test_arxiv_dois_name_arxiv_papers() -> None:
+    from pipelines.extract.identifiers import arxiv_of_doi
+
+    doi = from_url("https://doi.org/10.48550/arXiv.2401.01234").doi
+    assert doi == "10.48550/arxiv.2401.01234"
+    assert arxiv_of_doi(doi) == "2401.01234"
+    assert arxiv_of_doi("10.1038/nature12373") is None
+    assert arxiv_of_doi(None) is None

@@ -38,6 +38,8 @@ DEFAULT_ARXIV_HOSTS: tuple[str, ...] = (
     "ar5iv.labs.arxiv.org",
 )
 KINDS = ("doi", "arxiv", "pmid", "isbn")
+#: arXiv registers a DataCite DOI for every paper: 10.48550/arXiv.<id> (lowercased here)
+ARXIV_DOI_PREFIX = "10.48550/arxiv."
 #: key of the record's ``identifiers`` object, between extraction and the scholarly
 #: stage only, listing the kinds the document's metadata states (never exported)
 STATED_KEY = "_stated"
@@ -178,6 +180,13 @@ def normalise_doi(value: Any) -> str | None:
     if "/" not in doi or doi.endswith("/") or len(doi) > _MAX_VALUE:
         return None
     return doi.lower()
+
+
+def arxiv_of_doi(doi: str | None) -> str | None:
+    """The arXiv id of one of arXiv's own DOIs (``10.48550/arxiv.2401.01234``), else None."""
+    if not doi or not doi.startswith(ARXIV_DOI_PREFIX):
+        return None
+    return normalise_arxiv(doi[len(ARXIV_DOI_PREFIX) :])
 
 
 def _doi_from_path(path: str) -> str | None:
