@@ -3,36 +3,41 @@
 Two stages around extraction:
 
 * :class:`MediaPipeline` (before extraction) fetches what a paper's or a
-  video's text really is. For an arXiv ``/abs/`` or ``/pdf/`` source the
-  body becomes the paper's HTML rendering (``ARXIV_HTML_URL`` + id, then
-  ``ARXIV_HTML_FALLBACK_URL`` for papers of arxiv.org itself) when it has one,
-  else (for ``/abs/``) its PDF,
-  so extraction reads the paper, not its landing page. For a YouTube watch
-  page the video's title, channel, upload date and description come from the
-  page's player data, and its caption track (original language, else English)
-  is the main text; without captions the description is. Such a page is not
+  video's text really is. For an arXiv ``/abs/`` or ``/pdf/`` source (on
+  ``ARXIV_HOSTS``) the body becomes the paper's HTML rendering
+  (``ARXIV_HTML_URL`` + id, then ``ARXIV_HTML_FALLBACK_URL`` for papers of
+  arxiv.org itself) when it has one, else, for ``/abs/``, its PDF (``/pdf/<id>``
+  on the source's host): extraction reads the paper, not its abstract page,
+  and the record's ``content_type``, ``mime`` and ``body_bytes`` describe what
+  was read. For a YouTube watch page (on ``YOUTUBE_HOSTS``) the video's title,
+  channel (as author), upload date and description come from the page's
+  player data, and its caption track (original language, else English) is
+  the main text; without captions the description is. Such a page is not
   handed to extraction at all.
 * :class:`ScholarlyPipeline` (after enrich) completes ``identifiers`` with the
   URL's, looks the work up by identifier (``SCHOLARLY_LOOKUP``: the arXiv API
-  for arXiv ids, Crossref for DOIs), applies the answer by the precedence
-  below and says where each field came from in ``metadata_source``.
+  for arXiv ids, batched; Crossref for DOIs), applies the answer by the
+  precedence below and says where each field came from in ``metadata_source``.
 
-Precedence: a registry answer describes the source when the source's URL
-or the page's own metadata (``citation_doi``, ``dc.identifier``, JSON-LD, a
-PDF's Info) carries the identifier, when the page has no title (or a placeholder), when
-the body is a PDF (whose title and authors are layout guesses), when the page's
-title is the site's name, or when the page's title and the registry's match
-loosely (one contains the other, or most of their words agree). Then the
+Precedence: a registry answer describes the source when the source's URL or
+the page's own metadata (``citation_doi``, ``dc.identifier``, JSON-LD, a PDF's
+Info) carries the identifier, when the page has no title (or a placeholder),
+when the body is a PDF (whose title and authors are layout guesses), when the
+page's title is the site's name, or when the page's title and the registry's
+match loosely (one contains the other, or most of their words agree). Then the
 registry's title, its authors (when it lists any), its date (when a full one)
 and its venue (when no publications-list venue matched) replace the page's.
 Otherwise the page is about something else that names the work (a blog post
 citing one paper) and keeps all its own fields.
 
 Every download goes through Scrapy's downloader (``engine.download_async``):
-the address guard, robots.txt (not for the APIs), retries with Retry-After
-and the ``DOWNLOAD_SLOTS`` throttles apply. Answers are kept in the state
-(``lookups`` table) for ``SCHOLARLY_LOOKUP_DAYS``. A failed download or an
-unreadable answer never fails a record: the record keeps what it had.
+the address guard, retries with Retry-After, ``DOWNLOAD_MAXSIZE``-style
+bounds (``SCHOLARLY_MAX_BYTES``) and the ``DOWNLOAD_SLOTS`` throttles apply;
+robots.txt too, except for the registries' APIs (meant for programs) and
+caption tracks (a resource the watch page's player loads, like a script).
+Answers, "no such work" included, are kept in the state (``lookups`` table)
+for ``SCHOLARLY_LOOKUP_DAYS``; failed look-ups are not kept. A failed
+download or an unreadable answer never fails a record: it keeps what it had.
 """
 
 from __future__ import annotations
