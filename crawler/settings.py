@@ -111,9 +111,13 @@ EXTRACT_WORKER_MAX_MEMORY_MB = 1024
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
+    # arXiv papers' HTML rendering (or PDF) and YouTube captions, fetched before extraction
+    "pipelines.scholarly_stage.MediaPipeline": 150,
     "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
     "pipelines.enrich.EnrichPipeline": 400,
+    # identifiers and registry metadata; after enrich, whose venue match it keeps
+    "pipelines.scholarly_stage.ScholarlyPipeline": 450,
     "crawler.incremental.stage.IncrementalPipeline": 850,
     "pipelines.validate.ValidatePipeline": 900,
 }
@@ -143,6 +147,43 @@ EXTENSIONS = {
     "crawler.watch.alarms.CoverageAlarms": 10,
     # the report reads the published file: it hooks feed_exporter_closed
     "crawler.watch.report.extension.NightlyReport": 20,
+}
+
+# --- Papers and videos (pipelines/scholarly_stage.py) ---------------------------
+# Title, authors, date and venue by identifier (arXiv id, DOI) from arXiv's API
+# and Crossref, where the page's own are missing or weaker (a PDF's placeholder
+# title, a publisher's <title>). Lookups go through the downloader: throttled
+# (DOWNLOAD_SLOTS below), Retry-After honoured, the address guard applied.
+SCHOLARLY_LOOKUP = True
+# A registry's answer is reused (from the state) for this many days: metadata of
+# a published work rarely changes, and arXiv asks for few, slow requests. 0: ask every run.
+SCHOLARLY_LOOKUP_DAYS = 30
+ARXIV_API_URL = "https://export.arxiv.org/api/query"  # Atom; ?id_list=<id>
+CROSSREF_API_URL = "https://api.crossref.org"  # JSON; /works/<doi>, mailto from CONTACT_URL
+# /abs/, /pdf/ and /html/ URLs on these hosts are arXiv papers.
+ARXIV_HOSTS = [
+    "arxiv.org",
+    "www.arxiv.org",
+    "export.arxiv.org",
+    "browse.arxiv.org",
+    "ar5iv.org",
+    "ar5iv.labs.arxiv.org",
+]
+# An arXiv paper's text comes from its HTML rendering (this base + id) when it
+# has one: cleaner than text pulled from the PDF. The fallback base (ar5iv,
+# which renders older papers) is tried next for papers of arxiv.org itself
+# (not for mirrors or test servers); "" switches it off.
+ARXIV_HTML_URL = "https://arxiv.org/html/"
+ARXIV_HTML_FALLBACK_URL = "https://ar5iv.labs.arxiv.org/html/"
+# Watch URLs on these hosts get the video's metadata and caption transcript.
+YOUTUBE_HOSTS = ["youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"]
+# Registry answers, renderings and caption tracks larger than this are not read.
+SCHOLARLY_MAX_BYTES = 8 * 1024 * 1024
+# Per-API politeness (Scrapy's own setting): arXiv's API terms ask for one
+# request every three seconds; Crossref's polite pool allows a few at once.
+DOWNLOAD_SLOTS = {
+    "scholarly-arxiv-api": {"concurrency": 1, "delay": 3.0},
+    "scholarly-crossref-api": {"concurrency": 3, "delay": 0.1},
 }
 
 # --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---

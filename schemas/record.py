@@ -33,6 +33,46 @@ class Publication(BaseModel):
     credibility: int | None = Field(description="Credibility tier, 1 (low) to 5 (gold standard).")
 
 
+MetadataOrigin = Literal["page", "pdf", "crossref", "arxiv", "youtube"]
+
+
+class RecordIdentifiers(BaseModel):
+    """Scholarly identifiers of the source, each normalised, null when absent."""
+
+    # "ignore": the extraction stage's working key (which kinds the page's own
+    # metadata states) is dropped here should the scholarly stage not remove it.
+    model_config = ConfigDict(extra="ignore")
+
+    doi: str | None = Field(
+        default=None, description="DOI, lowercase, without resolver prefix (10.1038/nature12373)."
+    )
+    arxiv: str | None = Field(
+        default=None,
+        description="arXiv id (2401.01234, hep-th/9901001), with its version (v2) when stated.",
+    )
+    pmid: str | None = Field(default=None, description="PubMed id, decimal digits.")
+    isbn: str | None = Field(
+        default=None, description="ISBN-13, 13 digits (an ISBN-10 converted), checksum verified."
+    )
+
+
+class MetadataSource(BaseModel):
+    """Where each descriptive field's value came from; null when the field is null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: MetadataOrigin | None = Field(default=None, description="Origin of title.")
+    authors: MetadataOrigin | None = Field(default=None, description="Origin of authors.")
+    published_date: MetadataOrigin | None = Field(
+        default=None, description="Origin of published_date."
+    )
+    publication: MetadataOrigin | None = Field(
+        default=None,
+        description="Origin of publication: page (matched by the page's domain), crossref "
+        "(the DOI's container title) or arxiv.",
+    )
+
+
 class SourceRecord(BaseModel):
     """What the crawl learned about one cited source."""
 
@@ -97,6 +137,18 @@ class SourceRecord(BaseModel):
         description="Whether the source changed (status or content_sha256) since the previous "
         "run; false for a record carried forward after a 304 or an unchanged page; null when "
         "no state is kept (INCREMENTAL off, or an entry without a URL).",
+    )
+    # --- papers and videos (issue 16) ---
+    identifiers: RecordIdentifiers = Field(
+        default_factory=RecordIdentifiers,
+        description="DOI, arXiv id, PMID and ISBN found in the URL, the page's metadata or "
+        "JSON-LD, or a PDF's metadata and first page.",
+    )
+    metadata_source: MetadataSource = Field(
+        default_factory=MetadataSource,
+        description="For title, authors, published_date and publication: page (the HTML page), "
+        "pdf (the PDF's metadata or first page), crossref or arxiv (looked up by identifier), "
+        "youtube (the video's player data).",
     )
 
 

@@ -93,6 +93,7 @@ def test_extracted_fields_and_types() -> None:
         "text",
         "paywall",
         "paywall_reason",
+        "identifiers",
     ]
     result = run("news_article.html")
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -43,6 +43,8 @@ DESIGN_FIELDS = [
     "source",
     "publication",
     "changed",  # added in a minor change (issue 4): last, so earlier keys keep their order
+    "identifiers",  # added in a minor change (issue 16)
+    "metadata_source",
 ]
 
 

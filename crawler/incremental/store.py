@@ -43,6 +43,15 @@ _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TE
 _SECRET_NAME = "url_key_secret"
 #: the prefix of a state key that is a keyed hash, not a URL
 HASHED_KEY_PREFIX = "hmac-sha256:"
+# Answers of the scholarly registries (arXiv, Crossref), by "<registry>:<id>";
+# payload is the parsed metadata as JSON, NULL for "no such work".
+_LOOKUP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lookups (
+    key TEXT PRIMARY KEY,
+    fetched_at TEXT NOT NULL,
+    payload TEXT
+)
+"""
 _COLUMNS = (
     "url",
     "etag",
@@ -130,6 +139,7 @@ class StateStore:
         self._new.execute(
             "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_SECRET_NAME, self._secret)
         )
+        self._new.execute(_LOOKUP_SCHEMA)
         self._pending: list[tuple[Any, ...]] = []
 
     def _select_list(self) -> str:
@@ -210,6 +220,34 @@ class StateStore:
         )
         if len(self._pending) >= _BATCH:
             self._flush()
+
+    def get_lookup(self, key: str) -> tuple[str, Any] | None:
+        """A registry answer the previous runs kept: ``(fetched_at, payload)``, or None."""
+        if self._old is None:
+            return None
+        try:
+            row = self._old.execute(
+                "SELECT fetched_at, payload FROM lookups WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a state written before lookups were kept
+            return None
+        if row is None:
+            return None
+        try:
+            return str(row[0]), json.loads(row[1]) if row[1] is not None else None
+        except ValueError:
+            return None
+
+    def put_lookup(self, key: str, fetched_at: str, payload: Any) -> None:
+        """Keep a registry answer (``payload`` JSON-able, None for "no such work")."""
+        self._new.execute(
+            "INSERT OR REPLACE INTO lookups (key, fetched_at, payload) VALUES (?, ?, ?)",
+            (
+                key,
+                fetched_at,
+                json.dumps(payload, ensure_ascii=False) if payload is not None else None,
+            ),
+        )
 
     def _flush(self) -> None:
         if self._pending:

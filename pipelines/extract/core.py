@@ -37,6 +37,7 @@ def _extract_pdf(body: bytes, mime: str | None, fetched_at: datetime) -> Extract
         text=fields.text,
         paywall=False,
         paywall_reason=None,
+        identifiers=fields.identifiers,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pipelines.extract.dates import extract_dates
 from pipelines.extract.encoding import decode_body
+from pipelines.extract.identifiers import from_page
 from pipelines.extract.markup import build_page
 from pipelines.extract.metadata import (
     extract_authors,
@@ -72,4 +73,5 @@ def extract_html(
         text=text,
         paywall=paywall,
         paywall_reason=reason,
+        identifiers=from_page(page, text),
     )

@@ -101,6 +101,7 @@ def content_fields(job: ExtractJob) -> ContentResult:
         "preview_truncated": preview_truncated,
         "content_length": len(text) if text is not None else None,
         "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None,
+        "identifiers": extracted.identifiers.with_stated(),
     }
     if job.full_text:
         fields["text"] = text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from pipelines.extract.identifiers import Identifiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,8 @@ class Extracted:
     text: str | None  # paragraphs separated by a blank line; None when nothing
     paywall: bool
     paywall_reason: str | None
+    #: DOI, arXiv id, PMID and ISBN the body states (its URL's are the stage's)
+    identifiers: Identifiers = field(default_factory=Identifiers)
 
 
 def empty(content_type: str | None, mime: str | None) -> Extracted:
