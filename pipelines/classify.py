@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crawler.fetch.urls import strip_credentials
 from crawler.items import SourceItem
-from pipelines.base import Stage
+from crawler.stage import Stage
 from pipelines.outcome import Outcome, from_failure, from_http_status
 
 

@@ -7,7 +7,7 @@ import logging
 from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
-from pipelines.base import Stage
+from crawler.stage import Stage
 from pipelines.venues import VenueIndex
 
 logger = logging.getLogger(__name__)

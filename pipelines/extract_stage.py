@@ -15,7 +15,7 @@ from scrapy.crawler import Crawler
 
 from crawler.items import SourceItem
 from crawler.options import fields
-from pipelines.base import Stage
+from crawler.stage import Stage
 from pipelines.extract.job import ContentResult, ExtractJob, content_fields
 from pipelines.extract.sniff import mime_type
 from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve

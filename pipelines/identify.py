@@ -5,8 +5,8 @@ from __future__ import annotations
 from crawler.fetch.urls import redact_url
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
+from crawler.stage import Stage
 from crawler.timeutil import iso_z
-from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION
 
 

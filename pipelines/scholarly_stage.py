@@ -58,8 +58,8 @@ from scrapy.http import Response
 
 from crawler.incremental.extension import get_state, parse_time
 from crawler.items import SourceItem
+from crawler.stage import Stage
 from crawler.timeutil import iso_z, utc_now
-from pipelines.base import Stage
 from pipelines.extract.identifiers import Identifiers, arxiv_from_url, arxiv_of_doi, from_url
 from pipelines.extract.preview import make_preview
 from pipelines.extract.scholarly import (

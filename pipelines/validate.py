@@ -10,8 +10,8 @@ from scrapy.crawler import Crawler
 
 from crawler.ids import resource_id, stable_id
 from crawler.items import SourceItem
+from crawler.stage import Stage
 from crawler.timeutil import iso_z
-from pipelines.base import Stage
 from schemas.record import SCHEMA_VERSION, SourceRecord
 
 logger = logging.getLogger(__name__)

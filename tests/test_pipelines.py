@@ -9,7 +9,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import SourceItem
 from crawler.sources import SourceEntry
-from pipelines.base import Stage
+from crawler.stage import Stage
 from pipelines.classify import ClassifyPipeline
 from pipelines.identify import IdentifyPipeline
 from pipelines.validate import ValidatePipeline

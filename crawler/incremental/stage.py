@@ -12,8 +12,8 @@ from __future__ import annotations
 from crawler.incremental.extension import CONTENT_STATUSES, export_key, get_state, state_key
 from crawler.incremental.store import SourceState
 from crawler.items import SourceItem
+from crawler.stage import Stage
 from crawler.timeutil import iso_z
-from pipelines.base import Stage
 
 # What a carried record takes from this run rather than from the previous one:
 # the entry may have been edited (id, tags, venue) even when the page was not.
