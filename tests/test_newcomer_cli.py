@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,16 +144,42 @@ def test_output_under_a_file_stops_before_anything(tmp_path: Path, listing: Path
     assert left_behind(tmp_path) == {"a-file"}
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
-def test_unwritable_output_folder_stops_before_anything(tmp_path: Path, listing: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
+def _as_unprivileged() -> None:
+    """In the child: give up root (uid/gid 65534, "nobody"), for whom modes hold."""
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def test_unwritable_output_folder_is_found_before_anything() -> None:
+    # Root writes into any folder, and CI runs as root: the check runs in a child that
+    # drops to an unprivileged user, over a folder that user may read but not write.
+    base = Path(tempfile.mkdtemp(prefix="sources-unwritable-"))
     try:
-        proc = crawl_in(tmp_path, "-a", f"sources={listing}", "-O", f"{locked}/out.jsonl")
+        base.chmod(0o755)
+        locked = base / "locked"
+        locked.mkdir(mode=0o555)
+        script = (
+            "import sys; from crawler.commands.crawl import output_problem; "
+            "print(output_problem(sys.argv[1], 'sources'))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", script, f"{locked}/out.jsonl"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+            preexec_fn=_as_unprivileged if os.geteuid() == 0 else None,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert (
+            proc.stdout.strip()
+            == f"{locked}/out.jsonl: cannot write in {locked} (permission denied)"
+        )
+        assert list(locked.iterdir()) == []
     finally:
-        locked.chmod(0o700)
-    assert proc.returncode == 3, proc.stderr[-2000:]
-    assert "permission denied" in proc.stderr and "Traceback" not in proc.stderr
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_failed_publication_keeps_the_finished_file(
