@@ -92,8 +92,13 @@ EXTRACT_WORKER_MAX_TASKS = 2000
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
+    # reads the markup for parking and login signs before extraction drops the body
+    "pipelines.rot_stage.RotMarkupPipeline": 150,
     "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
+    # after classify (it re-judges ok pages), before incremental (850), so the
+    # state and `changed` see the final status
+    "pipelines.rot_stage.RotPipeline": 350,
     "pipelines.enrich.EnrichPipeline": 400,
     "crawler.incremental.stage.IncrementalPipeline": 850,
     "pipelines.validate.ValidatePipeline": 900,
@@ -125,6 +130,26 @@ EXTENSIONS = {
     # the report reads the published file: it hooks feed_exporter_closed
     "crawler.watch.report.extension.NightlyReport": 20,
 }
+
+# --- Reference rot (pipelines/rot_stage.py, pipelines/rot/) ----------------------
+# A site's answer to a path that cannot exist (the soft-404 probe, one request
+# per origin) is remembered this many days: not-found templates rarely change.
+SOFT404_PROBE_DAYS = 7
+# Dead-link verdicts need persistence: a source is dead_confirmed once dead
+# after this many failed nights in a row spread over this many calendar days.
+DEAD_AFTER_FAILURES = 3
+DEAD_AFTER_DAYS = 3
+# Wayback lookups: off, dead (dead or drifted sources) or always.
+ARCHIVE_LOOKUP = "dead"
+ARCHIVE_CDX_URL = "https://web.archive.org/cdx/search/cdx"
+# archive.url = this + timestamp + "/" + URL; the original bytes at + timestamp + "id_/" + URL
+ARCHIVE_REPLAY_URL = "https://web.archive.org/web/"
+# Fill a dead source's preview and metadata from its archived capture (one more request).
+ARCHIVE_PREVIEW = False
+# Lookups at once: the archive is one shared service and throttles hard (429).
+ARCHIVE_CONCURRENCY = 2
+# An answer (a capture, or none) is reused this many days: old captures do not move.
+ARCHIVE_LOOKUP_DAYS = 30
 
 # --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---
 PROGRESS = "auto"  # live bar when stderr is a terminal, else log lines; or live, log, off

@@ -1,0 +1,189 @@
+"""Soft-404 probes: ask a site for a path that cannot exist, and compare its answer.
+
+A site that answers unknown paths with a real 404 gives its probe away at
+once; one that answers them with 200 shows in the probe what its not-found
+page looks like, and a source whose page looks the same (the same final URL
+after redirects, or near-identical title and main text) is that page.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pipelines.rot.similarity import text_similarity, title_similarity, tokens
+
+#: text similarity (Jaccard of shingles, URL words removed) from which a
+#: source is the probe's page. Two renderings of one template page differ
+#: only in what they echo of the request (removed) or a timestamp: well above
+#: 0.8. Two different articles of one site share their boilerplate at most,
+#: which extraction removes: below 0.3 on the evaluation pages.
+SAME_TEXT = 0.8
+#: title similarity for the same: a not-found page has one title per site
+SAME_TITLE = 0.9
+#: characters of the probe's main text kept (and remembered in the state)
+PROBE_TEXT_CHARS = 3000
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What a comparison needs of one fetched page."""
+
+    requested_url: str
+    final_url: str | None
+    http_status: int | None
+    title: str | None
+    #: the start of the main text (the record's preview)
+    text: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The probe as remembered in the state."""
+        data = asdict(self)
+        data["text"] = (self.text or "")[:PROBE_TEXT_CHARS] or None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> PageView | None:
+        """Read a remembered probe back; None when it is not one."""
+        if not isinstance(data, dict) or not isinstance(data.get("requested_url"), str):
+            return None
+        status = data.get("http_status")
+
+        def text_or_none(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            requested_url=data["requested_url"],
+            final_url=text_or_none("final_url"),
+            http_status=status if isinstance(status, int) else None,
+            title=text_or_none("title"),
+            text=text_or_none("text"),
+        )
+
+
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host:port`` of a URL (lowercase, port always written); None without a host."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not host or port is None:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme.lower()}://{host.lower()}:{port}"
+
+
+def _random_like(segment: str, rng: random.Random) -> str:
+    """A random string shaped like ``segment`` (letters for letters, digits for digits), longer.
+
+    Shaped alike so that a route matching the source's pattern (a numeric id,
+    a slug) also matches the probe; six characters longer so that it cannot
+    be a page that exists.
+    """
+    if not segment:
+        segment = "page"
+    out = []
+    for char in segment:
+        if char.isdigit():
+            out.append(rng.choice(string.digits))
+        elif char.isalpha():
+            out.append(rng.choice(string.ascii_lowercase))
+        else:
+            out.append(char)
+    pool = string.digits if segment[-1].isdigit() else string.ascii_lowercase
+    out.extend(rng.choice(pool) for _ in range(6))
+    return "".join(out)
+
+
+def probe_url(source_url: str, rng: random.Random) -> str | None:
+    """A URL of the source's origin that cannot exist, at the same directory depth.
+
+    A page chosen by its query keeps its path and gets random query values;
+    otherwise the last path segment is replaced by a random one of the same
+    shape (its extension kept). None for a URL without a host.
+    """
+    try:
+        parts = urlsplit(source_url)
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    path = parts.path or "/"
+    if parts.query:
+        # A page chosen by its query (/article.php?id=12): the same script, random values.
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = urlencode([(k, _random_like(v, rng) if v else v) for k, v in pairs])
+        if query != parts.query:
+            return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+    trailing = path.endswith("/") and path != "/"
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    if segments:
+        last = segments[-1]
+        stem, dot, ext = last.rpartition(".")
+        if dot and stem and 1 <= len(ext) <= 5 and ext.isalnum():
+            segments[-1] = f"{_random_like(stem, rng)}.{ext}"
+        else:
+            segments[-1] = _random_like(last, rng)
+    else:
+        segments = [_random_like("", rng)]
+    new_path = "/" + "/".join(segments) + ("/" if trailing else "")
+    return urlunsplit((parts.scheme, parts.netloc, new_path, "", ""))
+
+
+def _without_fragment(url: str | None) -> str | None:
+    if not url:
+        return None
+    return url.split("#", 1)[0]
+
+
+def _url_words(url: str | None) -> set[str]:
+    if not url:
+        return set()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    return set(tokens(f"{parts.path} {parts.query}"))
+
+
+def resembles_probe(source: PageView, probe: PageView) -> str | None:
+    """Evidence that a source's page is the site's answer to a path that cannot exist, or None.
+
+    Only a probe answered with 2xx can say anything: a site that answers
+    unknown paths with a real 404 has no soft 404s to find this way.
+    """
+    if probe.http_status is None or not 200 <= probe.http_status < 300:
+        return None
+    source_final = _without_fragment(source.final_url)
+    redirected = source_final != _without_fragment(source.requested_url)
+    if redirected and source_final and source_final == _without_fragment(probe.final_url):
+        return f"lands on {source_final}, where a path that cannot exist lands too"
+    ignore = _url_words(source.requested_url) | _url_words(source.final_url)
+    ignore |= _url_words(probe.requested_url) | _url_words(probe.final_url)
+    texts = text_similarity(source.text, probe.text, ignore=ignore)
+    titles = title_similarity(source.title, probe.title)
+    same_title = (titles is not None and titles >= SAME_TITLE) or (
+        source.title is None and probe.title is None
+    )
+    if texts is None:
+        # Neither page has main text: only an identical (non-empty) title can tell.
+        if titles is not None and titles >= SAME_TITLE:
+            return f"same title as a path that cannot exist ({source.title!r}), and no text"
+        return None
+    if same_title and texts >= SAME_TEXT:
+        return (
+            f"same page as a path that cannot exist (text similarity {texts:.2f}, "
+            f"title {source.title!r})"
+        )
+    return None
