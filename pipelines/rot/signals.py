@@ -37,6 +37,11 @@ _NOT_FOUND_TITLE = (
     "does not exist",
     "doesn't exist",
     "no longer available",
+    "can't be found",
+    "can\u2019t be found",
+    "cannot be found",
+    "could not be found",
+    "couldn't be found",
     "nicht gefunden",
     "existiert nicht",
     "introuvable",
@@ -74,8 +79,8 @@ _NOT_FOUND_TITLE = (
 _NOT_FOUND_TEXT = re.compile(
     "|".join(
         [
-            r"\b(?:page|document|file|article|content|resource|url)s? "
-            r"(?:was |were |could |can)?not(?: be)? found",
+            r"\b(?:page|file|resource|url)s? (?:was |were |could |can)?not(?: be)? found",
+            r"\brequested (?:document|article|content|page|url) (?:was |could )?not(?: be)? found",
             r"\bpage (?:you|you're|you are) (?:were |are )?(?:looking|searching) for",
             r"\b(?:page|document|article|content) (?:does not|doesn't|no longer) exists?",
             r"\b(?:could not|couldn't|cannot|can't|can not) (?:be )?(?:find|found|locate)\b"
@@ -106,7 +111,11 @@ _PARKING_TEXT = re.compile(
             r"\b(?:buy|purchase|make an offer on) this domain\b",
             r"\bdomain (?:name )?is for sale\b",
             r"\bthis domain (?:name )?(?:has been|was|is) (?:registered|parked)\b",
-            r"\bparked (?:free|domain)\b|\bdomain parking\b",
+            r"\bparked (?:free|domain|by|at|with)\b|\bdomain parking\b",
+            r"\bdomain (?:name )?(?:is |may be )?(?:available )?for (?:sale|purchase)\b",
+            r"\b(?:inquire|enquire) about this domain\b|\bget this domain\b",
+            r"\bthis (?:web ?)?page is parked\b|\bhas not yet uploaded (?:their|a|his|her) website",
+            r"\bthis domain (?:name )?has expired\b",
             r"\bthe domain [\w.-]+ (?:is|may be) for sale\b",
             r"diese domain (?:steht zum verkauf|kann erworben werden|ist zu verkaufen|kaufen)",
             r"ce (?:nom de )?domaine est (?:à vendre|en vente)|acheter ce (?:nom de )?domaine",
@@ -168,28 +177,44 @@ def _fold(text: str | None, limit: int) -> str:
     return unicodedata.normalize("NFKC", text[:limit]).casefold()
 
 
+# Separators between a headline and a site name; a not-found title part is short.
+_TITLE_PARTS = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u2022]+\s+|\s*[|\u2014\u00b7\u2022]\s*")
+_MAX_TITLE_PART_WORDS = 6
+
+
+def _title_says_not_found(folded: str) -> bool:
+    """Whether a part of the title is a short "not found" ("Page not found | Site", "404")."""
+    for part in _TITLE_PARTS.split(folded):
+        if not part or len(part.split()) > _MAX_TITLE_PART_WORDS:
+            continue
+        for phrase in _NOT_FOUND_TITLE:
+            if phrase == "404":
+                if re.search(r"(?<!\d)404(?!\d)", part):
+                    return True
+            elif phrase in part:
+                return True
+    return False
+
+
 def not_found_wording(title: str | None, text: str | None, text_chars: int | None) -> str | None:
     """Evidence that a page is a not-found page by its own words, or None.
 
-    A title saying "not found" (in any of the languages) counts when the main
-    text is under ``TITLE_THIN_TEXT_CHARS``; a not-found sentence at the start
-    of the main text counts when the text is under ``THIN_TEXT_CHARS``.
+    A thin page (main text under ``THIN_TEXT_CHARS``) whose title says "not
+    found" (in any of the languages), or whose text starts with a not-found
+    sentence, is one; so is a page under ``TITLE_THIN_TEXT_CHARS`` saying it
+    in both (site templates put menus and suggestions around the message).
+    A title counts only when the part that says it is short ("Page not
+    found | Site"), and a long article whose headline says it never does.
     """
     length = text_chars if text_chars is not None else len(text or "")
-    folded_title = _fold(title, 300)
-    if folded_title and length < TITLE_THIN_TEXT_CHARS:
-        for phrase in _NOT_FOUND_TITLE:
-            if phrase == "404":
-                # a bare number: only in a short title ("404", "Error 404 | Site")
-                if len(folded_title) <= 60 and re.search(r"(?<!\d)404(?!\d)", folded_title):
-                    return f"the title says {title!r}"
-            elif phrase in folded_title:
-                return f"the title says {title!r}"
-    head = _fold(text, TEXT_HEAD_CHARS)
-    if head and length < THIN_TEXT_CHARS:
-        found = _NOT_FOUND_TEXT.search(head)
-        if found:
-            return f"the page says {found.group(0)!r} ({length} characters of text)"
+    if length >= TITLE_THIN_TEXT_CHARS:
+        return None
+    titled = _title_says_not_found(_fold(title, 300))
+    found = _NOT_FOUND_TEXT.search(_fold(text, TEXT_HEAD_CHARS))
+    if titled and (length < THIN_TEXT_CHARS or found):
+        return f"the title says {title!r} ({length} characters of text)"
+    if found and length < THIN_TEXT_CHARS:
+        return f"the page says {found.group(0)!r} ({length} characters of text)"
     return None
 
 
