@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from crawler.incremental.store import read_rot
+from crawler.watch.report import build_report, render
 from tests.conftest import CrawlResult, run_crawl
 from tests.test_rot_sites import (
     FakeArchive,
@@ -302,3 +303,29 @@ def test_archive_lookup_off(web: Web, tmp_path: Path) -> None:
     (record,) = result.records
     assert record["status"] == "dead" and record["archive"] is None
     assert len(web.archive.queries) == before
+
+
+def test_report_has_a_reference_rot_section(web: Web, nights: Nights) -> None:
+    report = build_report(nights.second.output)
+    section = report.rot
+    assert section is not None and section.compared
+    # Night 2 is compared with night 1: what was dead then is not newly dead now.
+    assert section.newly_dead == []
+    assert {k: len(v) for k, v in section.by_kind.items()} == {
+        "soft_404": 5,
+        "redirected_home": 1,
+        "parked_domain": 2,
+        "login_wall": 1,
+    }
+    assert [r.url for r in section.drifted] == [web.sites["drifting"].url("/report/night-buses")]
+    html = render(report)
+    assert "<h2>Reference rot</h2>" in html
+    assert 'data-metric="rot/soft_404">5<' in html
+    assert f'href="{web.archive.url("/web/20250301000000/")}' in html
+    # The page written beside night 1's output lists night 1's dead sources as new.
+    first = build_report(nights.first.output).rot
+    assert first is not None and not first.compared
+    assert first.newly_dead_by_kind["soft_404"] == 5
+    assert first.newly_dead_by_kind["http_404"] == 1
+    page = Path(f"{nights.first.output}.report.html").read_text(encoding="utf-8")
+    assert "Reference rot" in page and web.archive.url("/web/20230101000000/") in page
