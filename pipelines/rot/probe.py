@@ -14,15 +14,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pipelines.rot.similarity import text_similarity, title_similarity, tokens
+from pipelines.rot.similarity import text_overlap, title_similarity, tokens
 
-#: text similarity (Jaccard of shingles, URL words removed) from which a
-#: source is the probe's page. Two renderings of one template page differ
-#: only in what they echo of the request (removed), a timestamp or a few
-#: rotating suggestions: 1.0 on the test sites, and a few changed words of
-#: a short page still leave well over 0.6. Two different articles of one site
-#: share their boilerplate at most, which extraction removes: under 0.1
-#: between the lively test site's pages.
+#: text overlap (of 3-word shingles, URL words removed, against the smaller
+#: text) from which a source is the probe's page. Two renderings of one
+#: template page differ only in what they echo of the request (removed), a
+#: timestamp or a few rotating suggestions: 0.7 and more on the benchmark's
+#: rotating page, 1.0 on fixed ones. Two different articles of one site share
+#: stock phrases at most: about 0.4 between pages generated from one phrase
+#: list, near 0 between real articles.
 SAME_TEXT = 0.6
 #: title similarity for the same: a not-found page has one title per site
 SAME_TITLE = 0.9
@@ -180,7 +180,7 @@ def resembles_probe(source: PageView, probe: PageView) -> str | None:
         return f"lands on {source_final}, where a path that cannot exist lands too"
     ignore = _url_words(source.requested_url) | _url_words(source.final_url)
     ignore |= _url_words(probe.requested_url) | _url_words(probe.final_url)
-    texts = text_similarity(source.text, probe.text, ignore=ignore)
+    texts = text_overlap(source.text, probe.text, ignore=ignore)
     titles = title_similarity(source.title, probe.title)
     # Titles that echo the request ("missing post | Site") match without it.
     echoed = title_similarity(
@@ -193,12 +193,13 @@ def resembles_probe(source: PageView, probe: PageView) -> str | None:
     )
     if texts is None:
         # Neither page has main text: only the very same (non-empty) title can tell.
-        if titles is not None and titles >= SAME_TITLE:
+        no_text = not tokens(source.text) and not tokens(probe.text)
+        if no_text and titles is not None and titles >= SAME_TITLE:
             return f"same title as a path that cannot exist ({source.title!r}), and no text"
         return None
     if same_title and texts >= SAME_TEXT:
         return (
-            f"same page as a path that cannot exist (text similarity {texts:.2f}, "
+            f"same page as a path that cannot exist (text overlap {texts:.2f}, "
             f"title {source.title!r})"
         )
     return None

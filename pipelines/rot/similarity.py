@@ -89,6 +89,30 @@ def text_similarity(a: str | None, b: str | None, *, ignore: Iterable[str] = ())
     return jaccard(shingles(wa, size), shingles(wb, size))
 
 
+#: shingle size for comparing two pages held in memory (a source and its
+#: site's probe page): short texts need shorter shingles to stay comparable
+OVERLAP_SHINGLE_WORDS = 3
+
+
+def text_overlap(a: str | None, b: str | None, *, ignore: Iterable[str] = ()) -> float | None:
+    """Overlap coefficient of two texts' 3-word shingles: |A∩B| / min(|A|, |B|).
+
+    Measured against the smaller text, so a template page whose rotating
+    part ("you might like: ...") or an extraction that kept a menu on one
+    side adds words still matches itself. Words in ``ignore`` are dropped
+    first; texts of fewer than 20 words are compared word by word. None when
+    either text has no words.
+    """
+    dropped = set(ignore)
+    wa = [w for w in tokens(a) if w not in dropped]
+    wb = [w for w in tokens(b) if w not in dropped]
+    if not wa or not wb:
+        return None
+    size = OVERLAP_SHINGLE_WORDS if min(len(wa), len(wb)) >= 20 else 1
+    sa, sb = shingles(wa, size), shingles(wb, size)
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
 def _hash(shingle: str) -> int:
     digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=_HASH_BYTES).digest()
     return int.from_bytes(digest, "big")
