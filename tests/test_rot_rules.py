@@ -204,9 +204,10 @@ def test_probe_urls_keep_depth_and_shape() -> None:
     assert last != "story-123" and last[5] == "-" and last[-6:].isdigit()
     html = probe_url("https://a.example/a/b/page.html", rng)
     assert html is not None and html.startswith("https://a.example/a/b/") and html.endswith(".html")
-    query = probe_url("https://a.example/article.php?id=42", rng)
-    assert query is not None and query.startswith("https://a.example/article.php?id=")
-    assert query != "https://a.example/article.php?id=42"
+    # the query stays: a page that ignores it (?ref=...) must not be asked for itself
+    query = probe_url("https://a.example/story?ref=feed", rng)
+    assert query is not None and query.endswith("?ref=feed")
+    assert not query.startswith("https://a.example/story?")
     assert probe_url("https://a.example/x/", rng) != "https://a.example/x/"
     assert origin_of("HTTPS://A.example/x") == "https://a.example:443"
     assert origin_of("http://a.example:8080/x") == "http://a.example:8080"
@@ -260,6 +261,18 @@ def test_probe_resemblance() -> None:
         "No story called qzvx abcd here.",
     )
     assert resembles_probe(echo_src, echo_probe)
+    # a page made of its path ("Waited 0.1 seconds") is not a template
+    made = PageView(
+        "http://a/delay/0.1?n=5", "http://a/delay/0.1?n=5", 200, "Delayed", "Waited 0.1 seconds."
+    )
+    made_probe = PageView(
+        "http://a/delay/7.3482913?n=5",
+        "http://a/delay/7.3482913?n=5",
+        200,
+        "Delayed",
+        "Waited 7.3482913 seconds.",
+    )
+    assert resembles_probe(made, made_probe) is None
     # remembered probes read back
     assert PageView.from_json(json.loads(json.dumps(not_found.as_json()))) == not_found
     assert PageView.from_json({"requested_url": 3}) is None

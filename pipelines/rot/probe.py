@@ -12,7 +12,7 @@ import random
 import string
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.rot.similarity import text_overlap, title_similarity, tokens
 
@@ -111,9 +111,8 @@ def _random_like(segment: str, rng: random.Random) -> str:
 def probe_url(source_url: str, rng: random.Random) -> str | None:
     """A URL of the source's origin that cannot exist, at the same directory depth.
 
-    A page chosen by its query keeps its path and gets random query values;
-    otherwise the last path segment is replaced by a random one of the same
-    shape (its extension kept). None for a URL without a host.
+    The last path segment is replaced by a random one of the same shape (its
+    extension kept), the query kept. None for a URL without a host.
     """
     try:
         parts = urlsplit(source_url)
@@ -122,12 +121,6 @@ def probe_url(source_url: str, rng: random.Random) -> str | None:
     if not parts.hostname:
         return None
     path = parts.path or "/"
-    if parts.query:
-        # A page chosen by its query (/article.php?id=12): the same script, random values.
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        query = urlencode([(k, _random_like(v, rng) if v else v) for k, v in pairs])
-        if query != parts.query:
-            return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
     trailing = path.endswith("/") and path != "/"
     segments = path.strip("/").split("/") if path.strip("/") else []
     if segments:
@@ -140,7 +133,10 @@ def probe_url(source_url: str, rng: random.Random) -> str | None:
     else:
         segments = [_random_like("", rng)]
     new_path = "/" + "/".join(segments) + ("/" if trailing else "")
-    return urlunsplit((parts.scheme, parts.netloc, new_path, "", ""))
+    # The query stays as it is: randomising it instead would ask a page that
+    # ignores its query (?ref=..., tracking) for itself, and a page that
+    # answers itself is no soft 404.
+    return urlunsplit((parts.scheme, parts.netloc, new_path, parts.query, ""))
 
 
 def _without_fragment(url: str | None) -> str | None:
@@ -157,6 +153,14 @@ def _url_words(url: str | None) -> set[str]:
     except ValueError:
         return set()
     return set(tokens(f"{parts.path} {parts.query}"))
+
+
+#: words a text must keep without its URL words to be compared without them
+MIN_WORDS_LEFT = 5
+
+
+def _words_left(text: str | None, words: set[str]) -> int:
+    return sum(1 for w in tokens(text) if w not in words)
 
 
 def _without_words(title: str | None, words: set[str]) -> str | None:
@@ -180,7 +184,10 @@ def resembles_probe(source: PageView, probe: PageView) -> str | None:
         return f"lands on {source_final}, where a path that cannot exist lands too"
     ignore = _url_words(source.requested_url) | _url_words(source.final_url)
     ignore |= _url_words(probe.requested_url) | _url_words(probe.final_url)
-    texts = text_overlap(source.text, probe.text, ignore=ignore)
+    # Without the words of the URLs, unless too little would be left to tell
+    # a template from a page made of its path ("Waited 0.1 seconds").
+    kept = min(_words_left(source.text, ignore), _words_left(probe.text, ignore))
+    texts = text_overlap(source.text, probe.text, ignore=ignore if kept >= MIN_WORDS_LEFT else ())
     titles = title_similarity(source.title, probe.title)
     # Titles that echo the request ("missing post | Site") match without it.
     echoed = title_similarity(
