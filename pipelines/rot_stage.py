@@ -46,7 +46,13 @@ from pipelines.outcome import Outcome
 from pipelines.rot import cdx
 from pipelines.rot.deadness import Failures, dead_confirmed, next_failures
 from pipelines.rot.drift import drift_of
-from pipelines.rot.probe import PageView, origin_of, probe_url, resembles_probe
+from pipelines.rot.probe import (
+    PageView,
+    identified_document,
+    origin_of,
+    probe_url,
+    resembles_probe,
+)
 from pipelines.rot.signals import (
     TITLE_THIN_TEXT_CHARS,
     MarkupSignals,
@@ -316,7 +322,13 @@ class RotPipeline(Stage):
         wording = not_found_wording(title, text, chars)
         if wording:
             return Outcome("dead", "soft_404", f"a not-found page: {wording}")
-        if source_is_landing:
+        entry_title = item.entry.fields.get("title")
+        if source_is_landing or identified_document(
+            published_date=record.get("published_date"),
+            authors=record.get("authors"),
+            entry_title=entry_title if isinstance(entry_title, str) else None,
+            page_title=title,
+        ):
             return None
         origin = origin_of(requested)
         if origin is None:

@@ -197,13 +197,16 @@ def test_every_rotten_source_gets_its_kind_and_live_pages_stay_ok(web: Web, nigh
         assert not wrong, wrong
 
 
-def test_at_most_one_probe_per_origin_and_none_on_the_second_night(nights: Nights) -> None:
+def test_at_most_one_probe_per_origin_over_both_nights(nights: Nights) -> None:
     assert all(n <= 1 for n in nights.probes_first.values()), nights.probes_first
     # Sites whose articles answer 200 needed their probe; remembered afterwards.
     assert nights.probes_first["silent"] == 1 and nights.probes_first["lively"] == 1
-    assert sum(nights.probes_second.values()) == 0, nights.probes_second
+    # Remembered from night 1; probed only when first needed (the drifting site's
+    # pages carry the cited titles on night 1, so only night 2 needed its probe).
+    both = {n: nights.probes_first[n] + nights.probes_second[n] for n in nights.probes_first}
+    assert all(n <= 1 for n in both.values()), both
     _, origins = read_rot(nights.out / "state.sqlite")
-    assert len(origins) >= 5
+    assert len(origins) == 3  # silent, lively, drifting: the others never needed one
 
 
 def test_drift_between_nights(web: Web, nights: Nights) -> None:

@@ -15,7 +15,13 @@ from pipelines.extract import extract, make_preview
 from pipelines.rot import cdx
 from pipelines.rot.deadness import Failures, dead_confirmed, next_failures
 from pipelines.rot.drift import drift_of
-from pipelines.rot.probe import PageView, origin_of, probe_url, resembles_probe
+from pipelines.rot.probe import (
+    PageView,
+    identified_document,
+    origin_of,
+    probe_url,
+    resembles_probe,
+)
 from pipelines.rot.signals import (
     is_landing_path,
     login_evidence,
@@ -245,7 +251,7 @@ def test_probe_resemblance() -> None:
     moved = PageView("https://a.example/p/x", "https://a.example/error", 200, None, None)
     probe = PageView("https://a.example/p/qq", "https://a.example/error", 200, None, None)
     assert resembles_probe(moved, probe)
-    # echoed request words do not hide the template
+    # a site that repeats the random path makes its pages from paths: no verdict
     echo_src = PageView(
         "https://a.example/p/missing-post",
         "https://a.example/p/missing-post",
@@ -254,13 +260,13 @@ def test_probe_resemblance() -> None:
         "No story called missing post here.",
     )
     echo_probe = PageView(
-        "https://a.example/p/qzvx-abcd",
-        "https://a.example/p/qzvx-abcd",
+        "https://a.example/p/qzvx-abcdef",
+        "https://a.example/p/qzvx-abcdef",
         200,
-        "qzvx abcd | Metro",
-        "No story called qzvx abcd here.",
+        "qzvx abcdef | Metro",
+        "No story called qzvx abcdef here.",
     )
-    assert resembles_probe(echo_src, echo_probe)
+    assert resembles_probe(echo_src, echo_probe) is None
     # a page made of its path ("Waited 0.1 seconds") is not a template
     made = PageView(
         "http://a/delay/0.1?n=5", "http://a/delay/0.1?n=5", 200, "Delayed", "Waited 0.1 seconds."
@@ -276,6 +282,21 @@ def test_probe_resemblance() -> None:
     # remembered probes read back
     assert PageView.from_json(json.loads(json.dumps(not_found.as_json()))) == not_found
     assert PageView.from_json({"requested_url": 3}) is None
+
+
+def test_identified_documents_are_never_compared_with_the_probe() -> None:
+    assert identified_document(
+        published_date="2024-02-14", authors=["P. Raman"], entry_title=None, page_title="x"
+    )
+    assert identified_document(
+        published_date=None,
+        authors=[],
+        entry_title="Urban trees cool cities",
+        page_title="Urban trees cool cities | Planet",
+    )
+    assert not identified_document(
+        published_date="2024-02-14", authors=[], entry_title=None, page_title="Latest stories"
+    )
 
 
 # --- dead means dead ------------------------------------------------------------------

@@ -16,13 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.rot.similarity import text_overlap, title_similarity, tokens
 
-#: text overlap (of 3-word shingles, URL words removed, against the smaller
-#: text) from which a source is the probe's page. Two renderings of one
-#: template page differ only in what they echo of the request (removed), a
-#: timestamp or a few rotating suggestions: 0.7 and more on the benchmark's
-#: rotating page, 1.0 on fixed ones. Two different articles of one site share
-#: stock phrases at most: about 0.4 between pages generated from one phrase
-#: list, near 0 between real articles.
+#: text overlap (of 3-word shingles, against the smaller text) from which a
+#: source is the probe's page. Two renderings of one template page differ
+#: only in a timestamp or a few rotating suggestions: 0.7 and more on the
+#: benchmark's rotating page, 1.0 on fixed ones. Two different articles of
+#: one site share stock phrases at most: about 0.4 between pages generated
+#: from one phrase list, near 0 between real articles.
 SAME_TEXT = 0.6
 #: title similarity for the same: a not-found page has one title per site
 SAME_TITLE = 0.9
@@ -155,26 +154,54 @@ def _url_words(url: str | None) -> set[str]:
     return set(tokens(f"{parts.path} {parts.query}"))
 
 
-#: words a text must keep without its URL words to be compared without them
-MIN_WORDS_LEFT = 5
+def _probe_tokens(probe: PageView, source: PageView) -> set[str]:
+    """The random words of the probe's URL (those the source's URL does not have)."""
+    return {
+        w for w in _url_words(probe.requested_url) - _url_words(source.requested_url) if len(w) >= 4
+    }
 
 
-def _words_left(text: str | None, words: set[str]) -> int:
-    return sum(1 for w in tokens(text) if w not in words)
+def echoes_its_path(probe: PageView, source: PageView) -> bool:
+    """Whether the site's answer to the probe repeats the probe's random path.
+
+    Such a site makes its page from the path it is asked for (a catch-all
+    route, an echo, a search): its answer to a path that cannot exist looks
+    like its answer to any path, so resemblance proves nothing there.
+    """
+    random_words = _probe_tokens(probe, source)
+    if not random_words:
+        return False
+    shown = set(tokens(probe.title)) | set(tokens(probe.text))
+    return bool(random_words & shown)
 
 
-def _without_words(title: str | None, words: set[str]) -> str | None:
-    if not title:
-        return None
-    kept = [w for w in tokens(title) if w not in words]
-    return " ".join(kept) if kept else None
+def identified_document(
+    *,
+    published_date: str | None,
+    authors: list[str] | None,
+    entry_title: str | None,
+    page_title: str | None,
+) -> bool:
+    """Whether a page is plainly the cited document, whatever the site serves elsewhere.
+
+    A dated page with a byline is a document, not a not-found page; so is a
+    page carrying the very title the sources list cites. A site may serve
+    such a page at every path (a one-page site, a default article): the
+    citation still leads to its content.
+    """
+    if published_date and authors:
+        return True
+    similarity = title_similarity(entry_title, page_title)
+    return similarity is not None and similarity >= SAME_TITLE
 
 
 def resembles_probe(source: PageView, probe: PageView) -> str | None:
     """Evidence that a source's page is the site's answer to a path that cannot exist, or None.
 
     Only a probe answered with 2xx can say anything: a site that answers
-    unknown paths with a real 404 has no soft 404s to find this way.
+    unknown paths with a real 404 has no soft 404s to find this way, and a
+    site whose answer repeats the random path makes pages from paths
+    (:func:`echoes_its_path`).
     """
     if probe.http_status is None or not 200 <= probe.http_status < 300:
         return None
@@ -182,21 +209,12 @@ def resembles_probe(source: PageView, probe: PageView) -> str | None:
     redirected = source_final != _without_fragment(source.requested_url)
     if redirected and source_final and source_final == _without_fragment(probe.final_url):
         return f"lands on {source_final}, where a path that cannot exist lands too"
-    ignore = _url_words(source.requested_url) | _url_words(source.final_url)
-    ignore |= _url_words(probe.requested_url) | _url_words(probe.final_url)
-    # Without the words of the URLs, unless too little would be left to tell
-    # a template from a page made of its path ("Waited 0.1 seconds").
-    kept = min(_words_left(source.text, ignore), _words_left(probe.text, ignore))
-    texts = text_overlap(source.text, probe.text, ignore=ignore if kept >= MIN_WORDS_LEFT else ())
+    if echoes_its_path(probe, source):
+        return None
+    texts = text_overlap(source.text, probe.text)
     titles = title_similarity(source.title, probe.title)
-    # Titles that echo the request ("missing post | Site") match without it.
-    echoed = title_similarity(
-        _without_words(source.title, ignore), _without_words(probe.title, ignore)
-    )
-    same_title = (
-        (titles is not None and titles >= SAME_TITLE)
-        or (echoed is not None and echoed >= SAME_TITLE)
-        or (source.title is None and probe.title is None)
+    same_title = (titles is not None and titles >= SAME_TITLE) or (
+        source.title is None and probe.title is None
     )
     if texts is None:
         # Neither page has main text: only the very same (non-empty) title can tell.

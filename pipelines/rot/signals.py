@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pipelines.rot.parking import PARKING_HOSTS, PARKING_MARKUP
 
@@ -82,21 +82,27 @@ _NOT_FOUND_TEXT = re.compile(
             r"\b(?:page|file|resource|url)s? (?:was |were |could |can)?not(?: be)? found",
             r"\brequested (?:document|article|content|page|url) (?:was |could )?not(?: be)? found",
             r"\bpage (?:you|you're|you are) (?:were |are )?(?:looking|searching) for",
-            r"\b(?:page|document|article|content) (?:does not|doesn't|no longer) exists?",
+            r"\b(?:page|document|article|content)\b.{0,30}\b(?:does not|doesn't|no longer) exists?",
             r"\b(?:could not|couldn't|cannot|can't|can not) (?:be )?(?:find|found|locate)\b"
-            r".{0,20}\bpage",
+            r".{0,20}\b(?:page|url)",
+            r"\b(?:page|article|story|content|post) (?:is|are|has been) no longer available",
             r"\berror 404\b|\b404 error\b|\b404 not found\b|^404\b",
-            r"seite (?:wurde )?nicht gefunden|seite existiert nicht|fehler 404",
-            r"page (?:introuvable|non trouvée|inexistante)|erreur 404",
+            r"seite\b.{0,40}(?:nicht gefunden|existiert\b.{0,20}\bnicht|nicht (?:mehr )?verfügbar)",
+            r"fehler 404",
+            r"page\b.{0,30}introuvable|page non trouvée|page inexistante|erreur 404",
             r"n['\u2019]existe (?:pas|plus)",
-            r"página no (?:encontrada|existe)|no se (?:ha )?encontr[oó] la página|error 404",
-            r"pagina non (?:trovata|esiste|esistente)|la pagina richiesta non",
-            r"página não (?:encontrada|existe)|pagina nao encontrada",
-            r"pagina niet gevonden|pagina bestaat niet|deze pagina bestaat niet",
-            r"страница не найдена|страница не существует|страницы не существует",
-            r"ページが見つかりません|ページは存在しません|お探しのページ",
-            r"页面不存在|页面未找到|找不到(?:该|此|您要的|网页|页面)|頁面不存在|找不到網頁",
-            r"nie znaleziono strony|strona nie (?:istnieje|została znaleziona)",
+            r"página no (?:encontrada|existe|disponible)|la página\b.{0,40}no existe",
+            r"no se (?:ha )?(?:podido )?encontr(?:ar|ado|ó)\b.{0,30}página",
+            r"pagina non (?:trovata|esiste|esistente|disponibile)|la pagina\b.{0,40}non esiste",
+            r"pagina\b.{0,40}non (?:è|e) stata trovata",
+            r"página não (?:encontrada|existe)|a página\b.{0,40}não existe",
+            r"página\b.{0,40}não foi encontrada",
+            r"pagina nao encontrada",
+            r"pagina (?:niet gevonden|bestaat niet)|pagina\b.{0,40}(?:bestaat niet|niet gevonden)",
+            r"страниц[аы]\b.{0,30}не (?:найдена|существует)",
+            r"見つかりません|存在しません|お探しのページ",
+            r"(?:页面|網頁|网页|頁面).{0,10}(?:不存在|未找到|找不到)|找不到(?:该|此|您要的|网页|页面)",
+            r"strona\b.{0,30}nie (?:istnieje|została znaleziona)|nie znaleziono strony",
             r"sidan (?:kunde inte hittas|hittades inte)|siden (?:blev ikke fundet|finnes ikke)",
             r"stránka (?:nebyla nalezena|nenalezena|neexistuje)|sayfa bulunamad\u0131",
             r"페이지를 찾을 수 없",
@@ -117,6 +123,8 @@ _PARKING_TEXT = re.compile(
             r"\bthis (?:web ?)?page is parked\b|\bhas not yet uploaded (?:their|a|his|her) website",
             r"\bthis domain (?:name )?has expired\b",
             r"\bthe domain [\w.-]+ (?:is|may be) for sale\b",
+            r"\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\s+(?:is|may be)\s+(?:available\s+)?for\s+"
+            r"(?:sale|purchase)\b",
             r"diese domain (?:steht zum verkauf|kann erworben werden|ist zu verkaufen|kaufen)",
             r"ce (?:nom de )?domaine est (?:à vendre|en vente)|acheter ce (?:nom de )?domaine",
             r"este dominio (?:está|esta) (?:a la venta|en venta)|comprar este dominio",
@@ -168,6 +176,13 @@ _LANDING_PATH = re.compile(
     r"(?:(?:index|default|home|start|main|welcome|accueil|inicio|startseite)"
     r"(?:\.(?:html?|php|aspx?|jsp|cfm|shtml))?/?)?$",
     re.IGNORECASE,
+)
+
+
+# Query parameters that choose a document on a script at the root (WordPress's
+# ?p=, ?page_id=, CMS ?id=, ?article=, forum ?t=, video ?v=, search ?q=/?s=).
+_CONTENT_QUERY_KEYS = frozenset(
+    {"p", "page_id", "id", "article", "story", "post", "doc", "item", "pid", "t", "v", "q", "s"}
 )
 
 
@@ -276,14 +291,21 @@ def markup_signals(body: bytes | None) -> MarkupSignals:
 
 
 def is_landing_path(url: str | None) -> bool:
-    """Whether a URL is a site's home or a landing page (``/``, ``/index.html``, ``/en/``)."""
+    """Whether a URL is a site's home or a landing page (``/``, ``/index.html``, ``/en/``).
+
+    A query that names a document (``/?p=123``, ``/index.php?id=7``) makes it
+    a page of its own; any other query (``/?from=old``, ``/?utm_source=x``) not.
+    """
     if not url:
         return False
     try:
         parts = urlsplit(url)
+        keys = {key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
     except ValueError:
         return False
-    return not parts.query and bool(_LANDING_PATH.match(parts.path or "/"))
+    if keys & _CONTENT_QUERY_KEYS:
+        return False
+    return bool(_LANDING_PATH.match(parts.path or "/"))
 
 
 def login_evidence(
