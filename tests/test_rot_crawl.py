@@ -18,6 +18,7 @@ import pytest
 
 from crawler.incremental.store import read_rot
 from crawler.watch.report import build_report, render
+from pipelines.rot import ROT_ERROR_KINDS
 from tests.conftest import CrawlResult, run_crawl
 from tests.test_rot_sites import (
     FakeArchive,
@@ -332,3 +333,13 @@ def test_report_has_a_reference_rot_section(web: Web, nights: Nights) -> None:
     assert first.newly_dead_by_kind["http_404"] == 1
     page = Path(f"{nights.first.output}.report.html").read_text(encoding="utf-8")
     assert "Reference rot" in page and web.archive.url("/web/20230101000000/") in page
+
+
+def test_rot_kinds_come_with_their_status(nights: Nights) -> None:
+    seen = set()
+    for record in nights.first.records + nights.second.records:
+        if record["error"] in ROT_ERROR_KINDS:
+            seen.add(record["error"])
+            assert record["status"] == ROT_ERROR_KINDS[record["error"]], record
+            assert record["error_detail"], record
+    assert seen == set(ROT_ERROR_KINDS)

@@ -275,7 +275,10 @@ class MarkupSignals:
     password_form: bool
 
 
-_TAGS = re.compile(rb"<script\b.*?</script>|<style\b.*?</style>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+# Tags only, each bounded: a hostile page of unclosed "<script" must not make
+# this quadratic. Script and style text stays in: on a parking lander it is
+# often where the for-sale wording is.
+_TAGS = re.compile(rb"<[^<>]{0,4096}>")
 
 
 def markup_signals(body: bytes | None) -> MarkupSignals:
