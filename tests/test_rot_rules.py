@@ -267,6 +267,23 @@ def test_probe_resemblance() -> None:
         "No story called qzvx abcdef here.",
     )
     assert resembles_probe(echo_src, echo_probe) is None
+    # ... unless its answer says "not found": a not-found template that repeats the request
+    sidebar = " ".join(article_text("popular"))
+    echo_404 = PageView(
+        "https://a.example/p/missing-post",
+        "https://a.example/p/missing-post",
+        200,
+        "Not found: missing post | Metro",
+        f"Sorry, missing post was not found. {sidebar}",
+    )
+    echo_404_probe = PageView(
+        "https://a.example/p/qzvx-abcdef",
+        "https://a.example/p/qzvx-abcdef",
+        200,
+        "Not found: qzvx abcdef | Metro",
+        f"Sorry, qzvx abcdef was not found. {sidebar}",
+    )
+    assert resembles_probe(echo_404, echo_404_probe)
     # a page made of its path ("Waited 0.1 seconds") is not a template
     made = PageView(
         "http://a/delay/0.1?n=5", "http://a/delay/0.1?n=5", 200, "Delayed", "Waited 0.1 seconds."

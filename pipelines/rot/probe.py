@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pipelines.rot.signals import mentions_not_found
 from pipelines.rot.similarity import text_overlap, title_similarity, tokens
 
 #: text overlap (of 3-word shingles, against the smaller text) from which a
@@ -195,6 +196,13 @@ def identified_document(
     return similarity is not None and similarity >= SAME_TITLE
 
 
+def _without(title: str | None, words: set[str]) -> str | None:
+    if not title or not words:
+        return title
+    kept = [w for w in tokens(title) if w not in words]
+    return " ".join(kept) if kept else None
+
+
 def resembles_probe(source: PageView, probe: PageView) -> str | None:
     """Evidence that a source's page is the site's answer to a path that cannot exist, or None.
 
@@ -209,10 +217,17 @@ def resembles_probe(source: PageView, probe: PageView) -> str | None:
     redirected = source_final != _without_fragment(source.requested_url)
     if redirected and source_final and source_final == _without_fragment(probe.final_url):
         return f"lands on {source_final}, where a path that cannot exist lands too"
+    ignore: set[str] = set()
     if echoes_its_path(probe, source):
-        return None
-    texts = text_overlap(source.text, probe.text)
-    titles = title_similarity(source.title, probe.title)
+        # A page made from its path resembles every other one; unless the
+        # answer says "not found": then it is a not-found template that
+        # repeats the request, compared without the words of the URLs.
+        if not mentions_not_found(probe.title, probe.text):
+            return None
+        ignore = _url_words(source.requested_url) | _url_words(source.final_url)
+        ignore |= _url_words(probe.requested_url) | _url_words(probe.final_url)
+    texts = text_overlap(source.text, probe.text, ignore=ignore)
+    titles = title_similarity(_without(source.title, ignore), _without(probe.title, ignore))
     same_title = (titles is not None and titles >= SAME_TITLE) or (
         source.title is None and probe.title is None
     )

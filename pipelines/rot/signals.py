@@ -233,6 +233,17 @@ def not_found_wording(title: str | None, text: str | None, text_chars: int | Non
     return None
 
 
+def mentions_not_found(title: str | None, text: str | None) -> bool:
+    """Whether a page's title or the start of its text says "not found", however long it is.
+
+    For a page known to be a site's answer to a path that cannot exist (a
+    probe), where the length of the page says nothing.
+    """
+    if _title_says_not_found(_fold(title, 300)):
+        return True
+    return bool(_NOT_FOUND_TEXT.search(_fold(text, TEXT_HEAD_CHARS)))
+
+
 def parking_wording(title: str | None, text: str | None) -> str | None:
     """The phrase by which a page says its domain is for sale or parked, or None."""
     for value in (title, text):
