@@ -111,10 +111,15 @@ EXTRACT_WORKER_MAX_MEMORY_MB = 1024
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
+    # reads the markup for parking and login signs before extraction drops the body
+    "pipelines.rot_stage.RotMarkupPipeline": 140,
     # arXiv papers' HTML rendering (or PDF) and YouTube captions, fetched before extraction
     "pipelines.scholarly_stage.MediaPipeline": 150,
     "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
+    # after classify (it re-judges ok pages), before incremental (850), so the
+    # state and `changed` see the final status
+    "pipelines.rot_stage.RotPipeline": 350,
     "pipelines.enrich.EnrichPipeline": 400,
     # identifiers and registry metadata; after enrich, whose venue match it keeps
     "pipelines.scholarly_stage.ScholarlyPipeline": 450,
@@ -185,6 +190,26 @@ DOWNLOAD_SLOTS = {
     "scholarly-arxiv-api": {"concurrency": 1, "delay": 3.0},
     "scholarly-crossref-api": {"concurrency": 3, "delay": 0.1},
 }
+
+# --- Reference rot (pipelines/rot_stage.py, pipelines/rot/) ----------------------
+# A site's answer to a path that cannot exist (the soft-404 probe, one request
+# per origin) is remembered this many days: not-found templates rarely change.
+SOFT404_PROBE_DAYS = 7
+# Dead-link verdicts need persistence: a source is dead_confirmed once dead
+# after this many failed nights in a row spread over this many calendar days.
+DEAD_AFTER_FAILURES = 3
+DEAD_AFTER_DAYS = 3
+# Wayback lookups: off, dead (dead or drifted sources) or always.
+ARCHIVE_LOOKUP = "dead"
+ARCHIVE_CDX_URL = "https://web.archive.org/cdx/search/cdx"
+# archive.url = this + timestamp + "/" + URL; the original bytes at + timestamp + "id_/" + URL
+ARCHIVE_REPLAY_URL = "https://web.archive.org/web/"
+# Fill a dead source's preview and metadata from its archived capture (one more request).
+ARCHIVE_PREVIEW = False
+# Lookups at once: the archive is one shared service and throttles hard (429).
+ARCHIVE_CONCURRENCY = 2
+# An answer (a capture, or none) is reused this many days: old captures do not move.
+ARCHIVE_LOOKUP_DAYS = 30
 
 # --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---
 PROGRESS = "auto"  # live bar when stderr is a terminal, else log lines; or live, log, off

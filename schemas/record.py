@@ -33,6 +33,46 @@ class Publication(BaseModel):
     credibility: int | None = Field(description="Credibility tier, 1 (low) to 5 (gold standard).")
 
 
+class Drift(BaseModel):
+    """Whether the page is still the cited document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title_similarity: float | None = Field(
+        ge=0,
+        le=1,
+        description="0-1 similarity of the page's title to the entry's own title (character "
+        "trigrams, best over the title and its parts); null when either is missing.",
+    )
+    content_similarity: float | None = Field(
+        ge=0,
+        le=1,
+        description="0-1 estimated Jaccard similarity of the main text's 5-word shingles to "
+        "those of the first version seen (baseline_at); null without text.",
+    )
+    baseline_at: IsoTimestamp | None = Field(
+        description="When the version content_similarity compares with was first seen, "
+        "ISO 8601 UTC; null without text."
+    )
+    drifted: bool | None = Field(
+        description="True when the page is now another document (content_similarity below "
+        "0.2); null when there is nothing to compare."
+    )
+
+
+class Archive(BaseModel):
+    """The closest archived capture of a source with HTTP status 200."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        description="The capture's archive page: ARCHIVE_REPLAY_URL + timestamp "
+        "+ '/' + the source URL."
+    )
+    captured_at: IsoTimestamp = Field(description="When the capture was made, ISO 8601 UTC.")
+    source: Literal["wayback"] = Field(description="The archive the capture is in.")
+
+
 MetadataOrigin = Literal["page", "pdf", "crossref", "arxiv", "youtube"]
 
 
@@ -137,6 +177,34 @@ class SourceRecord(BaseModel):
         description="Whether the source changed (status or content_sha256) since the previous "
         "run; false for a record carried forward after a 304 or an unchanged page; null when "
         "no state is kept (INCREMENTAL off, or an entry without a URL).",
+    )
+    drift: Drift | None = Field(
+        default=None,
+        description="Whether the page is still the cited document; null for pages without "
+        "content (not ok) or with nothing to compare.",
+    )
+    first_failed_at: IsoTimestamp | None = Field(
+        default=None,
+        description="The first night of the current run of failed nights (dead or error), "
+        "ISO 8601 UTC; null when the source did not fail last time it was judged.",
+    )
+    failures_in_a_row: int = Field(
+        default=0, ge=0, description="Failed nights in a row, tonight included."
+    )
+    dead_confirmed: bool = Field(
+        default=False,
+        description="True only for a dead source after DEAD_AFTER_FAILURES failed nights in a "
+        "row spread over at least DEAD_AFTER_DAYS calendar days (UTC).",
+    )
+    archive: Archive | None = Field(
+        default=None,
+        description="The archived capture closest to the citation's date (ARCHIVE_LOOKUP: dead "
+        "or drifted sources by default); null when none was found or looked for.",
+    )
+    preview_from_archive: bool = Field(
+        default=False,
+        description="The preview and metadata come from archive.url, the live page being dead "
+        "(ARCHIVE_PREVIEW).",
     )
     # --- papers and videos (issue 16) ---
     identifiers: RecordIdentifiers = Field(

@@ -43,6 +43,13 @@ DESIGN_FIELDS = [
     "source",
     "publication",
     "changed",  # added in a minor change (issue 4): last, so earlier keys keep their order
+    # reference rot (issue 18), added after it
+    "drift",
+    "first_failed_at",
+    "failures_in_a_row",
+    "dead_confirmed",
+    "archive",
+    "preview_from_archive",
     "identifiers",  # added in a minor change (issue 16)
     "metadata_source",
 ]

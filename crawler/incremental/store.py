@@ -67,6 +67,39 @@ _COLUMNS = (
 _RECORD = _COLUMNS.index("record")
 _BATCH = 1000
 
+# Reference rot (pipelines/rot_stage.py), added in the state's second version.
+# Separate tables, so that state files written before them still open: a
+# previous database without them simply knows nothing of rot yet.
+_ROT_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS rot_sources (
+    url TEXT PRIMARY KEY,
+    first_failed_at TEXT,
+    failures_in_a_row INTEGER NOT NULL DEFAULT 0,
+    baseline_sketch BLOB,
+    baseline_at TEXT,
+    archive TEXT,
+    archive_checked_at TEXT
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS rot_origins (
+    origin TEXT PRIMARY KEY,
+    probed_at TEXT NOT NULL,
+    probe TEXT NOT NULL
+)
+""",
+)
+_ROT_COLUMNS = (
+    "url",
+    "first_failed_at",
+    "failures_in_a_row",
+    "baseline_sketch",
+    "baseline_at",
+    "archive",
+    "archive_checked_at",
+)
+
 
 @dataclass(slots=True)
 class SourceState:
@@ -97,6 +130,34 @@ class SourceState:
 
 class StateCorruptError(Exception):
     """The previous state is not a readable state database."""
+
+
+@dataclass(slots=True)
+class RotState:
+    """What reference-rot detection remembers of one source URL between runs.
+
+    ``baseline_sketch`` is the bottom-k sketch of the first main text seen
+    (not the text); ``archive`` the last archive lookup's answer (a capture
+    as the record's ``archive`` object, or None when there was none) made at
+    ``archive_checked_at``.
+    """
+
+    url: str
+    first_failed_at: str | None
+    failures_in_a_row: int
+    baseline_sketch: bytes | None
+    baseline_at: str | None
+    archive: dict[str, Any] | None
+    archive_checked_at: str | None
+
+
+@dataclass(slots=True)
+class OriginProbe:
+    """A soft-404 probe of one origin (``scheme://host:port``): when, and what it answered."""
+
+    origin: str
+    probed_at: str
+    probe: dict[str, Any]
 
 
 class StateStore:
@@ -141,6 +202,14 @@ class StateStore:
         )
         self._new.execute(_LOOKUP_SCHEMA)
         self._pending: list[tuple[Any, ...]] = []
+        for statement in _ROT_SCHEMA:
+            self._new.execute(statement)
+        self._rot_pending: list[tuple[Any, ...]] = []
+        self._old_tables: frozenset[str] = frozenset()
+        if self._old is not None:
+            self._old_tables = frozenset(
+                row[0] for row in self._old.execute("SELECT name FROM sqlite_master")
+            )
 
     def _select_list(self) -> str:
         """The columns to read from the previous state; NULL for those an older state lacks."""
@@ -249,7 +318,59 @@ class StateStore:
             ),
         )
 
+    def get_rot(self, url: str) -> RotState | None:
+        """The rot state the previous run left for a URL (None in a state without it)."""
+        if self._old is None or "rot_sources" not in self._old_tables:
+            return None
+        row = self._old.execute(
+            f"SELECT {', '.join(_ROT_COLUMNS)} FROM rot_sources WHERE url = ?", (self.key(url),)
+        ).fetchone()
+        if row is None:
+            return None
+        archive = _json_object(row[5])
+        return RotState(url, row[1], int(row[2] or 0), row[3], row[4], archive, row[6])
+
+    def put_rot(self, state: RotState) -> None:
+        """Record the rot state of a URL for the next run."""
+        self._rot_pending.append(
+            (
+                self.key(state.url),
+                state.first_failed_at,
+                state.failures_in_a_row,
+                state.baseline_sketch,
+                state.baseline_at,
+                json.dumps(state.archive) if state.archive is not None else None,
+                state.archive_checked_at,
+            )
+        )
+        if len(self._rot_pending) >= _BATCH:
+            self._flush()
+
+    def get_origin(self, origin: str) -> OriginProbe | None:
+        """The soft-404 probe the previous run remembered for an origin."""
+        if self._old is None or "rot_origins" not in self._old_tables:
+            return None
+        row = self._old.execute(
+            "SELECT origin, probed_at, probe FROM rot_origins WHERE origin = ?", (origin,)
+        ).fetchone()
+        probe = _json_object(row[2]) if row is not None else None
+        return OriginProbe(row[0], row[1], probe) if row is not None and probe is not None else None
+
+    def put_origin(self, probe: OriginProbe) -> None:
+        """Remember an origin's probe for the next run (written at once: one row per origin)."""
+        self._new.execute(
+            "INSERT OR REPLACE INTO rot_origins (origin, probed_at, probe) VALUES (?, ?, ?)",
+            (probe.origin, probe.probed_at, json.dumps(probe.probe, ensure_ascii=False)),
+        )
+
     def _flush(self) -> None:
+        if self._rot_pending:
+            self._new.executemany(
+                f"INSERT OR REPLACE INTO rot_sources ({', '.join(_ROT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_ROT_COLUMNS))})",
+                self._rot_pending,
+            )
+            self._rot_pending.clear()
         if self._pending:
             self._new.executemany(
                 f"INSERT OR REPLACE INTO sources ({', '.join(_COLUMNS)}) "
@@ -289,6 +410,36 @@ def read_all(path: Path) -> dict[str, SourceState]:
         urls = [row[0] for row in store._old.execute("SELECT url FROM sources")]
         found = {url: store.get(url) for url in urls}
         return {url: state for url, state in found.items() if state is not None}
+    finally:
+        store.discard()
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    """A JSON object stored as text; None when absent or not an object."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_rot(path: Path) -> tuple[dict[str, RotState], dict[str, OriginProbe]]:
+    """Load the rot tables of a state database (for tests and inspection)."""
+    store = StateStore(path, path.with_name(f".{path.name}.read.tmp"))
+    try:
+        assert store._old is not None
+        if "rot_sources" not in store._old_tables:
+            return {}, {}
+        urls = [row[0] for row in store._old.execute("SELECT url FROM rot_sources")]
+        origins = [row[0] for row in store._old.execute("SELECT origin FROM rot_origins")]
+        sources = {url: store.get_rot(url) for url in urls}
+        probes = {origin: store.get_origin(origin) for origin in origins}
+        return (
+            {k: v for k, v in sources.items() if v is not None},
+            {k: v for k, v in probes.items() if v is not None},
+        )
     finally:
         store.discard()
 

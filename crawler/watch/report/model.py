@@ -233,6 +233,8 @@ class Report:
     alarms: list[Alarm]
     thresholds: Thresholds
     generated_at: str
+    #: the "Reference rot" section (issue 18); None for reports built without it
+    rot: RotSection | None = None
 
     @property
     def judged(self) -> bool:
@@ -426,4 +428,89 @@ def build_report(
         alarms=evaluate(tonight.counts, thresholds),
         thresholds=thresholds,
         generated_at=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        rot=build_rot_section(output, changes),
     )
+
+
+# --- Reference rot -------------------------------------------------------------
+
+#: the rot kinds the section lists, each in its own list (pipelines/rot)
+ROT_KINDS = ("soft_404", "redirected_home", "parked_domain", "login_wall")
+
+
+@dataclass(frozen=True)
+class Rotten:
+    """A source the section lists: what rotted, and where a copy is."""
+
+    resource_id: str
+    url: str
+    status: str
+    error: str
+    detail: str
+    #: the archived capture's page (an http(s) URL), or None
+    archive_url: str | None
+    archive_captured_at: str | None
+    dead_confirmed: bool
+
+
+@dataclass
+class RotSection:
+    """Tonight's reference rot: newly dead by kind, the rot kinds, drifted pages."""
+
+    #: error kind -> count, among sources dead tonight and not dead the night before
+    newly_dead_by_kind: Counter[str] = field(default_factory=Counter)
+    newly_dead: list[Rotten] = field(default_factory=list)
+    by_kind: dict[str, list[Rotten]] = field(default_factory=dict)
+    drifted: list[Rotten] = field(default_factory=list)
+    #: listed sources with an archived copy
+    with_archive: int = 0
+    #: whether a previous night was there to tell "newly" dead
+    compared: bool = False
+
+
+def _rotten(record: Mapping[str, Any]) -> Rotten:
+    archive = record.get("archive")
+    url = archive.get("url") if isinstance(archive, dict) else None
+    captured = archive.get("captured_at") if isinstance(archive, dict) else None
+    safe = isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+    return Rotten(
+        resource_id=str(record.get("resource_id")),
+        url=str(record.get("url") or ""),
+        status=str(record.get("status")),
+        error=str(record.get("error") or ""),
+        detail=str(record.get("error_detail") or ""),
+        archive_url=url if safe else None,
+        archive_captured_at=captured if isinstance(captured, str) else None,
+        dead_confirmed=record.get("dead_confirmed") is True,
+    )
+
+
+def build_rot_section(output: Path, changes: Changes | None) -> RotSection:
+    """Collect the section from tonight's records (one more pass over the file).
+
+    "Newly dead" uses the night-to-night comparison when there is one; on a
+    first night every dead source is new.
+    """
+    section = RotSection(by_kind={kind: [] for kind in ROT_KINDS}, compared=changes is not None)
+    newly = {c.resource_id for c in changes.newly_dead} if changes is not None else None
+    for record in iter_raw_records(output):
+        status = record.get("status")
+        error = str(record.get("error") or "")
+        drift = record.get("drift")
+        drifted = isinstance(drift, dict) and drift.get("drifted") is True
+        is_newly_dead = status == "dead" and (
+            newly is None or str(record.get("resource_id")) in newly
+        )
+        if not (is_newly_dead or error in section.by_kind or drifted):
+            continue
+        row = _rotten(record)
+        if row.archive_url:
+            section.with_archive += 1
+        if is_newly_dead:
+            section.newly_dead_by_kind[error or "dead"] += 1
+            section.newly_dead.append(row)
+        if error in section.by_kind:
+            section.by_kind[error].append(row)
+        if drifted:
+            section.drifted.append(row)
+    return section

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from html import escape, unescape
 
 from crawler.watch.alarms import COVERAGE_FIELDS, COVERAGE_LABELS
-from crawler.watch.report.model import Change, Night, Report
+from crawler.watch.report.model import Change, Night, Report, RotSection, Rotten
 
 #: stands for the policy until the page is complete (the hashes are of the finished blocks)
 _CSP_PLACEHOLDER = "__CONTENT_SECURITY_POLICY__"
@@ -446,6 +446,82 @@ def content_security_policy(document: str) -> str:
     )
 
 
+_ROT_LISTS = (
+    ("soft_404", "soft 404s", "the page answers 200 but is the site's not-found page"),
+    ("redirected_home", "redirected home", "a deep URL now lands on the home page"),
+    ("parked_domain", "parked domains", "the domain is parked or for sale"),
+    ("login_wall", "login walls", "redirected to a sign-in page"),
+)
+
+
+def _rot_list(title: str, key: str, rows: list[Rotten]) -> str:
+    if not rows:
+        return ""
+    cells = []
+    for r in rows[:MAX_LISTED]:
+        archive = (
+            f'<a href="{escape(r.archive_url)}" rel="noreferrer">'
+            f"{escape(r.archive_captured_at or 'archived copy')}</a>"
+            if r.archive_url
+            else DASH
+        )
+        confirmed = "yes" if r.dead_confirmed else ""
+        cells.append(
+            f'<tr><td class="url">{escape(r.url)}</td><td>{escape(r.error or r.status)}</td>'
+            f'<td class="small">{escape(r.detail)}</td><td>{confirmed}</td><td>{archive}</td></tr>'
+        )
+    more = (
+        f'<p class="small">… and {len(rows) - MAX_LISTED:,} more.</p>'
+        if len(rows) > MAX_LISTED
+        else ""
+    )
+    table = _table(["url", "kind", "evidence", "confirmed", "archive"], cells, [False] * 5)
+    return (
+        f'<details data-list="rot/{escape(key)}"><summary>{escape(title)} ({len(rows):,})'
+        f"</summary>{table}{more}</details>"
+    )
+
+
+def _rot(section: RotSection | None) -> str:
+    """The "Reference rot" section: newly dead by kind, each rot kind, drifted pages."""
+    if section is None:
+        return ""
+    new_title = "newly dead" if section.compared else "dead (first night)"
+    cards = [
+        f'<div class="card">{escape(new_title)}'
+        f'<b data-metric="rot/newly_dead">{len(section.newly_dead):,}</b></div>'
+    ]
+    for key, title, _ in _ROT_LISTS:
+        count = len(section.by_kind.get(key, []))
+        cards.append(
+            f'<div class="card">{escape(title)}<b data-metric="rot/{key}">{count:,}</b></div>'
+        )
+    cards.append(
+        f'<div class="card">drifted<b data-metric="rot/drifted">{len(section.drifted):,}</b></div>'
+    )
+    cards.append(
+        f'<div class="card">with an archived copy'
+        f'<b data-metric="rot/with_archive">{section.with_archive:,}</b></div>'
+    )
+    kinds = ", ".join(f"{k} {n:,}" for k, n in section.newly_dead_by_kind.most_common())
+    lists = [
+        _rot_list(f"{new_title}: {kinds}" if kinds else new_title, "newly_dead", section.newly_dead)
+    ]
+    lists += [
+        _rot_list(f"{title} ({why})", key, section.by_kind.get(key, []))
+        for key, title, why in _ROT_LISTS
+    ]
+    lists.append(
+        _rot_list("drifted (the page is now another document)", "drifted", section.drifted)
+    )
+    return (
+        "<h2>Reference rot</h2>"
+        '<p class="meta">dead sources by kind, pages that answer but are not the cited '
+        "document any more, and their closest archived copy</p>"
+        f'<div class="grid" id="rot">{"".join(cards)}</div>{"".join(lists)}'
+    )
+
+
 def render(report: Report) -> str:
     """Return the report as a complete HTML document."""
     body = "".join(
@@ -454,6 +530,7 @@ def render(report: Report) -> str:
             _alarms(report),
             _totals(report),
             _changes(report),
+            _rot(report.rot),
             _failure_domains(report),
             _slow_domains(report),
             _coverage(report),
