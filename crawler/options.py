@@ -85,6 +85,20 @@ def _optional_uri(value: Any) -> Any:
     return text
 
 
+def _hosts(value: Any) -> list[str]:
+    """Host names from a list or a comma-separated string, lowercased."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip().lower() for item in items if str(item).strip()]
+
+
+def _archive_mode(value: Any) -> Any:
+    """``false``/``0``/``no``/``none`` read as ``off``, as a boolean setting would."""
+    text = str(value).strip().lower() if value is not None else "off"
+    return "off" if text in ("", "false", "0", "no", "none") else text
+
+
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_is_none)]
 OptionalUri = Annotated[str | None, BeforeValidator(_optional_uri)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -92,6 +106,9 @@ Count = Annotated[int, Field(ge=0)]
 OptionalShare = Annotated[Share | None, BeforeValidator(_blank_is_none)]
 OptionalCount = Annotated[Count | None, BeforeValidator(_blank_is_none)]
 Networks = Annotated[list[str], BeforeValidator(_networks)]
+Hosts = Annotated[list[str], BeforeValidator(_hosts)]
+ArchiveMode = Annotated[Literal["off", "dead", "always"], BeforeValidator(_archive_mode)]
+Days = Annotated[float, Field(ge=0)]
 OutputUri = Annotated[str, BeforeValidator(_output_uri)]
 PositiveCount = Annotated[int, Field(ge=1)]
 Seconds = Annotated[float, Field(ge=0)]
@@ -224,6 +241,12 @@ class ProjectSettings(BaseModel):
         "pages after which a worker is replaced (bounds slow leaks in parsers); 0: never",
         group="extraction",
     )
+    EXTRACT_WORKER_MAX_MEMORY_MB: Count = _setting(
+        1024,
+        "address space per extraction worker (MB); a page that passes it becomes an `internal` "
+        "record and the worker is replaced; 0: no cap",
+        group="extraction",
+    )
     EXTRACT_FUNCTION: str = _setting(
         "pipelines.extract.job.content_fields",
         "dotted path of the function extraction workers run (tests and experiments)",
@@ -241,6 +264,18 @@ class ProjectSettings(BaseModel):
         60.0,
         "longest `Retry-After` wait honoured before a retry; a 429/503 asking for more is not "
         "retried this run",
+        group="fetching",
+    )
+    DOWNLOAD_MAX_HEADER_BYTES: PositiveCount = _setting(
+        256 * 1024,
+        "status line plus header lines of one response (`DOWNLOAD_MAXSIZE` bounds the body only); "
+        "more is a `too_large` record",
+        group="fetching",
+    )
+    PROXY_URL: OptionalStr = _setting(
+        None,
+        "`http://[user:password@]host:port` every request goes through; environment proxy "
+        "variables are ignored, and with a proxy the guard still resolves and checks every target",
         group="fetching",
     )
     ALLOW_PRIVATE_ADDRESSES: bool = _setting(
@@ -322,6 +357,104 @@ class ProjectSettings(BaseModel):
     DISTRIBUTED_POLL: PositiveSeconds = _setting(
         1.0, "seconds between looks at the shared queue while it is empty", group="distributed"
     )
+    DISTRIBUTED_REDIS_GRACE: Seconds = _setting(
+        60.0,
+        "seconds a worker keeps retrying an unreachable Redis before it stops with exit 8, "
+        "publishing nothing",
+        group="distributed",
+    )
+    DISTRIBUTED_REDIS_TIMEOUT: Seconds = _setting(
+        10.0, "timeout of each Redis call and connection (seconds); 0: none", group="distributed"
+    )
+
+    # --- Reference rot ----------------------------------------------------------------
+    SOFT404_PROBE_DAYS: Days = _setting(
+        7,
+        "days a site's answer to a path that cannot exist (one probe per origin) is remembered",
+        group="rot",
+    )
+    DEAD_AFTER_FAILURES: PositiveCount = _setting(
+        3, "failed nights in a row before a dead source is `dead_confirmed`", group="rot"
+    )
+    DEAD_AFTER_DAYS: Days = _setting(3, "calendar days those failed nights must span", group="rot")
+    ARCHIVE_LOOKUP: ArchiveMode = _setting(
+        "dead",
+        "Wayback lookups: `off`, `dead` (dead or drifted sources) or `always`",
+        group="rot",
+    )
+    ARCHIVE_CDX_URL: str = _setting(
+        "https://web.archive.org/cdx/search/cdx",
+        "the Wayback CDX endpoint (`output=json`, `filter=statuscode:200`, `closest=`)",
+        group="rot",
+    )
+    ARCHIVE_REPLAY_URL: str = _setting(
+        "https://web.archive.org/web/",
+        "`archive.url` = this + timestamp + `/` + URL; the original bytes at + timestamp + `id_/`",
+        group="rot",
+    )
+    ARCHIVE_PREVIEW: bool = _setting(
+        False,
+        "fill a dead source's preview and metadata from its archived capture (one more request)",
+        group="rot",
+    )
+    ARCHIVE_CONCURRENCY: PositiveCount = _setting(
+        2, "archive lookups at once (the archive throttles hard)", group="rot"
+    )
+    ARCHIVE_LOOKUP_DAYS: Days = _setting(
+        30, "days an archive answer (a capture, or none) is reused", group="rot"
+    )
+
+    # --- Papers and videos ------------------------------------------------------------
+    SCHOLARLY_LOOKUP: bool = _setting(
+        True,
+        "title, authors, date and venue by identifier from arXiv's API and Crossref",
+        group="scholarly",
+    )
+    SCHOLARLY_LOOKUP_DAYS: Days = _setting(
+        30, "days a registry answer is reused from the state; 0: ask every run", group="scholarly"
+    )
+    ARXIV_API_URL: str = _setting(
+        "https://export.arxiv.org/api/query",
+        "arXiv's Atom API, asked as `?id_list=a,b`",
+        group="scholarly",
+    )
+    CROSSREF_API_URL: str = _setting(
+        "https://api.crossref.org",
+        "Crossref's REST API, asked as `/works/<doi>` (`mailto` when `CONTACT_URL` is an e-mail)",
+        group="scholarly",
+    )
+    ARXIV_HOSTS: Hosts = _setting(
+        [
+            "arxiv.org",
+            "www.arxiv.org",
+            "export.arxiv.org",
+            "browse.arxiv.org",
+            "ar5iv.org",
+            "ar5iv.labs.arxiv.org",
+        ],
+        "hosts whose `/abs/`, `/pdf/` and `/html/` URLs are arXiv papers",
+        group="scholarly",
+    )
+    ARXIV_HTML_URL: str = _setting(
+        "https://arxiv.org/html/",
+        "base of arXiv's HTML rendering (+ id): a paper's text comes from it when it exists",
+        group="scholarly",
+    )
+    ARXIV_HTML_FALLBACK_URL: str = _setting(
+        "https://ar5iv.labs.arxiv.org/html/",
+        "tried next for papers of arxiv.org itself; empty: off",
+        group="scholarly",
+    )
+    YOUTUBE_HOSTS: Hosts = _setting(
+        ["youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"],
+        "hosts whose watch URLs get the video's metadata and caption transcript",
+        group="scholarly",
+    )
+    SCHOLARLY_MAX_BYTES: PositiveCount = _setting(
+        8 * 1024 * 1024,
+        "registry answers, renderings and caption tracks larger than this are not read",
+        group="scholarly",
+    )
 
 
 #: the order the help and the README list groups in, with their headings
@@ -334,6 +467,8 @@ GROUPS = {
     "fetching": "Fetching and the address guard",
     "watching": "Progress, report and alarms",
     "distributed": "Distributed mode",
+    "rot": "Reference rot",
+    "scholarly": "Papers and videos",
 }
 
 #: prefixes of settings that other installed components read (scrapy-redis, boto3 through

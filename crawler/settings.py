@@ -1,9 +1,11 @@
-"""Settings of the ``sources`` crawl: every default in one place, each with its reason.
+"""The Scrapy settings module of the ``sources`` crawl.
 
-Project settings (the contract in DESIGN.md): ``OUTPUT_URI``, ``PREVIEW_CHARS``,
-``FULL_TEXT``, ``ALLOW_PRIVATE_ADDRESSES``, ``ALLOWED_NETWORKS``,
-``PUBLICATIONS``, ``SPOOL_DIR``. Scrapy's own settings keep their meaning and
-can be overridden with ``-s NAME=VALUE``.
+The project's own settings (``OUTPUT_URI``, ``PREVIEW_CHARS``, ``FULL_TEXT``,
+the guard's, the archive's, …) are declared once, with type, default and
+meaning, in :mod:`crawler.options`, and taken from there. What follows are
+the components this project plugs into Scrapy and its values for Scrapy's own
+settings, each with its reason; any of them can be overridden with
+``-s NAME=VALUE``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,7 @@ SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 COMMANDS_MODULE = "crawler.commands"  # our `crawl` sets the exit code from the run's outcome
 
-# --- Output ------------------------------------------------------------------
-# Local path or s3:// URI; `.jsonl.gz` compresses. %(name)s is the spider,
-# %(time)s the UTC start time as 2026-11-29T02-00-00Z.
-OUTPUT_URI = "output/%(name)s/%(time)s.jsonl"
+# --- Output and the item stages --------------------------------------------------
 ADDONS = {
     "crawler.publish.feeds.OutputAddon": 0,
     "crawler.fetch.useragent.UserAgentAddon": 0,
@@ -36,78 +35,8 @@ FEED_STORAGES = {
     "s3": "crawler.publish.feedstorage.S3FeedStorage",
 }
 FEED_EXPORT_ENCODING = "utf-8"  # otherwise non-ASCII is written as \u escapes
-# Finished files bound for S3 wait here (at <bucket>/<key>) until uploaded.
-SPOOL_DIR = "output/spool/"
-S3_UPLOAD_ATTEMPTS = 4
-S3_UPLOAD_BACKOFF = 2.0  # seconds before the first retry, doubled after each
-# A complete run with more than this share of `error` records (or no records)
-# exits 5 and moves neither the latest pointer nor the state.
-MAX_ERROR_SHARE = 0.5
-LOCK_FILE = None  # default: .run.lock beside the output (in the spool for s3://)
 
-# --- Incremental re-crawls (crawler/incremental.py) --------------------------------
-INCREMENTAL = True
-STATE_URI = None  # default: state.sqlite beside the output (state.sqlite.gz on S3)
-# 0: revalidate every source every night (conditional requests); N: carry
-# forward sources a server confirmed less than N days ago without asking.
-REFETCH_AFTER_DAYS = 0
-
-# Where the spider's entries come from (crawler/sources/provider.py); the
-# distributed add-on swaps in the Redis provider.
-SOURCES_PROVIDER = "crawler.sources.provider.ListProvider"
-# Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
-SOURCES_READAHEAD = 1000
-
-# --- Distributed mode (crawler/distributed/) -----------------------------------
-# Set REDIS_URL (redis://host:6379/0) and this crawl becomes one worker of the
-# run loaded by `python -m crawler.distributed.load`: scrapy-redis's shared
-# scheduler and filter, entries from Redis, a part file per worker.
-REDIS_URL = None
-RUN_ID = None  # default: the run the loader last loaded
-WORKER_ID = None  # default: <host>-<pid>; names the part file
-DISTRIBUTED_PARTS_DIR = "output/sources/parts"  # <dir>/<run id>/<worker id>.jsonl
-# A worker silent this long is taken for dead and its entries are re-queued.
-DISTRIBUTED_HEARTBEAT = 30.0
-# Seconds a worker keeps retrying an unreachable Redis before it stops with
-# exit code 8 (publishing nothing): long enough for a restart or fail-over,
-# short enough that cron hears of an outage the same night.
-DISTRIBUTED_REDIS_GRACE = 60.0
-# Timeout of each Redis call and connection (seconds): a partitioned network
-# fails calls (which count against the grace) instead of hanging the reactor;
-# 0: no timeout.
-DISTRIBUTED_REDIS_TIMEOUT = 10.0
-
-# --- Records -----------------------------------------------------------------
-PREVIEW_CHARS = 3000
-FULL_TEXT = False
-PUBLICATIONS = None  # path of a publications YAML (id, name, domains, credibility)
-
-# --- Extraction (pipelines/extraction.py) -------------------------------------
-# Extraction is CPU-bound (tens of ms a page): it runs in worker processes so
-# the reactor keeps downloading. None: one worker per core; 0: in the crawl
-# process (debugging, tests).
-EXTRACT_WORKERS = None
-# Pages queued or being extracted at once; 0: 4 per worker. Bounded so that a
-# slow pool holds the downloader back instead of piling bodies up in memory.
-EXTRACT_MAX_PENDING = 0
-# A page still being extracted after this many seconds has its worker killed
-# and becomes an `internal` error; 0: no limit.
-EXTRACT_TIMEOUT = 120
-# HTML or text beyond this is not handed to extraction (main text and
-# metadata sit near the top; the rest costs parse time and memory).
-EXTRACT_MAX_HTML_BYTES = 4 * 1024 * 1024
-# Also run trafilatura's comparison with readability and jusText: +0.003 body
-# F1 on the evaluation corpus for about a third more extraction time and
-# 27 MB more per worker.
-EXTRACT_THOROUGH = False
-# A worker is replaced after this many pages, bounding any slow leak in the
-# parsing libraries; 0: never.
-EXTRACT_WORKER_MAX_TASKS = 2000
-# Address space (RLIMIT_AS) of each extraction worker, in MB; 0: no cap. A
-# page that makes a worker pass it becomes an `internal` error record and the
-# worker is replaced, instead of the machine swapping. Extracting the test
-# site's pages peaked at about 60 MB of address space per process.
-EXTRACT_WORKER_MAX_MEMORY_MB = 1024
+# --- Item stages and extensions ---------------------------------------------------
 
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
@@ -155,35 +84,6 @@ EXTENSIONS = {
 }
 
 # --- Papers and videos (pipelines/scholarly_stage.py) ---------------------------
-# Title, authors, date and venue by identifier (arXiv id, DOI) from arXiv's API
-# and Crossref, where the page's own are missing or weaker (a PDF's placeholder
-# title, a publisher's <title>). Lookups go through the downloader: throttled
-# (DOWNLOAD_SLOTS below), Retry-After honoured, the address guard applied.
-SCHOLARLY_LOOKUP = True
-# A registry's answer is reused (from the state) for this many days: metadata of
-# a published work rarely changes, and arXiv asks for few, slow requests. 0: ask every run.
-SCHOLARLY_LOOKUP_DAYS = 30
-ARXIV_API_URL = "https://export.arxiv.org/api/query"  # Atom; ?id_list=<id>
-CROSSREF_API_URL = "https://api.crossref.org"  # JSON; /works/<doi>, mailto from CONTACT_URL
-# /abs/, /pdf/ and /html/ URLs on these hosts are arXiv papers.
-ARXIV_HOSTS = [
-    "arxiv.org",
-    "www.arxiv.org",
-    "export.arxiv.org",
-    "browse.arxiv.org",
-    "ar5iv.org",
-    "ar5iv.labs.arxiv.org",
-]
-# An arXiv paper's text comes from its HTML rendering (this base + id) when it
-# has one: cleaner than text pulled from the PDF. The fallback base (ar5iv,
-# which renders older papers) is tried next for papers of arxiv.org itself
-# (not for mirrors or test servers); "" switches it off.
-ARXIV_HTML_URL = "https://arxiv.org/html/"
-ARXIV_HTML_FALLBACK_URL = "https://ar5iv.labs.arxiv.org/html/"
-# Watch URLs on these hosts get the video's metadata and caption transcript.
-YOUTUBE_HOSTS = ["youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"]
-# Registry answers, renderings and caption tracks larger than this are not read.
-SCHOLARLY_MAX_BYTES = 8 * 1024 * 1024
 # Per-API politeness (Scrapy's own setting): arXiv's API terms ask for one
 # request every three seconds; Crossref's polite pool allows a few at once.
 DOWNLOAD_SLOTS = {
@@ -191,46 +91,9 @@ DOWNLOAD_SLOTS = {
     "scholarly-crossref-api": {"concurrency": 3, "delay": 0.1},
 }
 
-# --- Reference rot (pipelines/rot_stage.py, pipelines/rot/) ----------------------
-# A site's answer to a path that cannot exist (the soft-404 probe, one request
-# per origin) is remembered this many days: not-found templates rarely change.
-SOFT404_PROBE_DAYS = 7
-# Dead-link verdicts need persistence: a source is dead_confirmed once dead
-# after this many failed nights in a row spread over this many calendar days.
-DEAD_AFTER_FAILURES = 3
-DEAD_AFTER_DAYS = 3
-# Wayback lookups: off, dead (dead or drifted sources) or always.
-ARCHIVE_LOOKUP = "dead"
-ARCHIVE_CDX_URL = "https://web.archive.org/cdx/search/cdx"
-# archive.url = this + timestamp + "/" + URL; the original bytes at + timestamp + "id_/" + URL
-ARCHIVE_REPLAY_URL = "https://web.archive.org/web/"
-# Fill a dead source's preview and metadata from its archived capture (one more request).
-ARCHIVE_PREVIEW = False
-# Lookups at once: the archive is one shared service and throttles hard (429).
-ARCHIVE_CONCURRENCY = 2
-# An answer (a capture, or none) is reused this many days: old captures do not move.
-ARCHIVE_LOOKUP_DAYS = 30
-
-# --- What a person sees (crawler/progress.py, crawler/report/, crawler/alarms.py) ---
-PROGRESS = "auto"  # live bar when stderr is a terminal, else log lines; or live, log, off
-PROGRESS_INTERVAL = 60.0  # seconds between progress log lines (cron)
-REPORT_ENABLED = True  # <output>.report.html beside each published output
-REPORT_HISTORY_NIGHTS = 14  # nights shown in the coverage charts
-# Coverage alarms (stat ingest/alarms): an empty value switches one off. Shares
-# of a small run are noise, so runs with fewer records are not judged.
-ALARM_MIN_RECORDS = 50
-ALARM_MAX_ERROR_SHARE = 0.25  # of all records
-ALARM_MIN_TITLE = 0.8  # coverage among ok records
-ALARM_MIN_PUBLISHED_DATE = 0.3
-ALARM_MIN_AUTHORS = 0.2
-ALARM_MIN_PREVIEW = 0.5  # preview of at least 500 characters
-
 # --- Fetching ------------------------------------------------------------------
 # Every status reaches the spider: a 404 must become a `dead` record, not vanish.
 HTTPERROR_ALLOW_ALL = True
-# Who we are, for site owners; USER_AGENT is derived from it (crawler/addons.py)
-# unless set explicitly.
-CONTACT_URL = "https://github.com/sources-crawler/sources-crawler"
 ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -268,10 +131,6 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
-# Status line plus header lines of one response (DOWNLOAD_MAXSIZE bounds the
-# body only; Twisted bounds one line, not their number). Real pages send a
-# few KB; 256 KB leaves room for cookie-heavy sites.
-DOWNLOAD_MAX_HEADER_BYTES = 256 * 1024
 DOWNLOAD_HANDLERS = {
     # Scrapy's HTTP/1.1 handler plus DOWNLOAD_MAX_HEADER_BYTES
     "http": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
@@ -281,7 +140,6 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # A source that failed is a record saying so, not an error of the run.
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
-RETRY_AFTER_MAX = 60  # seconds a 429/503 may ask us to wait before its retry
 REDIRECT_MAX_TIMES = 10
 # Scrapy's UrlLengthMiddleware silently drops requests longer than this (its
 # default, 2083, is an old browser's limit); real citation URLs reach several
@@ -291,14 +149,6 @@ COOKIES_ENABLED = False
 DNS_TIMEOUT = 20
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.
 REACTOR_THREADPOOL_MAXSIZE = 20
-ALLOW_PRIVATE_ADDRESSES = False
-ALLOWED_NETWORKS: list[str] = []
-# The proxy every request goes through (http://[user:password@]host:port), or
-# None: no proxy. Environment variables (http_proxy, https_proxy, no_proxy)
-# are ignored, since a proxy resolves target names out of the address
-# guard's sight; with PROXY_URL set the guard resolves and checks every
-# target name itself first, and the proxy's own host is trusted.
-PROXY_URL = None
 
 # --- Runtime -----------------------------------------------------------------
 # Scrapy 2.19 starts a code-executing remote-control server by default; an

@@ -153,7 +153,7 @@ class RotPipeline(Stage):
         self.probe_for = timedelta(days=settings.getfloat("SOFT404_PROBE_DAYS"))
         self.dead_after_failures = settings.getint("DEAD_AFTER_FAILURES")
         self.dead_after_days = settings.getint("DEAD_AFTER_DAYS")
-        mode = str(settings.get("ARCHIVE_LOOKUP") or "off").strip().lower()
+        mode = str(settings.get("ARCHIVE_LOOKUP")).strip().lower()
         if mode in ("false", "0", "no", "none"):
             mode = "off"
         if mode not in ARCHIVE_MODES:
