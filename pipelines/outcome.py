@@ -57,6 +57,15 @@ ERROR_KINDS: dict[str, str] = {
     "parked_domain": "the domain is parked or for sale (status dead)",
     "login_wall": "redirected to a login page (status paywall)",
 }
+
+
+def kinds_markdown() -> str:
+    """The README's table of error kinds (a test keeps the README in step with it)."""
+    lines = ["| `error` | meaning |", "| --- | --- |"]
+    lines += [f"| `{kind}` | {meaning} |" for kind, meaning in ERROR_KINDS.items()]
+    return "\n".join(lines) + "\n"
+
+
 #: the pattern ``http_<code>`` in :data:`ERROR_KINDS` stands for
 HTTP_KIND = re.compile(r"^http_[1-5][0-9][0-9]$")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.outcome import ERROR_KINDS, from_failure, is_known_kind
+from pipelines.outcome import ERROR_KINDS, from_failure, is_known_kind, kinds_markdown
 from tests.conftest import PROJECT_ROOT, run_crawl
 
 # Content-Encoding -> a body that is not valid in it
@@ -90,14 +91,14 @@ def test_decoder_errors_are_decoding() -> None:
         assert from_failure(raised.value).error == "decoding", (decode, raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lead regenerates the README's table from ERROR_KINDS; then remove this mark",
-)
 def test_the_readme_lists_every_kind() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     missing = [kind for kind in ERROR_KINDS if f"`{kind}`" not in readme]
     assert not missing, f"README does not list: {missing}"
+    block = re.search(r"<!-- error-kinds:start -->\n(.*?)<!-- error-kinds:end -->", readme, re.S)
+    assert block is not None and block.group(1) == kinds_markdown(), (
+        "README error kinds are stale: paste pipelines.outcome.kinds_markdown()"
+    )
 
 
 class _Corrupt(BaseHTTPRequestHandler):
