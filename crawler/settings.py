@@ -22,6 +22,8 @@ ADDONS = {
     "crawler.fetch.useragent.UserAgentAddon": 0,
     # after OutputAddon: in distributed mode the worker's part file replaces OUTPUT_URI
     "crawler.distributed.addon.DistributedAddon": 10,
+    # the browser for pages that need JavaScript (crawler/render/), when installed
+    "crawler.render.addon.RenderAddon": 0,
 }
 FEED_STORAGES = {
     "": "crawler.publish.feedstorage.AtomicFileFeedStorage",
@@ -90,8 +92,34 @@ EXTRACT_THOROUGH = False
 # parsing libraries; 0: never.
 EXTRACT_WORKER_MAX_TASKS = 2000
 
+# --- Pages that need a browser (crawler/render/, pipelines/render_stage.py) -----
+# Render the pages whose plain HTML is a JavaScript shell (pipelines/extract/shell.py)
+# in the system Chromium via scrapy-playwright (the `render` extra). Without the
+# extra or a browser, shells are recorded from their plain HTML (rendered: false).
+RENDER_ENABLED = True
+# The system Chromium; None: the first of chromium, chromium-browser,
+# google-chrome found on PATH. Never a browser downloaded by `playwright install`.
+RENDER_BROWSER_PATH = None
+# Pages open in the browser at once: each costs tens of MB and a share of a
+# core, and shells are rare (under 1% of ordinary article pages).
+RENDER_CONCURRENCY = 2
+# Seconds a page gets to load and fall quiet; one that never does is taken as
+# it stands then (a navigation that never completes keeps its plain HTML).
+RENDER_TIMEOUT = 20.0
+# The browser's whole process tree is restarted when it holds more than this
+# (sampled twice a second); 0: no ceiling.
+RENDER_MAX_MEMORY_MB = 1024
+# Hosts (covering their subdomains) whose HTML pages are always / never rendered.
+RENDER_HOSTS: list[str] = []
+RENDER_NEVER_HOSTS: list[str] = []
+# A host most of whose pages were shells is rendered whole for this many days
+# after its last shell (the memory lives in the incremental state).
+RENDER_REMEMBER_DAYS = 30.0
+
 ITEM_PIPELINES = {
     "pipelines.identify.IdentifyPipeline": 100,
+    # before extraction: a shell is replaced by its rendered HTML, then extracted
+    "pipelines.render_stage.RenderPipeline": 150,
     "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
     "pipelines.enrich.EnrichPipeline": 400,

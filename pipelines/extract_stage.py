@@ -108,7 +108,8 @@ class ExtractPipeline(Stage):
         record = item.record
         body = item.body
         item.body = None  # the body is not needed after this stage; free it early
-        record["body_bytes"] = len(body) if body is not None else None
+        # already set by the render stage when the body is the rendered page
+        record.setdefault("body_bytes", len(body) if body is not None else None)
         record["mime"] = mime_of(item.headers.get("content-type"))
         status = item.http_status
         if body is None or status is None or not 200 <= status < 300:

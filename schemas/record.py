@@ -98,6 +98,11 @@ class SourceRecord(BaseModel):
         "run; false for a record carried forward after a 304 or an unchanged page; null when "
         "no state is kept (INCREMENTAL off, or an entry without a URL).",
     )
+    rendered: bool = Field(
+        default=False,
+        description="Whether the page was rendered in a browser before extraction (its plain "
+        "HTML was a JavaScript shell); false when it was not, or could not be.",
+    )
 
 
 FIELD_ORDER: tuple[str, ...] = tuple(SourceRecord.model_fields)

@@ -43,6 +43,7 @@ DESIGN_FIELDS = [
     "source",
     "publication",
     "changed",  # added in a minor change (issue 4): last, so earlier keys keep their order
+    "rendered",  # added in a minor change (issue 15)
 ]
 
 

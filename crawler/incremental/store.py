@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,16 @@ _COLUMNS = (
     "record",
 )
 _BATCH = 1000
+# Hosts whose pages needed a browser (crawler/render/memory.py): only hosts
+# that had a shell are kept, so the table stays small.
+_RENDER_HOSTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS render_hosts (
+    host TEXT PRIMARY KEY,
+    pages INTEGER NOT NULL,
+    shells INTEGER NOT NULL,
+    last_shell TEXT NOT NULL
+)
+"""
 
 
 @dataclass(slots=True)
@@ -63,6 +74,20 @@ class SourceState:
     checked_at: str | None
     status: str
     record: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class RenderHost:
+    """A host some of whose HTML pages were JavaScript shells, as of its last night crawled.
+
+    ``pages`` and ``shells`` count that night's HTML pages of the host and
+    those the detector called shells; ``last_shell`` is when one last was.
+    """
+
+    host: str
+    pages: int
+    shells: int
+    last_shell: str
 
 
 class StateStore:
@@ -86,6 +111,7 @@ class StateStore:
         self._new.execute("PRAGMA journal_mode=OFF")
         self._new.execute("PRAGMA synchronous=OFF")
         self._new.execute(_SCHEMA)
+        self._new.execute(_RENDER_HOSTS_SCHEMA)
         self._pending: list[tuple[Any, ...]] = []
 
     def get(self, url: str) -> SourceState | None:
@@ -125,6 +151,37 @@ class StateStore:
         )
         if len(self._pending) >= _BATCH:
             self._flush()
+
+    def render_host(self, host: str) -> RenderHost | None:
+        """The previous runs' memory of a host that had shells, or None."""
+        if self._old is None:
+            return None
+        try:
+            row = self._old.execute(
+                "SELECT host, pages, shells, last_shell FROM render_hosts WHERE host = ?", (host,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a state written before the table existed
+            return None
+        return RenderHost(*row) if row is not None else None
+
+    def previous_render_hosts(self) -> Iterator[RenderHost]:
+        """Every host the previous runs remembered (streamed)."""
+        if self._old is None:
+            return
+        try:
+            rows = self._old.execute("SELECT host, pages, shells, last_shell FROM render_hosts")
+        except sqlite3.OperationalError:
+            return
+        for row in rows:
+            yield RenderHost(*row)
+
+    def put_render_hosts(self, hosts: Iterable[RenderHost]) -> None:
+        """Write this run's memory of hosts with shells into the new state."""
+        self._new.executemany(
+            "INSERT OR REPLACE INTO render_hosts (host, pages, shells, last_shell) "
+            "VALUES (?, ?, ?, ?)",
+            ((h.host, h.pages, h.shells, h.last_shell) for h in hosts),
+        )
 
     def _flush(self) -> None:
         if self._pending:

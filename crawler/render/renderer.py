@@ -1,0 +1,199 @@
+"""Render one page in the browser through the engine, bounded in pages, time and memory.
+
+The request goes through Scrapy's engine (``engine.download_async``) with
+``meta["playwright"]``, so the downloader middlewares (the address guard,
+robots.txt) see it and scrapy-playwright's handler drives the browser. The
+page is opened until its DOM is ready, then given what is left of
+``RENDER_TIMEOUT`` to fall quiet (no network for half a second); a page that
+never does is taken as it stands at the deadline. At most
+``RENDER_CONCURRENCY`` pages are open at once, and a watchdog samples the
+browser's memory (its whole process tree) and restarts it when it holds more
+than ``RENDER_MAX_MEMORY_MB``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+
+from crawler.render.addon import RenderAddon
+from crawler.render.browser import browser_tree_memory, kill_browser_tree
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two samples of the browser's memory.
+WATCH_INTERVAL = 0.5
+#: Seconds the browser gets to close before its processes are killed.
+CLOSE_GRACE = 10.0
+_MB = 1024 * 1024
+
+
+class RenderFailed(Exception):
+    """The page could not be rendered; ``kind`` names why (a stats key)."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The page as the browser left it."""
+
+    html: bytes  # UTF-8
+    url: str
+    status: int
+    #: whether the page fell quiet before the deadline
+    settled: bool
+
+
+class Renderer:
+    """Render pages in the browser the :class:`~crawler.render.addon.RenderAddon` configured."""
+
+    def __init__(self, crawler: Crawler, addon: RenderAddon) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.addon = addon
+        self.timeout = settings.getfloat("RENDER_TIMEOUT")
+        self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
+        self.max_memory = settings.getint("RENDER_MAX_MEMORY_MB") * _MB
+        self._slots = asyncio.Semaphore(max(1, settings.getint("RENDER_CONCURRENCY")))
+        self._watchdog: asyncio.Task[None] | None = None
+        self.peak_memory = 0
+        self.restarts = 0
+
+    async def render(self, url: str) -> Rendered:
+        """Render ``url``; raise :class:`RenderFailed` when there is no usable page."""
+        async with self._slots:
+            self._start_watchdog()
+            return await self._render(url)
+
+    async def _render(self, url: str) -> Rendered:
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        request = Request(
+            url,
+            dont_filter=True,
+            meta={
+                "playwright": True,
+                "playwright_include_page": True,
+                "playwright_context": "render",
+                "playwright_context_kwargs": {
+                    "java_script_enabled": True,
+                    "accept_downloads": False,
+                    "service_workers": "block",
+                },
+                "playwright_page_goto_kwargs": {
+                    "wait_until": "domcontentloaded",
+                    "timeout": 1000 * self.timeout,
+                },
+                # the browser follows redirects itself; a retry would double the cost
+                "dont_redirect": True,
+                "dont_retry": True,
+            },
+        )
+        engine = self.crawler.engine
+        assert engine is not None
+        try:
+            try:
+                response = await engine.download_async(request)
+            except PlaywrightTimeout as exc:
+                raise RenderFailed(
+                    "timeout", f"the page did not load in {self.timeout:g} s"
+                ) from exc
+            except Exception as exc:
+                raise RenderFailed("browser", f"{type(exc).__name__}: {exc}") from exc
+            page: Any = request.meta.get("playwright_page")
+            if not 200 <= response.status < 300:
+                raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
+            if page is None:
+                raise RenderFailed("browser", "the browser gave no page")
+            settled = True
+            # The page's own time: from its navigation on (a browser launching
+            # for the first page must not eat that page's budget).
+            remaining = self.timeout - float(request.meta.get("download_latency") or 0.0)
+            try:
+                if remaining <= 0:
+                    raise PlaywrightTimeout("no time left")
+                await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
+            except PlaywrightTimeout:
+                settled = False  # still busy at the deadline: take the page as it stands
+            try:
+                html = (await page.content()).encode("utf-8")
+            except PlaywrightError as exc:
+                raise RenderFailed("browser", f"cannot read the page: {exc}") from exc
+            self._check_not_proxy_answer(html, str(page.url))
+            if self.max_bytes and len(html) > self.max_bytes:
+                raise RenderFailed("too_large", f"the rendered page has {len(html)} bytes")
+            return Rendered(html=html, url=str(page.url), status=response.status, settled=settled)
+        finally:
+            page = request.meta.get("playwright_page")
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    await page.close()
+
+    def _check_not_proxy_answer(self, html: bytes, page_url: str) -> None:
+        """Refuse a page that shows the proxy's own answer (its scripts navigated somewhere
+        the guard refused, or that could not be reached): that is not the site's content."""
+        proxy = self.addon.proxy
+        if proxy is None or proxy.token.encode() not in html:
+            return
+        kind = "blocked_address" if b"refused by the guard" in html else "connection"
+        raise RenderFailed(kind, f"the page went on to {page_url}, which the proxy did not reach")
+
+    # --- memory ---------------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is None and self.max_memory > 0 and self.addon.proxy is not None:
+            self._watchdog = asyncio.ensure_future(self._watch(self.addon.proxy.port))
+
+    async def _watch(self, port: int) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            held = await asyncio.to_thread(browser_tree_memory, port)
+            self.peak_memory = max(self.peak_memory, held)
+            if held > self.max_memory:
+                logger.warning(
+                    "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
+                    held // _MB,
+                    self.max_memory // _MB,
+                )
+                await self.restart(port)
+
+    async def restart(self, port: int) -> None:
+        """Close the browser (kill it if it will not close); the next page launches a new one."""
+        self.restarts += 1
+        browser = self._browser()
+        closed = False
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(browser.close(), CLOSE_GRACE)
+                closed = True
+        if not closed:
+            await asyncio.to_thread(kill_browser_tree, port)
+
+    def _browser(self) -> Any:
+        """The browser scrapy-playwright launched, if it runs."""
+        from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+        engine = self.crawler.engine
+        handlers = getattr(getattr(engine, "downloader", None), "handlers", None)
+        for handler in getattr(handlers, "_handlers", {}).values():
+            if isinstance(handler, ScrapyPlaywrightDownloadHandler):
+                return getattr(handler, "browser", None)
+        return None
+
+    async def close(self) -> None:
+        """Stop the watchdog."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watchdog
+            self._watchdog = None
