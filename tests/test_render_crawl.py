@@ -74,16 +74,33 @@ def _page(title: str, body: str, head: str = "") -> bytes:
     ).encode()
 
 
-def _inject(title: str, paragraphs: list[str]) -> str:
-    """A script that builds the article the way a single-page app would."""
-    return (
-        "(function(){var root=document.getElementById('root');"
+def _inject(title: str, paragraphs: list[str], root: str = "#root", delay_ms: int = 0) -> str:
+    """A script that builds the article the way a single-page app would, into ``root``."""
+    build = (
+        f"var root=document.querySelector({json.dumps(root)})||document.body;"
         f"document.title={json.dumps(title)};"
         "var a=document.createElement('article');var h=document.createElement('h1');"
         f"h.textContent={json.dumps(title)};a.appendChild(h);"
         f"{json.dumps(paragraphs)}.forEach(function(t){{var p=document.createElement('p');"
-        "p.textContent=t;a.appendChild(p);});root.innerHTML='';root.appendChild(a);})();"
+        "p.textContent=t;a.appendChild(p);});"
+        "if(root!==document.body){root.innerHTML='';}root.appendChild(a);"
     )
+    return f"setTimeout(function(){{{build}}},{delay_ms});"
+
+
+# Shells in the shapes several frameworks ship: (markup, root the app mounts on).
+FRAMEWORKS = {
+    "react": ('<div id="root"></div>', "#root"),
+    "vue": ('<div id="app" data-v-app></div>', "#app"),
+    "angular": ('<app-root ng-version="17.3.0"></app-root>', "app-root"),
+    "next": (
+        '<div id="__next"></div><script id="__NEXT_DATA__" type="application/json">'
+        '{"props":{"pageProps":{}},"page":"/"}</script>',
+        "#__next",
+    ),
+    "nuxt": ('<div id="__nuxt"></div>', "#__nuxt"),
+    "svelte": ("", "body"),
+}
 
 
 class _Site:
@@ -153,8 +170,7 @@ class _Site:
                 "text/html",
                 _page(
                     "Away",
-                    '<div id="root"></div><script>'
-                    f"location.href='{blocked}/landing';</script>",
+                    f"<div id=\"root\"></div><script>location.href='{blocked}/landing';</script>",
                 ),
             ),
             "/spa/never-settles": (
@@ -182,6 +198,24 @@ class _Site:
             ),
             "/static/app.js": ("application/javascript", b"console.log('hello');"),
         }
+        for name, (markup, root) in FRAMEWORKS.items():
+            routes[f"/fw/{name}"] = (
+                "text/html",
+                _page(name, markup + f'<script src="/fw/{name}.js" defer></script>'),
+            )
+            routes[f"/fw/{name}.js"] = (
+                "application/javascript",
+                _inject(f"{name.title()} app: oyster beds recover", PARAGRAPHS, root).encode(),
+            )
+        routes["/spa/timer"] = (
+            "text/html",
+            _page(
+                "Timer",
+                '<div id="root"></div><script>'
+                + _inject("Filled by a timer", API_PARAGRAPHS, delay_ms=1500)
+                + "</script>",
+            ),
+        )
         if path == "/slow.js":
             return 200, "application/javascript", b"", 8.0
         if path.startswith("/tick"):
@@ -236,6 +270,8 @@ def servers() -> Iterator[tuple[str, _Site, Counter[str]]]:
 
 
 PATHS = [
+    *(f"/fw/{name}" for name in FRAMEWORKS),
+    "/spa/timer",
     "/spa/article",
     "/spa/api-page",
     "/spa/blocked",
@@ -293,6 +329,26 @@ def test_script_injected_article_is_rendered_and_extracted(
     for paragraph in PARAGRAPHS:
         assert paragraph in record["text"]
     assert "Loading" not in record["text"]
+
+
+@pytest.mark.parametrize("name", sorted(FRAMEWORKS))
+def test_framework_shells_are_rendered(
+    crawl: CrawlResult, servers: tuple[str, _Site, Counter[str]], name: str
+) -> None:
+    record = _record(crawl, servers[0], f"/fw/{name}")
+    assert record["rendered"] is True
+    assert record["title"] == f"{name.title()} app: oyster beds recover"
+    for paragraph in PARAGRAPHS:
+        assert paragraph in record["text"]
+
+
+def test_text_filled_by_a_timer_after_the_network_is_quiet(
+    crawl: CrawlResult, servers: tuple[str, _Site, Counter[str]]
+) -> None:
+    record = _record(crawl, servers[0], "/spa/timer")
+    assert record["rendered"] is True
+    for paragraph in API_PARAGRAPHS:
+        assert paragraph in record["text"]
 
 
 def test_text_fetched_from_an_api_is_rendered(

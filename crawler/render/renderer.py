@@ -32,6 +32,15 @@ WATCH_INTERVAL = 0.5
 #: Seconds the browser gets to close before its processes are killed.
 CLOSE_GRACE = 10.0
 _MB = 1024 * 1024
+# True once the page's visible text has kept its length for 750 ms (with some
+# text) or for 3 s (a page that stays nearly empty); polled by the browser.
+_TEXT_SETTLED = """() => {
+  const n = ((document.body && document.body.innerText) || "").length;
+  const s = window.__sourcesSettle || (window.__sourcesSettle = {n: -1, t: Date.now()});
+  if (n !== s.n) { s.n = n; s.t = Date.now(); return false; }
+  const quiet = Date.now() - s.t;
+  return (n >= 200 && quiet >= 750) || quiet >= 3000;
+}"""
 
 
 class RenderFailed(Exception):
@@ -115,16 +124,7 @@ class Renderer:
                 raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
             if page is None:
                 raise RenderFailed("browser", "the browser gave no page")
-            settled = True
-            # The page's own time: from its navigation on (a browser launching
-            # for the first page must not eat that page's budget).
-            remaining = self.timeout - float(request.meta.get("download_latency") or 0.0)
-            try:
-                if remaining <= 0:
-                    raise PlaywrightTimeout("no time left")
-                await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
-            except PlaywrightTimeout:
-                settled = False  # still busy at the deadline: take the page as it stands
+            settled = await self._settle(page, float(request.meta.get("download_latency") or 0))
             try:
                 html = (await page.content()).encode("utf-8")
             except PlaywrightError as exc:
@@ -138,6 +138,34 @@ class Renderer:
             if page is not None:
                 with contextlib.suppress(Exception):
                     await page.close()
+
+    async def _settle(self, page: Any, elapsed: float) -> bool:
+        """Wait for the page to fall quiet; False when it was still busy at the deadline.
+
+        Quiet is no network for half a second (Playwright's ``networkidle``),
+        then a visible text that has stopped changing (:data:`_TEXT_SETTLED`):
+        some apps fill the page from a timer after their last request. The
+        page's own time runs from its navigation on, so that a browser
+        launching for the first page does not eat that page's budget.
+        """
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout - elapsed
+        try:
+            for wait in ("network", "text"):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                if wait == "network":
+                    await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
+                else:
+                    await page.wait_for_function(
+                        _TEXT_SETTLED, polling=250, timeout=1000 * remaining
+                    )
+        except PlaywrightTimeout:
+            return False  # still busy at the deadline: the page is taken as it stands
+        return True
 
     def _check_not_proxy_answer(self, html: bytes, page_url: str) -> None:
         """Refuse a page that shows the proxy's own answer (its scripts navigated somewhere
