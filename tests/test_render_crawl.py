@@ -465,3 +465,50 @@ def test_without_a_browser_shells_are_recorded_plain(
     assert records[f"{base}/spa/article"]["status"] == "ok"
     assert records[f"{base}/static/article"]["rendered"] is False
     assert _stats(result.log).get("render/unavailable") == 1
+
+
+def _night(base: str, directory: Path, name: str, paths: list[str], **settings: str) -> Any:
+    sources = directory / f"{name}.txt"
+    sources.write_text("".join(f"{base}{p}\n" for p in paths), encoding="utf-8")
+    result = run_crawl(sources, directory / f"{name}.jsonl", timeout=240, **{**GUARD, **settings})
+    assert result.exit_code == 0, result.log[-3000:]
+    return result
+
+
+def test_a_host_of_shells_is_remembered_the_next_night(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    base = servers[0]
+    first = _night(base, tmp_path, "night1", ["/fw/react", "/spa/article", "/static/article"])
+    assert [r["rendered"] for r in sorted(first.records, key=lambda r: r["url"])] == [
+        True,
+        True,
+        False,
+    ]
+    # The host shipped mostly shells: tonight its ordinary page is rendered too.
+    second = _night(base, tmp_path, "night2", ["/static/article"])
+    assert second.records[0]["rendered"] is True
+    assert STATIC_PARAGRAPHS[3] in second.records[0]["text"]
+    assert _stats(second.log).get("render/wanted/remembered") == 1
+    # RENDER_NEVER_HOSTS wins over both the memory and the detector.
+    third = _night(
+        base, tmp_path, "night3", ["/static/article", "/spa/article"], RENDER_NEVER_HOSTS=SITE_HOST
+    )
+    assert [r["rendered"] for r in third.records] == [False, False]
+
+
+def test_render_hosts_forces_rendering(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    result = _night(servers[0], tmp_path, "forced", ["/static/article"], RENDER_HOSTS=SITE_HOST)
+    assert result.records[0]["rendered"] is True
+    assert _stats(result.log).get("render/wanted/forced") == 1
+
+
+def test_render_enabled_off_changes_nothing(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    result = _night(servers[0], tmp_path, "off", ["/spa/article"], RENDER_ENABLED="false")
+    assert result.records[0]["rendered"] is False
+    assert "Rendering is off" not in result.log
+    assert "scrapy_playwright" not in result.log
