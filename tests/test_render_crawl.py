@@ -512,3 +512,26 @@ def test_render_enabled_off_changes_nothing(
     assert result.records[0]["rendered"] is False
     assert "Rendering is off" not in result.log
     assert "scrapy_playwright" not in result.log
+
+
+def test_a_browser_that_cannot_start_is_given_up_and_nothing_is_lost(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    broken.chmod(0o755)
+    paths = [f"/fw/{name}" for name in FRAMEWORKS]
+    result = _night(
+        servers[0],
+        tmp_path,
+        "broken",
+        paths,
+        RENDER_BROWSER_PATH=str(broken),
+        RENDER_CONCURRENCY="1",
+    )
+    assert len(result.records) == len(paths)
+    assert all(r["status"] == "ok" and r["rendered"] is False for r in result.records)
+    stats = _stats(result.log)
+    assert stats["render/failed/browser"] == 3
+    assert stats["render/failed/unavailable"] == len(paths) - 3
+    assert result.log.count("rendering is off for the rest of this run") == 1

@@ -31,6 +31,12 @@ logger = logging.getLogger(__name__)
 WATCH_INTERVAL = 0.5
 #: Seconds the browser gets to close before its processes are killed.
 CLOSE_GRACE = 10.0
+#: Browser failures in a row after which rendering is given up for the run (a
+#: browser that cannot start would otherwise be launched again for every shell).
+MAX_BROWSER_FAILURES = 3
+#: Seconds beyond the page's own budget one render may take in all (a launch, a
+#: hung handler) before it is abandoned.
+RENDER_GRACE = 60.0
 _MB = 1024 * 1024
 # True once the page's visible text has kept its length for 750 ms (with some
 # text) or for 3 s (a page that stays nearly empty); polled by the browser.
@@ -76,12 +82,33 @@ class Renderer:
         self._watchdog: asyncio.Task[None] | None = None
         self.peak_memory = 0
         self.restarts = 0
+        self._browser_failures = 0
+        self.given_up = False
 
     async def render(self, url: str) -> Rendered:
         """Render ``url``; raise :class:`RenderFailed` when there is no usable page."""
         async with self._slots:
+            if self.given_up:
+                raise RenderFailed("unavailable", "rendering was given up for this run")
             self._start_watchdog()
-            return await self._render(url)
+            try:
+                rendered = await asyncio.wait_for(self._render(url), self.timeout + RENDER_GRACE)
+            except TimeoutError as exc:
+                raise RenderFailed("timeout", "the browser did not answer in time") from exc
+            except RenderFailed as exc:
+                if exc.kind == "browser":
+                    self._browser_failures += 1
+                    if self._browser_failures >= MAX_BROWSER_FAILURES and not self.given_up:
+                        self.given_up = True
+                        logger.warning(
+                            "The browser failed %d times in a row (%s): rendering is off for "
+                            "the rest of this run",
+                            self._browser_failures,
+                            exc,
+                        )
+                raise
+            self._browser_failures = 0
+            return rendered
 
     async def _render(self, url: str) -> Rendered:
         from playwright.async_api import Error as PlaywrightError
