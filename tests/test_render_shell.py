@@ -51,6 +51,12 @@ SHELLS = {
         "<noscript>You need to enable JavaScript to run this app.</noscript>"
         f'<main class="content"></main>{BUNDLE}'
     ),
+    "cookie_banner_beside_empty_root": page(
+        '<div class="consent"><h2>We value your privacy</h2><div>'
+        + "We and our partners store and access information on your device, such as cookies. "
+        * 9
+        + f'</div></div><div id="root"></div>{BUNDLE}'
+    ),
     "nav_and_footer_around_empty_root": page(
         "<header><nav>"
         + " ".join(f"<a href='/s{i}'>Section {i}</a>" for i in range(40))

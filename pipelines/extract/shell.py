@@ -32,7 +32,7 @@ MAX_SCAN_BYTES = 2 * 1024 * 1024
 #: carries every marker and all of its text).
 ENOUGH_TEXT = 1500
 #: Fewer content characters than this beside an empty application root: a shell.
-ROOT_MAX_TEXT = 600
+ROOT_MAX_TEXT = 1200
 #: An application root holding less text than this is empty ("Loading…" included).
 ROOT_EMPTY_TEXT = 80
 #: Fewer content characters than this beside a <noscript> asking for JavaScript.
