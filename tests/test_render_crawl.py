@@ -535,3 +535,14 @@ def test_a_browser_that_cannot_start_is_given_up_and_nothing_is_lost(
     assert stats["render/failed/browser"] == 3
     assert stats["render/failed/unavailable"] == len(paths) - 3
     assert result.log.count("rendering is off for the rest of this run") == 1
+
+
+def test_a_night_without_shells_starts_no_browser(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    result = _night(servers[0], tmp_path, "plain", ["/static/article"])
+    assert "Rendering pages that need JavaScript" in result.log  # rendering was on
+    assert result.records[0]["rendered"] is False
+    # neither the Playwright driver nor the browser was started
+    assert "Starting download handler" not in result.log
+    assert "playwright/browser_count" not in result.log

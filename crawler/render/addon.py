@@ -2,8 +2,9 @@
 
 When ``RENDER_ENABLED`` is on, scrapy-playwright is importable and a Chromium
 is found (``RENDER_BROWSER_PATH``, else on PATH), it installs scrapy-playwright's
-download handler for http and https (requests without ``meta["playwright"]``
-go on to Scrapy's own HTTP handler unchanged), launch options for the
+download handler for http and https, in the form that starts Playwright only
+for the first page that needs it (:mod:`crawler.render.handler`; requests
+without ``meta["playwright"]`` go on to Scrapy's own HTTP handler unchanged), launch options for the
 system browser with the guarded proxy (:mod:`crawler.render.proxy`) as its only
 way out, a page limit of ``RENDER_CONCURRENCY``, a navigation timeout of
 ``RENDER_TIMEOUT`` and no images, media or fonts. Otherwise it changes
@@ -27,7 +28,7 @@ from crawler.render.proxy import GuardedProxy
 
 logger = logging.getLogger(__name__)
 
-HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+HANDLER = "crawler.render.handler.LazyPlaywrightHandler"
 PEER_MIDDLEWARE = "crawler.render.middleware.BrowserPeerMiddleware"
 
 
