@@ -145,7 +145,11 @@ class Renderer:
                     "timeout", f"the page did not load in {self.timeout:g} s"
                 ) from exc
             except Exception as exc:
-                raise RenderFailed("browser", f"{type(exc).__name__}: {exc}") from exc
+                # Only a browser that will not start counts towards giving up; a
+                # page's own failure (net::ERR_…, a refused address) is the page's.
+                kind = "browser" if "BrowserType.launch" in str(exc) else "navigation"
+                detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                raise RenderFailed(kind, detail) from exc
             page: Any = request.meta.get("playwright_page")
             if not 200 <= response.status < 300:
                 raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
