@@ -133,6 +133,8 @@ class Renderer:
                 # the browser follows redirects itself; a retry would double the cost
                 "dont_redirect": True,
                 "dont_retry": True,
+                # seconds of rendering say nothing about the server's speed
+                "autothrottle_dont_adjust_delay": True,
             },
         )
         engine = self.crawler.engine
