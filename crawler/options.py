@@ -456,6 +456,45 @@ class ProjectSettings(BaseModel):
         group="scholarly",
     )
 
+    # --- Pages that need a browser --------------------------------------------------
+    RENDER_ENABLED: bool = _setting(
+        True,
+        "render pages whose plain HTML is a JavaScript shell in the system Chromium (the "
+        "`render` extra); without the extra or a browser, shells keep their plain HTML",
+        group="render",
+    )
+    RENDER_BROWSER_PATH: OptionalStr = _setting(
+        None,
+        "the system Chromium; unset: the first of chromium, chromium-browser, google-chrome on "
+        "PATH (never a browser downloaded by `playwright install`)",
+        group="render",
+    )
+    RENDER_CONCURRENCY: PositiveCount = _setting(
+        2, "pages open in the browser at once", group="render"
+    )
+    RENDER_TIMEOUT: PositiveSeconds = _setting(
+        20.0,
+        "seconds a page gets to load and fall quiet; then it is taken as it stands",
+        group="render",
+    )
+    RENDER_MAX_MEMORY_MB: Count = _setting(
+        1024,
+        "the browser's process tree (PSS) is restarted above this; 0: no ceiling",
+        group="render",
+    )
+    RENDER_HOSTS: Hosts = _setting(
+        [], "hosts (and their subdomains) whose HTML pages are always rendered", group="render"
+    )
+    RENDER_NEVER_HOSTS: Hosts = _setting(
+        [], "hosts never rendered (wins over RENDER_HOSTS)", group="render"
+    )
+    RENDER_REMEMBER_DAYS: Days = _setting(
+        30.0,
+        "a host most of whose pages were shells is rendered whole this many days after its "
+        "last shell (remembered in the state)",
+        group="render",
+    )
+
 
 #: the order the help and the README list groups in, with their headings
 GROUPS = {
@@ -469,6 +508,7 @@ GROUPS = {
     "distributed": "Distributed mode",
     "rot": "Reference rot",
     "scholarly": "Papers and videos",
+    "render": "Pages that need a browser",
 }
 
 #: prefixes of settings that other installed components read (scrapy-redis, boto3 through

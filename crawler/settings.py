@@ -27,6 +27,8 @@ ADDONS = {
     "crawler.fetch.useragent.UserAgentAddon": 0,
     # after OutputAddon: in distributed mode the worker's part file replaces OUTPUT_URI
     "crawler.distributed.addon.DistributedAddon": 10,
+    # the browser for pages that need JavaScript (crawler/render/), when installed
+    "crawler.render.addon.RenderAddon": 0,
 }
 FEED_STORAGES = {
     "": "crawler.publish.feedstorage.AtomicFileFeedStorage",
@@ -44,6 +46,9 @@ ITEM_PIPELINES = {
     "pipelines.rot_stage.RotMarkupPipeline": 140,
     # arXiv papers' HTML rendering (or PDF) and YouTube captions, fetched before extraction
     "pipelines.scholarly_stage.MediaPipeline": 150,
+    # after the media stage (a YouTube page it handled has no body left, an arXiv paper
+    # is its rendering): a shell is replaced by its rendered HTML, then extracted
+    "pipelines.render_stage.RenderPipeline": 160,
     "pipelines.extract_stage.ExtractPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
     # after classify (it re-judges ok pages), before incremental (850), so the

@@ -104,7 +104,8 @@ class ExtractPipeline(Stage):
         record = item.record
         body = item.body
         item.body = None  # the body is not needed after this stage; free it early
-        record["body_bytes"] = len(body) if body is not None else None
+        # already set by the render stage when the body is the rendered page
+        record.setdefault("body_bytes", len(body) if body is not None else None)
         # computed once: the record's `mime`, and the job's (extraction reads it)
         record["mime"] = mime = mime_type(item.headers)
         status = item.http_status

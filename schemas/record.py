@@ -206,6 +206,11 @@ class SourceRecord(BaseModel):
         description="The preview and metadata come from archive.url, the live page being dead "
         "(ARCHIVE_PREVIEW).",
     )
+    rendered: bool = Field(
+        default=False,
+        description="Whether the page was rendered in a browser before extraction (its plain "
+        "HTML was a JavaScript shell); false when it was not, or could not be.",
+    )
     # --- papers and videos (issue 16) ---
     identifiers: RecordIdentifiers = Field(
         default_factory=RecordIdentifiers,

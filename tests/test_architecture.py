@@ -29,7 +29,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 PACKAGES = ("crawler", "pipelines", "schemas")
-FETCH_DOORS = frozenset({"crawler.fetch.errors", "crawler.fetch.urls"})
+# the guard's decision (may the crawler connect to this address?) is pure, and the
+# browser's proxy (crawler/render) must apply it to the connections it makes itself
+FETCH_DOORS = frozenset({"crawler.fetch.errors", "crawler.fetch.urls", "crawler.fetch.guard"})
 #: the crawl command installs the log redaction before Scrapy logs its first line
 #: (the overridden settings), earlier than any extension can
 LOG_SETUP = ("crawler.commands", "crawler.fetch.redact")
@@ -192,7 +194,7 @@ def violations(found: list[Arrow]) -> list[str]:
             and not any(_inside(a.target, door) for door in FETCH_DOORS)
             and not (_inside(a.source, LOG_SETUP[0]) and a.target == LOG_SETUP[1])
         ):
-            problems.append(f"{where}: crawler/fetch is entered through errors and urls only")
+            problems.append(f"{where}: crawler/fetch is entered through errors, urls and guard only")
     for module, importer in sorted(reachable(found, "crawler.spiders").items()):
         if _inside(module, "crawler.distributed"):
             problems.append(f"crawler/spiders reaches {module} (through {importer}): no mode")
@@ -265,14 +267,14 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
                 "pipelines/classify.py": "from crawler.fetch.middlewares import Guard\n",
                 "crawler/fetch/middlewares.py": "",
             },
-            "crawler/fetch is entered through errors and urls only",
+            "crawler/fetch is entered through errors, urls and guard only",
         ),
         (
             {
                 "pipelines/classify.py": "from crawler.fetch import middlewares\n",
                 "crawler/fetch/middlewares.py": "",
             },
-            "crawler/fetch is entered through errors and urls only",
+            "crawler/fetch is entered through errors, urls and guard only",
         ),
         (
             {

@@ -50,6 +50,7 @@ DESIGN_FIELDS = [
     "dead_confirmed",
     "archive",
     "preview_from_archive",
+    "rendered",  # added in a minor change (issue 15)
     "identifiers",  # added in a minor change (issue 16)
     "metadata_source",
 ]

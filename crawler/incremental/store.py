@@ -17,6 +17,7 @@ import secrets
 import shutil
 import sqlite3
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,16 @@ _COLUMNS = (
 )
 _RECORD = _COLUMNS.index("record")
 _BATCH = 1000
+# Hosts whose pages needed a browser (crawler/render/memory.py): only hosts
+# that had a shell are kept, so the table stays small.
+_RENDER_HOSTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS render_hosts (
+    host TEXT PRIMARY KEY,
+    pages INTEGER NOT NULL,
+    shells INTEGER NOT NULL,
+    last_shell TEXT NOT NULL
+)
+"""
 
 # Reference rot (pipelines/rot_stage.py), added in the state's second version.
 # Separate tables, so that state files written before them still open: a
@@ -160,6 +171,20 @@ class OriginProbe:
     probe: dict[str, Any]
 
 
+@dataclass(slots=True)
+class RenderHost:
+    """A host some of whose HTML pages were JavaScript shells, as of its last night crawled.
+
+    ``pages`` and ``shells`` count that night's HTML pages of the host and
+    those the detector called shells; ``last_shell`` is when one last was.
+    """
+
+    host: str
+    pages: int
+    shells: int
+    last_shell: str
+
+
 class StateStore:
     """Read the previous state, write the next one; nothing is replaced until :meth:`finish`.
 
@@ -201,6 +226,7 @@ class StateStore:
             "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_SECRET_NAME, self._secret)
         )
         self._new.execute(_LOOKUP_SCHEMA)
+        self._new.execute(_RENDER_HOSTS_SCHEMA)
         self._pending: list[tuple[Any, ...]] = []
         for statement in _ROT_SCHEMA:
             self._new.execute(statement)
@@ -289,6 +315,37 @@ class StateStore:
         )
         if len(self._pending) >= _BATCH:
             self._flush()
+
+    def render_host(self, host: str) -> RenderHost | None:
+        """The previous runs' memory of a host that had shells, or None."""
+        if self._old is None:
+            return None
+        try:
+            row = self._old.execute(
+                "SELECT host, pages, shells, last_shell FROM render_hosts WHERE host = ?", (host,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a state written before the table existed
+            return None
+        return RenderHost(*row) if row is not None else None
+
+    def previous_render_hosts(self) -> Iterator[RenderHost]:
+        """Every host the previous runs remembered (streamed)."""
+        if self._old is None:
+            return
+        try:
+            rows = self._old.execute("SELECT host, pages, shells, last_shell FROM render_hosts")
+        except sqlite3.OperationalError:
+            return
+        for row in rows:
+            yield RenderHost(*row)
+
+    def put_render_hosts(self, hosts: Iterable[RenderHost]) -> None:
+        """Write this run's memory of hosts with shells into the new state."""
+        self._new.executemany(
+            "INSERT OR REPLACE INTO render_hosts (host, pages, shells, last_shell) "
+            "VALUES (?, ?, ?, ?)",
+            ((h.host, h.pages, h.shells, h.last_shell) for h in hosts),
+        )
 
     def get_lookup(self, key: str) -> tuple[str, Any] | None:
         """A registry answer the previous runs kept: ``(fetched_at, payload)``, or None."""

@@ -1,0 +1,131 @@
+"""The system Chromium: where it is, how it is launched, what it may load, how much memory it holds.
+
+The browser comes from the system's packages (Debian's ``chromium``), never
+from ``playwright install``, which downloads builds from outside (and fails
+on machines that reach only package registries).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+#: Names a system Chromium goes by, in the order they are looked for on PATH.
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+#: Resource types the browser does not download: a page's text needs none of them.
+BLOCKED_RESOURCE_TYPES = frozenset({"image", "media", "font"})
+
+
+def find_browser(configured: str | None) -> str | None:
+    """The browser executable: ``RENDER_BROWSER_PATH`` when given, else the first on PATH.
+
+    Returns None when the configured path is not an executable file or
+    nothing was found.
+    """
+    if configured:
+        path = os.path.expanduser(configured)
+        found = path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+        return found or shutil.which(configured)
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def launch_args(proxy_port: int) -> list[str]:
+    """Chromium's command-line flags: headless, quiet, and with the guarded proxy as only exit."""
+    return [
+        "--headless",
+        # as root (containers, CI) the sandbox refuses to start
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        # QUIC is UDP: it would not go through an HTTP proxy
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        # without these Chromium phones home at every start (updates, sync, field trials)
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--metrics-recording-only",
+        # every connection goes through the proxy that applies the address guard;
+        # "<-loopback>" removes Chromium's implicit bypass of localhost
+        f"--proxy-server=http://127.0.0.1:{proxy_port}",
+        "--proxy-bypass-list=<-loopback>",
+        # WebRTC would otherwise open UDP connections around the proxy
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    ]
+
+
+def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: skip images, media and fonts (the text needs none)."""
+    return str(getattr(request, "resource_type", "")) in BLOCKED_RESOURCE_TYPES
+
+
+def browser_tree_memory(proxy_port: int) -> int:
+    """Memory (bytes) the browser launched with our proxy flag and its children hold.
+
+    The browser's main process is the descendant of this process whose
+    command line names our proxy's port; its renderer, GPU and utility
+    processes are its descendants. Each counts with its proportional set
+    size (PSS: shared pages divided among the processes sharing them), as the
+    plain sum of resident sizes counts Chromium's shared libraries and
+    memory once per process (1,170 MB of RSS for 420 MB of PSS with two
+    pages open). 0 when no such browser runs or psutil is missing.
+    """
+    try:
+        import psutil
+    except ImportError:  # psutil comes with the render extra
+        return 0
+    flag = f"--proxy-server=http://127.0.0.1:{proxy_port}"
+    total = 0
+    try:
+        descendants = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for proc in descendants:
+        try:
+            if flag not in proc.cmdline():
+                continue
+            tree = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for member in tree:
+            try:
+                total += member.memory_full_info().pss
+            except psutil.Error:
+                continue  # exited meanwhile
+            except AttributeError:  # no PSS on this system
+                total += member.memory_info().rss
+    return total
+
+
+def kill_browser_tree(proxy_port: int) -> int:
+    """Kill the browser launched with our proxy flag and its children; return how many processes."""
+    try:
+        import psutil
+    except ImportError:
+        return 0
+    flag = f"--proxy-server=http://127.0.0.1:{proxy_port}"
+    killed = 0
+    try:
+        descendants = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for proc in descendants:
+        try:
+            if flag not in proc.cmdline():
+                continue
+            for member in [*proc.children(recursive=True), proc]:
+                member.kill()
+                killed += 1
+        except psutil.Error:
+            continue
+    return killed

@@ -1,0 +1,42 @@
+"""scrapy-playwright's download handler, starting Playwright only when a page needs it.
+
+The stock handler starts the Playwright driver (a Node.js process of some
+140 MB) when the engine starts, whether or not the night has a single shell.
+This one starts it with the first request that asks for the browser
+(``meta["playwright"]``); requests without that flag go to Scrapy's own HTTP
+handler as they do in the stock one, so a night of ordinary pages costs no
+browser, no driver and no extra memory.
+
+It overrides two methods of scrapy-playwright 0.0.48 (the extra pins the
+minor version range this was checked against).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+
+class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
+    """The stock handler, with Playwright started by the first browser request."""
+
+    _launch_lock: asyncio.Lock | None = None
+    _launched = False
+
+    async def _maybe_launch_in_thread(self) -> None:
+        """At engine start: nothing yet (the stock handler starts Playwright here)."""
+
+    async def _download_request(self, request: Request, spider: Any = None) -> Response:
+        if not self._launched:
+            if self._launch_lock is None:
+                self._launch_lock = asyncio.Lock()
+            async with self._launch_lock:
+                if not self._launched:
+                    await self._launch()
+                    self._launched = True
+        response: Response = await super()._download_request(request, spider)
+        return response

@@ -1,0 +1,260 @@
+"""Render one page in the browser through the engine, bounded in pages, time and memory.
+
+The request goes through Scrapy's engine (``engine.download_async``) with
+``meta["playwright"]``, so the downloader middlewares (the address guard,
+robots.txt) see it and scrapy-playwright's handler drives the browser. The
+page is opened until its DOM is ready, then given what is left of
+``RENDER_TIMEOUT`` to fall quiet (no network for half a second); a page that
+never does is taken as it stands at the deadline. At most
+``RENDER_CONCURRENCY`` pages are open at once, and a watchdog samples the
+browser's memory (its whole process tree) and restarts it when it holds more
+than ``RENDER_MAX_MEMORY_MB``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+
+from crawler.render.addon import RenderAddon
+from crawler.render.browser import browser_tree_memory, kill_browser_tree
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two samples of the browser's memory.
+WATCH_INTERVAL = 0.5
+#: Seconds the browser gets to close before its processes are killed.
+CLOSE_GRACE = 10.0
+#: Browser failures in a row after which rendering is given up for the run (a
+#: browser that cannot start would otherwise be launched again for every shell).
+MAX_BROWSER_FAILURES = 3
+#: Seconds beyond the page's own budget one render may take in all (a launch, a
+#: hung handler) before it is abandoned.
+RENDER_GRACE = 60.0
+_MB = 1024 * 1024
+# True once the page's visible text has kept its length for 750 ms (with some
+# text) or for 3 s (a page that stays nearly empty); polled by the browser.
+_TEXT_SETTLED = """() => {
+  const n = ((document.body && document.body.innerText) || "").length;
+  const s = window.__sourcesSettle || (window.__sourcesSettle = {n: -1, t: Date.now()});
+  if (n !== s.n) { s.n = n; s.t = Date.now(); return false; }
+  const quiet = Date.now() - s.t;
+  return (n >= 200 && quiet >= 750) || quiet >= 3000;
+}"""
+
+
+class RenderFailed(Exception):
+    """The page could not be rendered; ``kind`` names why (a stats key)."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The page as the browser left it."""
+
+    html: bytes  # UTF-8
+    url: str
+    status: int
+    #: whether the page fell quiet before the deadline
+    settled: bool
+
+
+class Renderer:
+    """Render pages in the browser the :class:`~crawler.render.addon.RenderAddon` configured."""
+
+    def __init__(self, crawler: Crawler, addon: RenderAddon) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.addon = addon
+        self.timeout = settings.getfloat("RENDER_TIMEOUT")
+        self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
+        self.max_memory = settings.getint("RENDER_MAX_MEMORY_MB") * _MB
+        self._slots = asyncio.Semaphore(max(1, settings.getint("RENDER_CONCURRENCY")))
+        self._watchdog: asyncio.Task[None] | None = None
+        self.peak_memory = 0
+        self.restarts = 0
+        self._browser_failures = 0
+        self.given_up = False
+
+    async def render(self, url: str) -> Rendered:
+        """Render ``url``; raise :class:`RenderFailed` when there is no usable page."""
+        async with self._slots:
+            if self.given_up:
+                raise RenderFailed("unavailable", "rendering was given up for this run")
+            self._start_watchdog()
+            try:
+                rendered = await asyncio.wait_for(self._render(url), self.timeout + RENDER_GRACE)
+            except TimeoutError as exc:
+                raise RenderFailed("timeout", "the browser did not answer in time") from exc
+            except RenderFailed as exc:
+                if exc.kind == "browser":
+                    self._browser_failures += 1
+                    if self._browser_failures >= MAX_BROWSER_FAILURES and not self.given_up:
+                        self.given_up = True
+                        logger.warning(
+                            "The browser failed %d times in a row (%s): rendering is off for "
+                            "the rest of this run",
+                            self._browser_failures,
+                            exc,
+                        )
+                raise
+            self._browser_failures = 0
+            return rendered
+
+    async def _render(self, url: str) -> Rendered:
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        request = Request(
+            url,
+            dont_filter=True,
+            meta={
+                "playwright": True,
+                "playwright_include_page": True,
+                "playwright_context": "render",
+                "playwright_context_kwargs": {
+                    "java_script_enabled": True,
+                    "accept_downloads": False,
+                    "service_workers": "block",
+                },
+                "playwright_page_goto_kwargs": {
+                    "wait_until": "domcontentloaded",
+                    "timeout": 1000 * self.timeout,
+                },
+                # the browser follows redirects itself; a retry would double the cost
+                "dont_redirect": True,
+                "dont_retry": True,
+                # seconds of rendering say nothing about the server's speed
+                "autothrottle_dont_adjust_delay": True,
+            },
+        )
+        engine = self.crawler.engine
+        assert engine is not None
+        try:
+            try:
+                response = await engine.download_async(request)
+            except PlaywrightTimeout as exc:
+                raise RenderFailed(
+                    "timeout", f"the page did not load in {self.timeout:g} s"
+                ) from exc
+            except Exception as exc:
+                # Only a browser that will not start counts towards giving up; a
+                # page's own failure (net::ERR_…, a refused address) is the page's.
+                kind = "browser" if "BrowserType.launch" in str(exc) else "navigation"
+                detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                raise RenderFailed(kind, detail) from exc
+            page: Any = request.meta.get("playwright_page")
+            if not 200 <= response.status < 300:
+                raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
+            if page is None:
+                raise RenderFailed("browser", "the browser gave no page")
+            settled = await self._settle(page, float(request.meta.get("download_latency") or 0))
+            try:
+                html = (await page.content()).encode("utf-8")
+            except PlaywrightError as exc:
+                raise RenderFailed("browser", f"cannot read the page: {exc}") from exc
+            self._check_not_proxy_answer(html, str(page.url))
+            if self.max_bytes and len(html) > self.max_bytes:
+                raise RenderFailed("too_large", f"the rendered page has {len(html)} bytes")
+            return Rendered(html=html, url=str(page.url), status=response.status, settled=settled)
+        finally:
+            page = request.meta.get("playwright_page")
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    await page.close()
+
+    async def _settle(self, page: Any, elapsed: float) -> bool:
+        """Wait for the page to fall quiet; False when it was still busy at the deadline.
+
+        Quiet is no network for half a second (Playwright's ``networkidle``),
+        then a visible text that has stopped changing (:data:`_TEXT_SETTLED`):
+        some apps fill the page from a timer after their last request. The
+        page's own time runs from its navigation on, so that a browser
+        launching for the first page does not eat that page's budget.
+        """
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout - elapsed
+        try:
+            for wait in ("network", "text"):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                if wait == "network":
+                    await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
+                else:
+                    await page.wait_for_function(
+                        _TEXT_SETTLED, polling=250, timeout=1000 * remaining
+                    )
+        except PlaywrightTimeout:
+            return False  # still busy at the deadline: the page is taken as it stands
+        return True
+
+    def _check_not_proxy_answer(self, html: bytes, page_url: str) -> None:
+        """Refuse a page that shows the proxy's own answer (its scripts navigated somewhere
+        the guard refused, or that could not be reached): that is not the site's content."""
+        proxy = self.addon.proxy
+        if proxy is None or proxy.token.encode() not in html:
+            return
+        kind = "blocked_address" if b"refused by the guard" in html else "connection"
+        raise RenderFailed(kind, f"the page went on to {page_url}, which the proxy did not reach")
+
+    # --- memory ---------------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is None and self.max_memory > 0 and self.addon.proxy is not None:
+            self._watchdog = asyncio.ensure_future(self._watch(self.addon.proxy.port))
+
+    async def _watch(self, port: int) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            held = await asyncio.to_thread(browser_tree_memory, port)
+            self.peak_memory = max(self.peak_memory, held)
+            if held > self.max_memory:
+                logger.warning(
+                    "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
+                    held // _MB,
+                    self.max_memory // _MB,
+                )
+                await self.restart(port)
+
+    async def restart(self, port: int) -> None:
+        """Close the browser (kill it if it will not close); the next page launches a new one."""
+        self.restarts += 1
+        browser = self._browser()
+        closed = False
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(browser.close(), CLOSE_GRACE)
+                closed = True
+        if not closed:
+            await asyncio.to_thread(kill_browser_tree, port)
+
+    def _browser(self) -> Any:
+        """The browser scrapy-playwright launched, if it runs."""
+        from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+        engine = self.crawler.engine
+        handlers = getattr(getattr(engine, "downloader", None), "handlers", None)
+        for handler in getattr(handlers, "_handlers", {}).values():
+            if isinstance(handler, ScrapyPlaywrightDownloadHandler):
+                return getattr(handler, "browser", None)
+        return None
+
+    async def close(self) -> None:
+        """Stop the watchdog."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watchdog
+            self._watchdog = None
