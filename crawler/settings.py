@@ -155,6 +155,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.incremental.middleware.ConditionalRequestMiddleware": 60,
     "crawler.fetch.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # before the retries (550): sees a failure once they are spent (crawler/fetch/hosts.py)
+    "crawler.fetch.hosts.HostFailureMiddleware": 540,
     "crawler.fetch.middlewares.RetryAfterMiddleware": 550,
     # after RetryMiddleware (550) on the way back, so that it can skip retries
     "crawler.fetch.middlewares.DnsFailureMiddleware": 560,
@@ -188,6 +190,19 @@ RETRY_AFTER_MAX = 60  # seconds a 429/503 may ask us to wait before its retry
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 DNS_TIMEOUT = 20
+# --- Hosts of a night (crawler/fetch/hosts.py) ----------------------------------
+# An origin that timed out or refused a request after its retries, with nothing
+# else from it arriving meanwhile, fails its other sources at once with the same
+# error kind: a hanging host costs its timeout once, not once per source.
+HOST_FAILURE_MEMORY = True
+# Seconds a robots.txt request may take (0: DOWNLOAD_TIMEOUT). A robots.txt is a
+# small static file; a host that cannot serve it in 10 s is taken for hanging.
+ROBOTSTXT_TIMEOUT = 10
+# The downloader gets the host with the fewest requests in it (those waiting for
+# robots.txt or politeness included), the busiest host first among equals: a few
+# busy hosts start early and their queues wait in the scheduler, not in the
+# CONCURRENT_REQUESTS places.
+SCHEDULER_PRIORITY_QUEUE = "crawler.fetch.hosts.HostAwarePriorityQueue"
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.
 REACTOR_THREADPOOL_MAXSIZE = 20
 ALLOW_PRIVATE_ADDRESSES = False
