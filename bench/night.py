@@ -182,12 +182,10 @@ def main() -> None:
     )
     env = {**os.environ, "PYTHONPATH": f"{args.project}{os.pathsep}{ROOT}"}
     log = work / "crawl.log"
-    old_cwd = os.getcwd()
     try:
-        os.chdir(args.project)
-        run = measure(command, len(urls), "night", log, env)
+        # run from the project: `python -m scrapy` puts its working directory first
+        run = measure(command, len(urls), "night", log, env, cwd=args.project)
     finally:
-        os.chdir(old_cwd)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     end_load = load()

@@ -134,11 +134,13 @@ class Run:
         return self.n / self.wall
 
 
-def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str]) -> Run:
-    """Run ``command``, sampling its tree's RSS, and return the measurements."""
+def measure(
+    command: list[str], n: int, name: str, log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> Run:
+    """Run ``command`` in ``cwd``, sampling its tree's RSS, and return the measurements."""
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         peak = peak_pss = 0
         done = threading.Event()
 

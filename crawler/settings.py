@@ -50,7 +50,7 @@ REFETCH_AFTER_DAYS = 0
 # distributed add-on swaps in the Redis provider.
 SOURCES_PROVIDER = "crawler.sources.provider.ListProvider"
 # Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
-SOURCES_READAHEAD = 1000
+SOURCES_READAHEAD = 5000  # enough for the busiest hosts' sources to start early
 
 # --- Distributed mode (crawler/distributed/) -----------------------------------
 # Set REDIS_URL (redis://host:6379/0) and this crawl becomes one worker of the
@@ -121,6 +121,9 @@ EXTENSIONS = {
     # second periodic line in cron logs (or through the live bar) is noise.
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.watch.progress.Progress": 10,
+    # AutoThrottle that keeps a slow host's concurrency (crawler/fetch/hosts.py)
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.fetch.hosts.HostSpeedThrottle": 0,
     "crawler.watch.alarms.CoverageAlarms": 10,
     # the report reads the published file: it hooks feed_exporter_closed
     "crawler.watch.report.extension.NightlyReport": 20,
@@ -203,6 +206,11 @@ ROBOTSTXT_TIMEOUT = 10
 # busy hosts start early and their queues wait in the scheduler, not in the
 # CONCURRENT_REQUESTS places.
 SCHEDULER_PRIORITY_QUEUE = "crawler.fetch.hosts.HostAwarePriorityQueue"
+# Bytes of responses the item pipelines may hold before the engine stops
+# fetching (Scrapy: 5 MB). At 5 MB one large page (DOWNLOAD_MAXSIZE is 20 MB)
+# stopped every download until it was extracted (81 of 128 s of a --quick
+# night held back); 24 MB lets one such page through beside the usual flow.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 24_000_000
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.
 REACTOR_THREADPOOL_MAXSIZE = 20
 ALLOW_PRIVATE_ADDRESSES = False

@@ -161,3 +161,40 @@ def test_components_can_be_switched_off() -> None:
     crawler = get_crawler(settings_dict={"HOST_FAILURE_MEMORY": False})
     with pytest.raises(NotConfigured):
         HostFailureMiddleware.from_crawler(crawler)
+
+
+def _throttle_delays(latencies: list[float], concurrency: int = 4) -> list[float]:
+    """The delays our throttle sets for a slot whose answers take ``latencies`` seconds."""
+    from scrapy import Request
+    from scrapy.core.downloader import Slot
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from crawler.fetch.hosts import HostSpeedThrottle
+
+    crawler = get_crawler(
+        settings_dict={"AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_TARGET_CONCURRENCY": 2.0}
+    )
+    throttle = HostSpeedThrottle(crawler)
+    throttle.mindelay, throttle.maxdelay = 0.0, 30.0
+    slot = Slot(concurrency, 1.0, 0.0)
+    request = Request("http://slow.test/", meta={"download_slot": "slow.test"})
+    delays = []
+    for latency in latencies:
+        throttle._key = "slow.test"
+        throttle._adjust_delay(slot, latency, Response(request.url, request=request))
+        delays.append(slot.delay)
+    return delays
+
+
+def test_a_steady_slow_host_keeps_its_concurrency() -> None:
+    """7 s a page, every page: requests every 7/4 s (4 at once), not Scrapy's 7/2 s."""
+    assert _throttle_delays([7.0] * 10)[-1] == pytest.approx(7.0 / 4)
+
+
+def test_a_host_we_slow_down_gets_backed_off() -> None:
+    """A host whose answers go from 0.2 s to 2 s as we ask is given more room between requests."""
+    delays = _throttle_delays([0.2] * 12 + [2.0] * 10)
+    assert delays[11] == pytest.approx(0.2 / 4, rel=0.01)
+    # (2.0 - 0.2) / AUTOTHROTTLE_TARGET_CONCURRENCY (2.0) + 0.2 / 4
+    assert delays[-1] == pytest.approx(0.95)

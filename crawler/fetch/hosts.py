@@ -13,6 +13,8 @@ Two parts, both about hosts rather than requests:
   or for politeness included), the busiest host first among equals, so that a few busy
   hosts start early and their queues wait in the scheduler, not in the 32 places of
   ``CONCURRENT_REQUESTS``.
+- :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
+  its concurrency; only the slowdown our requests cause stretches its delay.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple, NoReturn, Self
 
 from scrapy import Request
+from scrapy.core.downloader import Slot
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
 from scrapy.utils.datatypes import LocalCache
@@ -237,3 +241,45 @@ class _HeldRequests(DownloaderInterface):
         downloader = self.downloader
         counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
         return [(counts.get(slot, 0), slot) for slot in possible_slots]
+
+
+class HostSpeedThrottle(AutoThrottle):
+    """AutoThrottle that backs off from the slowdown we cause, not from a host's own slowness.
+
+    Scrapy's AutoThrottle aims at ``latency / AUTOTHROTTLE_TARGET_CONCURRENCY`` between
+    requests, so a host that takes 7 s for every page, loaded or not, gets 3.5 s between
+    requests and half its ``CONCURRENT_REQUESTS_PER_DOMAIN``: its sources take twice as
+    long and its queue can hold back the end of the night. Here a host's own speed is
+    the fastest answer it gave this run; only the latency beyond it (which is what our
+    load can cause) is divided by the target concurrency, and the host's own latency is
+    spread over its slot's concurrency:
+
+        delay = (latency - fastest) / AUTOTHROTTLE_TARGET_CONCURRENCY + fastest / concurrency
+
+    A steady host keeps its concurrency whatever its speed; a host that slows down as
+    we ask more gets Scrapy's back-off. ``DOWNLOAD_DELAY``, ``AUTOTHROTTLE_MAX_DELAY``
+    and the rule that non-200 answers never shorten the delay are Scrapy's.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._fastest: LocalCache[str, float] = LocalCache(_MAX_ORIGINS)
+        self._key: str | None = None
+
+    def _get_slot(self, request: Request, spider: Any) -> tuple[str | None, Slot | None]:
+        key, slot = super()._get_slot(request, spider)
+        self._key = key  # read by _adjust_delay, which Scrapy calls next with the slot only
+        return key, slot
+
+    def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
+        key = self._key
+        fastest = latency
+        if key is not None:
+            fastest = min(latency, self._fastest.get(key, latency))
+            self._fastest[key] = fastest
+        target = (latency - fastest) / self.target_concurrency + fastest / max(1, slot.concurrency)
+        new_delay = max(target, (slot.delay + target) / 2.0)
+        new_delay = min(max(self.mindelay, new_delay), self.maxdelay)
+        if response.status != 200 and new_delay <= slot.delay:
+            return
+        slot.delay = new_delay
