@@ -50,7 +50,7 @@ REFETCH_AFTER_DAYS = 0
 # distributed add-on swaps in the Redis provider.
 SOURCES_PROVIDER = "crawler.sources.provider.ListProvider"
 # Requests read ahead of the downloader (bounded: the list is streamed, not loaded).
-SOURCES_READAHEAD = 5000  # enough for the busiest hosts' sources to start early
+SOURCES_READAHEAD = 1000
 
 # --- Distributed mode (crawler/distributed/) -----------------------------------
 # Set REDIS_URL (redis://host:6379/0) and this crawl becomes one worker of the

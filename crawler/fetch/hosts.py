@@ -226,6 +226,25 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
         super().__init__(crawler, *args, **kwargs)
         self._downloader_interface = _HeldRequests(crawler)
+        # Scrapy's __len__ sums every host's queue, and the spider asks for the
+        # length before reading each entry: with thousands of hosts that cost
+        # more than the rest of reading the list. Counted here instead.
+        self._count = super().__len__()
+
+    def push(self, request: Request) -> None:
+        """Queue ``request`` under its host."""
+        super().push(request)
+        self._count += 1
+
+    def pop(self) -> Request | None:
+        """The next request of the least-held host (the longest queue among equals)."""
+        request = super().pop()
+        if request is not None:
+            self._count -= 1
+        return request
+
+    def __len__(self) -> int:
+        return self._count
 
     def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
         """The slot with the fewest requests in the downloader, the longest queue among equals."""
