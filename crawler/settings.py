@@ -206,11 +206,6 @@ ROBOTSTXT_TIMEOUT = 10
 # busy hosts start early and their queues wait in the scheduler, not in the
 # CONCURRENT_REQUESTS places.
 SCHEDULER_PRIORITY_QUEUE = "crawler.fetch.hosts.HostAwarePriorityQueue"
-# Bytes of responses the item pipelines may hold before the engine stops
-# fetching (Scrapy: 5 MB). At 5 MB one large page (DOWNLOAD_MAXSIZE is 20 MB)
-# stopped every download until it was extracted (81 of 128 s of a --quick
-# night held back); 24 MB lets one such page through beside the usual flow.
-SCRAPER_SLOT_MAX_ACTIVE_SIZE = 24_000_000
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.
 REACTOR_THREADPOOL_MAXSIZE = 20
 ALLOW_PRIVATE_ADDRESSES = False
