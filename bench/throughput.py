@@ -33,6 +33,10 @@ our ``CONCURRENT_REQUESTS``); both Scrapy runs allow it all on the one host
 (``CONCURRENT_REQUESTS_PER_DOMAIN``) with AutoThrottle off, as the page server
 is a single host where a real crawl has thousands.
 
+``--busy`` starts two competing CPU-bound processes (``--busy-procs``) before each
+contender's run and stops them after it, the same for every contender: the machine a
+cron job meets is rarely idle.
+
 ``--scaling`` runs only (b) at N = 1,000, 5,000 and 20,000 (``--sizes``) and
 prints time per page and peak RSS for each.
 
@@ -134,11 +138,13 @@ class Run:
         return self.n / self.wall
 
 
-def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str]) -> Run:
-    """Run ``command``, sampling its tree's RSS, and return the measurements."""
+def measure(
+    command: list[str], n: int, name: str, log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> Run:
+    """Run ``command`` in ``cwd``, sampling its tree's RSS, and return the measurements."""
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         peak = peak_pss = 0
         done = threading.Event()
 
@@ -175,8 +181,11 @@ def measure(command: list[str], n: int, name: str, log: Path, env: dict[str, str
 class Bench:
     """The page server, the URL lists and the command of each contender."""
 
-    def __init__(self, pages_dir: Path, latency: float, concurrency: int, keep: bool) -> None:
+    def __init__(
+        self, pages_dir: Path, latency: float, concurrency: int, keep: bool, busy: int = 0
+    ) -> None:
         self.concurrency = concurrency
+        self.busy = busy
         self.work = Path(tempfile.mkdtemp(prefix="throughput-"))
         self.keep = keep
         self.python = sys.executable
@@ -231,7 +240,15 @@ class Bench:
     def run(self, name: str, n: int, index: int) -> Run:
         run_dir = self.work / f"{name}-{n}-{index}"
         run_dir.mkdir()
-        result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", self.env)
+        burners = [
+            subprocess.Popen([self.python, "-c", "while True: pass"]) for _ in range(self.busy)
+        ]
+        try:
+            result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", self.env)
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
         output = run_dir / "out.jsonl"
         if output.exists():
             with output.open("rb") as f:
@@ -312,18 +329,24 @@ def main() -> None:
         "--sizes", default="1000,5000,20000", help="N values of --scaling (comma-separated)"
     )
     parser.add_argument("--keep", action="store_true", help="keep outputs and logs")
+    parser.add_argument(
+        "--busy", action="store_true", help="competing CPU-bound processes during every run"
+    )
+    parser.add_argument("--busy-procs", type=int, default=2, help="how many (default 2)")
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 300, 1
     if args.only is None:
         args.only = "abcd" if args.quick else "abcde"
     cores = len(os.sched_getaffinity(0))
-    bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep)
+    busy = args.busy_procs if args.busy else 0
+    bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep, busy)
     print(
         f"pages: {args.pages_dir} ({bench.pages_info[1]} files, "
         f"{int(bench.pages_info[2]) / int(bench.pages_info[1]) / 1024:.0f} KB mean); "
         f"latency {args.latency * 1000:.0f} ms; concurrency {args.concurrency}; "
         f"{cores} cores; Python {sys.version.split()[0]}; "
+        f"competing CPU-bound processes: {busy}; "
         f"load average at start {os.getloadavg()[0]:.2f}",
         flush=True,
     )

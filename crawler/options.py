@@ -266,6 +266,17 @@ class ProjectSettings(BaseModel):
         "retried this run",
         group="fetching",
     )
+    HOST_FAILURE_MEMORY: bool = _setting(
+        True,
+        "a host that timed out or refused (its robots.txt, or two different pages with nothing "
+        "answered between) fails its other sources at once: a hanging host costs its timeout once",
+        group="fetching",
+    )
+    ROBOTSTXT_TIMEOUT: Seconds = _setting(
+        10.0,
+        "seconds a robots.txt request may take; 0: DOWNLOAD_TIMEOUT",
+        group="fetching",
+    )
     DOWNLOAD_MAX_HEADER_BYTES: PositiveCount = _setting(
         256 * 1024,
         "status line plus header lines of one response (`DOWNLOAD_MAXSIZE` bounds the body only); "

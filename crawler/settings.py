@@ -83,6 +83,9 @@ EXTENSIONS = {
     # second periodic line in cron logs (or through the live bar) is noise.
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.watch.progress.Progress": 10,
+    # AutoThrottle that keeps a slow host's concurrency (crawler/fetch/hosts.py)
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.fetch.hosts.HostSpeedThrottle": 0,
     "crawler.watch.alarms.CoverageAlarms": 10,
     # the report reads the published file: it hooks feed_exporter_closed
     "crawler.watch.report.extension.NightlyReport": 20,
@@ -108,6 +111,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.incremental.middleware.ConditionalRequestMiddleware": 60,
     "crawler.fetch.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # before the retries (550): sees a failure once they are spent (crawler/fetch/hosts.py)
+    "crawler.fetch.hosts.HostFailureMiddleware": 540,
     "crawler.fetch.middlewares.RetryAfterMiddleware": 550,
     # after RetryMiddleware (550) on the way back, so that it can skip retries
     "crawler.fetch.middlewares.DnsFailureMiddleware": 560,
@@ -152,6 +157,13 @@ REDIRECT_MAX_TIMES = 10
 URLLENGTH_LIMIT = 32768
 COOKIES_ENABLED = False
 DNS_TIMEOUT = 20
+# --- Hosts of a night (crawler/fetch/hosts.py) ----------------------------------
+# HOST_FAILURE_MEMORY and ROBOTSTXT_TIMEOUT are declared in crawler/options.py.
+# The downloader gets the host with the fewest requests in it (those waiting for
+# robots.txt or politeness included), the busiest host first among equals: a few
+# busy hosts start early and their queues wait in the scheduler, not in the
+# CONCURRENT_REQUESTS places.
+SCHEDULER_PRIORITY_QUEUE = "crawler.fetch.hosts.HostAwarePriorityQueue"
 # Look-ups run in this pool; asyncio's small default starved a 6,000-source run.
 REACTOR_THREADPOOL_MAXSIZE = 20
 

@@ -194,7 +194,9 @@ def violations(found: list[Arrow]) -> list[str]:
             and not any(_inside(a.target, door) for door in FETCH_DOORS)
             and not (_inside(a.source, LOG_SETUP[0]) and a.target == LOG_SETUP[1])
         ):
-            problems.append(f"{where}: crawler/fetch is entered through errors, urls and guard only")
+            problems.append(
+                (f"{where}: crawler/fetch is entered through errors, urls and guard only")
+            )
     for module, importer in sorted(reachable(found, "crawler.spiders").items()):
         if _inside(module, "crawler.distributed"):
             problems.append(f"crawler/spiders reaches {module} (through {importer}): no mode")

@@ -1,0 +1,304 @@
+"""Per-host scheduling for a night of thousands of hosts: what a host costs, and when it starts.
+
+Two parts, both about hosts rather than requests:
+
+- :class:`HostFailureMiddleware` remembers, per origin (scheme, host and port), that it
+  timed out or refused a request after all its retries while nothing else from it
+  arrived, and fails that origin's later requests at once with the same kind of error.
+  A host that hangs then costs its timeout once (one request with its retries), not once
+  per source. It also gives robots.txt requests their own, shorter timeout
+  (``ROBOTSTXT_TIMEOUT``): a robots.txt that hangs is the host hanging, found sooner.
+- :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader the
+  host with the fewest requests already in the downloader (those waiting for robots.txt
+  or for politeness included), the busiest host first among equals, so that a few busy
+  hosts start early and their queues wait in the scheduler, not in the 32 places of
+  ``CONCURRENT_REQUESTS``.
+- :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
+  its concurrency; only the slowdown our requests cause stretches its delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, NamedTuple, NoReturn, Self
+
+from scrapy import Request
+from scrapy.core.downloader import Slot
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import Response
+from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
+from scrapy.utils.datatypes import LocalCache
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.fetch.errors import REFUSED_ERRORS, TIMEOUT_ERRORS
+
+logger = logging.getLogger(__name__)
+
+_FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this request began
+_PROBE = "hosts_probe"  # meta: the origin this request is the probe of
+_MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
+
+
+class HostTimedOutError(DownloadTimeoutError):
+    """A request not sent: its origin timed out earlier this run (an error kind ``timeout``)."""
+
+
+class HostRefusedError(DownloadConnectionRefusedError):
+    """A request not sent: its origin refused connections earlier this run (kind ``connection``)."""
+
+
+class _Failure(NamedTuple):
+    timed_out: bool  # else refused
+    message: str
+
+
+def origin_of(request: Request) -> str:
+    """``scheme://host:port`` of the request: what a timeout or a refusal is a fact about."""
+    parts = urlparse_cached(request)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def is_robots_request(request: Request) -> bool:
+    """Whether the request is the robots.txt fetch of Scrapy's robots middleware."""
+    return bool(request.meta.get("dont_obey_robotstxt")) and (
+        urlparse_cached(request).path == "/robots.txt"
+    )
+
+
+class HostFailureMiddleware:
+    """One request at a time to an origin until it answers; fail them all if it hangs or refuses.
+
+    Placed before ``RetryMiddleware`` (550) so that it sees a failure only once the
+    retries are spent. Until an origin has answered a page (any status), one request to
+    it is on its way (the probe, with its retries) and the others wait here for its
+    outcome. A request that ends in a timeout or a refused connection while nothing
+    else came from its origin is a strike against the origin; the origin is remembered
+    as failed at the second strike (two different URLs: one slow page does not condemn
+    its host; the second probe gets one attempt, no retries) or at once when it was the
+    origin's robots.txt, a small static file. The waiting requests and every later one
+    then end at once with :class:`HostTimedOutError` or :class:`HostRefusedError` (the
+    same error kinds, ``timeout`` and ``connection``), not retried. A host that answers
+    others of its pages while one hangs gets no strike for it.
+
+    Settings: ``HOST_FAILURE_MEMORY`` (on/off), ``ROBOTSTXT_TIMEOUT`` (seconds a
+    robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
+    ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
+    ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
+    waited for a probe).
+    """
+
+    def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
+        self.crawler = crawler
+        self.robots_timeout = robots_timeout
+        # A waiter gives up waiting after this long and becomes a probe itself, so
+        # that a probe lost without an outcome (cancelled at shutdown) strands nobody.
+        self.max_wait = max_wait
+        self.failed: LocalCache[str, _Failure] = LocalCache(_MAX_ORIGINS)
+        self.last_answer: LocalCache[str, float] = LocalCache(_MAX_ORIGINS)
+        self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
+        self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
+        self.probes: dict[str, asyncio.Future[None]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Off when ``HOST_FAILURE_MEMORY`` is false."""
+        settings = crawler.settings
+        if not settings.getbool("HOST_FAILURE_MEMORY"):
+            raise NotConfigured
+        attempts = settings.getint("RETRY_TIMES") + 1
+        max_wait = 2 * attempts * settings.getfloat("DOWNLOAD_TIMEOUT") + settings.getfloat(
+            "RETRY_AFTER_MAX"
+        )
+        return cls(crawler, settings.getfloat("ROBOTSTXT_TIMEOUT"), max_wait)
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    def _fail_fast(self, request: Request, known: _Failure) -> NoReturn:
+        # not retried: the retries were spent on the request that found it out
+        request.meta["dont_retry"] = True
+        self._inc("hosts/fast_failed")
+        if known.timed_out:
+            raise HostTimedOutError(known.message)
+        raise HostRefusedError(known.message)
+
+    async def process_request(self, request: Request) -> None:
+        """Fail at once for a failed origin; wait for the probe of an unproven one."""
+        origin = origin_of(request)
+        known = self.failed.get(origin)
+        if known is not None:
+            self._fail_fast(request, known)
+        request.meta.setdefault(_FIRST_ATTEMPT, time.monotonic())
+        if is_robots_request(request):
+            if self.robots_timeout > 0:
+                request.meta.setdefault("download_timeout", self.robots_timeout)
+            return
+        waited = False
+        while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
+            probe = self.probes.get(origin)
+            if probe is None or probe.done():
+                # this request (and its retries, which carry the mark) is the probe
+                request.meta[_PROBE] = origin
+                if self.strikes.get(origin):
+                    request.meta["max_retry_times"] = 0  # confirming: one attempt
+                self.probes[origin] = asyncio.get_running_loop().create_future()
+                break
+            if not waited:
+                self._inc("hosts/probe_waits")
+                waited = True
+            try:
+                await asyncio.wait_for(asyncio.shield(probe), self.max_wait)
+            except TimeoutError:
+                self._settle(origin)
+            known = self.failed.get(origin)
+            if known is not None:
+                self._fail_fast(request, known)
+
+    def _settle(self, origin: str) -> None:
+        probe = self.probes.pop(origin, None)
+        if probe is not None and not probe.done():
+            probe.set_result(None)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Remember that the origin answered (whatever the status); release its waiters."""
+        origin = origin_of(request)
+        self.last_answer[origin] = time.monotonic()
+        if not is_robots_request(request):
+            self.proven[origin] = True
+        if request.meta.get(_PROBE) == origin:
+            self._settle(origin)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """Remember an origin whose probe or robots.txt gave up on a timeout or a refusal."""
+        origin = origin_of(request)
+        try:
+            if isinstance(exception, (HostTimedOutError, HostRefusedError)):
+                return
+            timed_out = isinstance(exception, TIMEOUT_ERRORS)
+            if not timed_out and not isinstance(exception, REFUSED_ERRORS):
+                return
+            began = request.meta.get(_FIRST_ATTEMPT, 0.0)
+            if self.last_answer.get(origin, -1.0) >= began or origin in self.failed:
+                return  # the origin answered meanwhile: this request's own trouble
+            attempts = request.meta.get("retry_times", 0) + 1
+            what = "timed out" if timed_out else "refused the connection"
+            robots = is_robots_request(request)
+            strikes = self.strikes[origin] = self.strikes.get(origin, 0) + 1
+            if not robots and strikes < 2:
+                logger.info("Origin %s %s on %s (%d attempt(s)); one more URL will tell",
+                            origin, what, request.url, attempts)  # fmt: skip
+                return
+            fetch = "its robots.txt" if robots else f"{strikes} requests"
+            self.failed[origin] = _Failure(
+                timed_out,
+                f"{origin} {what} on {fetch} earlier in this run; not asked again",
+            )
+            self._inc(f"hosts/failed/{'timeout' if timed_out else 'refused'}")
+            logger.info("Origin %s %s (%d attempt(s)); its other sources fail fast", origin,
+                        what, attempts)  # fmt: skip
+        finally:
+            # The probe has its outcome (retries, which keep the mark, never reach here):
+            # the waiters fail fast, or the next of them probes.
+            if request.meta.get(_PROBE) == origin:
+                self._settle(origin)
+
+
+class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
+    """Scrapy's downloader-aware queue, counting every request the downloader holds for a host.
+
+    Scrapy's version counts a slot's requests once they reach the slot, so requests held
+    by a middleware before it (all the pages of a new host waiting for its robots.txt)
+    look like none, and a host's whole queue can move into the downloader, filling
+    ``CONCURRENT_REQUESTS`` with requests that wait. Here a host's count is every
+    request of the downloader with its slot key; the host with the fewest goes next,
+    and among equals the one with the most requests waiting in the scheduler, so the
+    hosts that take longest start first. Priorities still order each host's own requests.
+    """
+
+    def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
+        super().__init__(crawler, *args, **kwargs)
+        self._downloader_interface = _HeldRequests(crawler)
+        # Scrapy's __len__ sums every host's queue, and the spider asks for the
+        # length before reading each entry: with thousands of hosts that cost
+        # more than the rest of reading the list. Counted here instead.
+        self._count = super().__len__()
+
+    def push(self, request: Request) -> None:
+        """Queue ``request`` under its host."""
+        super().push(request)
+        self._count += 1
+
+    def pop(self) -> Request | None:
+        """The next request of the least-held host (the longest queue among equals)."""
+        request = super().pop()
+        if request is not None:
+            self._count -= 1
+        return request
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
+        """The slot with the fewest requests in the downloader, the longest queue among equals."""
+        queues = self.pqueues
+        return min(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))[1]
+
+
+class _HeldRequests(DownloaderInterface):
+    """Requests the downloader holds per slot: reached the slot or still in a middleware."""
+
+    def stats(self, possible_slots: Iterable[str]) -> list[tuple[int, str]]:
+        """``(requests held, slot)`` for each slot."""
+        downloader = self.downloader
+        counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
+        return [(counts.get(slot, 0), slot) for slot in possible_slots]
+
+
+class HostSpeedThrottle(AutoThrottle):
+    """AutoThrottle that backs off from the slowdown we cause, not from a host's own slowness.
+
+    Scrapy's AutoThrottle aims at ``latency / AUTOTHROTTLE_TARGET_CONCURRENCY`` between
+    requests, so a host that takes 7 s for every page, loaded or not, gets 3.5 s between
+    requests and half its ``CONCURRENT_REQUESTS_PER_DOMAIN``: its sources take twice as
+    long and its queue can hold back the end of the night. Here a host's own speed is
+    the fastest answer it gave this run; only the latency beyond it (which is what our
+    load can cause) is divided by the target concurrency, and the host's own latency is
+    spread over its slot's concurrency:
+
+        delay = (latency - fastest) / AUTOTHROTTLE_TARGET_CONCURRENCY + fastest / concurrency
+
+    A steady host keeps its concurrency whatever its speed; a host that slows down as
+    we ask more gets Scrapy's back-off. ``DOWNLOAD_DELAY``, ``AUTOTHROTTLE_MAX_DELAY``
+    and the rule that non-200 answers never shorten the delay are Scrapy's.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._fastest: LocalCache[str, float] = LocalCache(_MAX_ORIGINS)
+        self._key: str | None = None
+
+    def _get_slot(self, request: Request, spider: Any) -> tuple[str | None, Slot | None]:
+        key, slot = super()._get_slot(request, spider)
+        self._key = key  # read by _adjust_delay, which Scrapy calls next with the slot only
+        return key, slot
+
+    def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
+        key = self._key
+        fastest = latency
+        if key is not None:
+            fastest = min(latency, self._fastest.get(key, latency))
+            self._fastest[key] = fastest
+        target = (latency - fastest) / self.target_concurrency + fastest / max(1, slot.concurrency)
+        new_delay = max(target, (slot.delay + target) / 2.0)
+        new_delay = min(max(self.mindelay, new_delay), self.maxdelay)
+        if response.status != 200 and new_delay <= slot.delay:
+            return
+        slot.delay = new_delay
