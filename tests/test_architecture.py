@@ -195,7 +195,7 @@ def violations(found: list[Arrow]) -> list[str]:
             and not (_inside(a.source, LOG_SETUP[0]) and a.target == LOG_SETUP[1])
         ):
             problems.append(
-                (f"{where}: crawler/fetch is entered through errors, urls and guard only")
+                f"{where}: crawler/fetch is entered through errors, urls and guard only"
             )
     for module, importer in sorted(reachable(found, "crawler.spiders").items()):
         if _inside(module, "crawler.distributed"):
