@@ -113,6 +113,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # before the retries (550): sees a failure once they are spent (crawler/fetch/hosts.py)
     "crawler.fetch.hosts.HostFailureMiddleware": 540,
+    # next to the download handler: sees every response before decompression (590)
+    # may turn it into an error, so an origin's waiters never wait for nothing
+    "crawler.fetch.hosts.HostAnswerMiddleware": 950,
     "crawler.fetch.middlewares.RetryAfterMiddleware": 550,
     # after RetryMiddleware (550) on the way back, so that it can skip retries
     "crawler.fetch.middlewares.DnsFailureMiddleware": 560,

@@ -193,6 +193,8 @@ def violations(found: list[Arrow]) -> list[str]:
             and a.target != "crawler.fetch"
             and not any(_inside(a.target, door) for door in FETCH_DOORS)
             and not (_inside(a.source, LOG_SETUP[0]) and a.target == LOG_SETUP[1])
+            # the browser's side of fetching: its handler and proxy reuse fetch's pieces
+            and not _inside(a.source, "crawler.render")
         ):
             problems.append(
                 f"{where}: crawler/fetch is entered through errors, urls and guard only"

@@ -45,8 +45,11 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         auth = self.headers.get("Authorization") or ""
         _Recorder.seen.append(auth)
-        if self.path == "/robots.txt":
+        member = self.path.removeprefix("/members/")
+        if not (member.isdigit() and int(member) < len(FETCHED)):
+            # robots.txt, and the soft-404 probe's random path: a real not-found
             self.send_response(404)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         etag = '"v1"'

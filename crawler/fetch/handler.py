@@ -62,17 +62,21 @@ class _BoundedProtocol(_LenientHTTP11ClientProtocol):
         return d
 
 
+def bound_header_bytes(handler: HTTP11DownloadHandler, limit: int) -> None:
+    """Make ``handler``'s connections refuse responses whose header lines pass ``limit`` bytes."""
+    parser = type("BoundedHeaderParser", (_BoundedHeaderParser,), {"max_header_bytes": limit})
+    protocol = type("BoundedProtocol", (_BoundedProtocol,), {"parser_class": parser})
+
+    class Factory(_LenientHTTP11ClientFactory):
+        def buildProtocol(self, addr: Any) -> Any:
+            return protocol(self._quiescentCallback)
+
+    handler._pool._factory = Factory
+
+
 class BoundedHTTP11DownloadHandler(HTTP11DownloadHandler):
     """``DOWNLOAD_HANDLERS`` for http and https: Scrapy's, with ``DOWNLOAD_MAX_HEADER_BYTES``."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        limit = crawler.settings.getint("DOWNLOAD_MAX_HEADER_BYTES")
-        parser = type("BoundedHeaderParser", (_BoundedHeaderParser,), {"max_header_bytes": limit})
-        protocol = type("BoundedProtocol", (_BoundedProtocol,), {"parser_class": parser})
-
-        class Factory(_LenientHTTP11ClientFactory):
-            def buildProtocol(self, addr: Any) -> Any:
-                return protocol(self._quiescentCallback)
-
-        self._pool._factory = Factory
+        bound_header_bytes(self, crawler.settings.getint("DOWNLOAD_MAX_HEADER_BYTES"))

@@ -104,6 +104,9 @@ class HostFailureMiddleware:
         self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
         self.probes: dict[str, asyncio.Future[None]] = {}
+        # found by HostAnswerMiddleware, which sees each response before any later
+        # middleware (decompression, say) can turn it into an exception
+        crawler.host_failure_memory = self  # type: ignore[attr-defined]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -166,14 +169,18 @@ class HostFailureMiddleware:
         if probe is not None and not probe.done():
             probe.set_result(None)
 
-    def process_response(self, request: Request, response: Response) -> Response:
-        """Remember that the origin answered (whatever the status); release its waiters."""
+    def answered(self, request: Request) -> None:
+        """The origin sent a response (whatever its status or body): release its waiters."""
         origin = origin_of(request)
         self.last_answer[origin] = time.monotonic()
         if not is_robots_request(request):
             self.proven[origin] = True
         if request.meta.get(_PROBE) == origin:
             self._settle(origin)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Remember that the origin answered (whatever the status); release its waiters."""
+        self.answered(request)
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
@@ -209,6 +216,34 @@ class HostFailureMiddleware:
             # the waiters fail fast, or the next of them probes.
             if request.meta.get(_PROBE) == origin:
                 self._settle(origin)
+
+
+class HostAnswerMiddleware:
+    """Downloader middleware next to the download handler: an origin that sent a response
+    has answered, even when a later middleware turns that response into an error.
+
+    A corrupt gzip body, say, raises in the decompression middleware's
+    ``process_response``, so neither the response nor the exception would reach
+    :class:`HostFailureMiddleware`, and the origin's other requests would wait
+    for a probe that never settles.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Off when ``HOST_FAILURE_MEMORY`` is false."""
+        if not crawler.settings.getbool("HOST_FAILURE_MEMORY"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Tell the failure memory that the origin answered."""
+        memory = getattr(self.crawler, "host_failure_memory", None)
+        if isinstance(memory, HostFailureMiddleware):
+            memory.answered(request)
+        return response
 
 
 class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):

@@ -17,8 +17,11 @@ import asyncio
 from typing import Any
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+from crawler.fetch.handler import bound_header_bytes
 
 
 class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
@@ -26,6 +29,12 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[mi
 
     _launch_lock: asyncio.Lock | None = None
     _launched = False
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        # requests without the browser flag go to Scrapy's HTTP handler underneath:
+        # they keep the project's bound on header bytes
+        bound_header_bytes(self, crawler.settings.getint("DOWNLOAD_MAX_HEADER_BYTES"))
 
     async def _maybe_launch_in_thread(self) -> None:
         """At engine start: nothing yet (the stock handler starts Playwright here)."""
