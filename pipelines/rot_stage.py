@@ -88,6 +88,8 @@ ARCHIVE_FIELDS = (
     "text",
 )
 _MARKUP_ATTR = "rot_markup_signals"
+#: seconds a soft-404 probe may take at most (DOWNLOAD_TIMEOUT when shorter)
+PROBE_TIMEOUT = 10.0
 
 
 def _markup_table(crawler: Crawler) -> dict[int, MarkupSignals]:
@@ -151,6 +153,7 @@ class RotPipeline(Stage):
         super().__init__(crawler)
         settings = self.settings
         self.probe_for = timedelta(days=settings.getfloat("SOFT404_PROBE_DAYS"))
+        self.probe_timeout = min(settings.getfloat("DOWNLOAD_TIMEOUT"), PROBE_TIMEOUT)
         self.dead_after_failures = settings.getint("DEAD_AFTER_FAILURES")
         self.dead_after_days = settings.getint("DEAD_AFTER_DAYS")
         mode = str(settings.get("ARCHIVE_LOOKUP")).strip().lower()
@@ -375,7 +378,10 @@ class RotPipeline(Stage):
             return None
         self.inc_stat("rot/probes")
         try:
-            response = await self._download(Request(target, meta={"rot": "probe"}))
+            # One try, and not long: a site's not-found answer is quick, and every
+            # source of the origin waits for it.
+            meta = {"rot": "probe", "dont_retry": True, "download_timeout": self.probe_timeout}
+            response = await self._download(Request(target, meta=meta))
         except Exception as exc:
             # Robots, the guard, a timeout: no probe, no soft-404 by resemblance.
             logger.info("Soft-404 probe %s failed: %s", target, exc)

@@ -207,7 +207,13 @@ def test_probe_urls_keep_depth_and_shape() -> None:
     url = probe_url("https://a.example/news/2020/story-123", rng)
     assert url is not None and url.startswith("https://a.example/news/2020/")
     last = url.rsplit("/", 1)[-1]
-    assert last != "story-123" and last[5] == "-" and last[-6:].isdigit()
+    assert last != "story-123" and last[5] == "-" and last[-6:].isalpha()
+    ident = probe_url("https://a.example/node/12345", rng)
+    assert (
+        ident is not None
+        and ident.rsplit("/", 1)[-1].isdigit()
+        and len(ident) == len("https://a.example/node/12345") + 6
+    )
     html = probe_url("https://a.example/a/b/page.html", rng)
     assert html is not None and html.startswith("https://a.example/a/b/") and html.endswith(".html")
     # the query stays: a page that ignores it (?ref=...) must not be asked for itself

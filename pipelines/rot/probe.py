@@ -90,8 +90,8 @@ def _random_like(segment: str, rng: random.Random) -> str:
     """A random string shaped like ``segment`` (letters for letters, digits for digits), longer.
 
     Shaped alike so that a route matching the source's pattern (a numeric id,
-    a slug) also matches the probe; six characters longer so that it cannot
-    be a page that exists.
+    a slug) also matches the probe; six characters longer (digits for an id,
+    else letters) so that it cannot be a page that exists.
     """
     if not segment:
         segment = "page"
@@ -103,7 +103,9 @@ def _random_like(segment: str, rng: random.Random) -> str:
             out.append(rng.choice(string.ascii_lowercase))
         else:
             out.append(char)
-    pool = string.digits if segment[-1].isdigit() else string.ascii_lowercase
+    # An id (all digits) stays one; anything else grows by letters, so a
+    # parameter such as a number of seconds ("0.1") is not asked for 7.3 s.
+    pool = string.digits if segment.isdigit() else string.ascii_lowercase
     out.extend(rng.choice(pool) for _ in range(6))
     return "".join(out)
 
