@@ -8,21 +8,17 @@ the document itself (``<title>``, ``<h1>``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.extract.markup import Page, schema_types, squash, unescape
 
 _MAX_TITLE = 400
-_MAX_AUTHOR = 100
-_MAX_AUTHORS = 30
 
 # Separators sites put between a headline and their own name.
 _TITLE_SEPARATOR = re.compile(r"(\s+[|\-\u2013\u2014\u00b7\u2022\u00bb/:]{1,2}\s+)")
 _TRUNCATED = re.compile(r"(\.\.\.|\u2026)$")
-_BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -212,87 +208,15 @@ def _untruncated(value: str | None) -> str | None:
 
 
 # --- authors -------------------------------------------------------------
+#
+# The cascade lives in pipelines.extract.authors; this name is kept for callers.
 
 
-def _clean_author(name: str) -> str | None:
-    cleaned = squash(_BYLINE_PREFIX.sub("", unescape(name) or ""))
-    if not cleaned or len(cleaned) > _MAX_AUTHOR:
-        return None
-    if cleaned.startswith(("http://", "https://", "www.", "@")) or "/" in cleaned:
-        return None  # profile links and handles, not names
-    if not any(ch.isalpha() for ch in cleaned):
-        return None
-    return cleaned
+def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]:
+    """Authors of the page (see :mod:`pipelines.extract.authors`)."""
+    from pipelines.extract.authors import extract_authors as cascade
 
-
-def _split_authors(value: str) -> list[str]:
-    parts = _AUTHOR_SPLIT.split(value)
-    result: list[str] = []
-    for part in parts:
-        pieces = [p.strip() for p in part.split(",")]
-        # "Smith, John" is one name; "John Smith, Jane Doe" is two.
-        if len(pieces) > 1 and all(" " in p for p in pieces if p):
-            result.extend(pieces)
-        else:
-            result.append(part)
-    return result
-
-
-def _jsonld_people(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [name for entry in value for name in _jsonld_people(entry)]
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, str):
-            return [name]
-        given, family = value.get("givenName"), value.get("familyName")
-        if isinstance(given, str) and isinstance(family, str):
-            return [f"{given} {family}"]
-        return []
-    if isinstance(value, str):
-        return _split_authors(value)
-    return []
-
-
-def _dedupe(names: Iterable[str]) -> tuple[str, ...]:
-    seen: set[str] = set()
-    result: list[str] = []
-    for raw in names:
-        name = _clean_author(raw)
-        if name is None or name.casefold() in seen:
-            continue
-        seen.add(name.casefold())
-        result.append(name)
-    return tuple(result[:_MAX_AUTHORS])
-
-
-def extract_authors(page: Page) -> tuple[str, ...]:
-    """Authors from JSON-LD, ``citation_author``, author ``<meta>`` tags or ``rel=author``."""
-    for item in main_items(page):
-        found = _dedupe(_jsonld_people(item.get("author") or item.get("creator")))
-        if found:
-            return found
-    citation = page.meta.get("citation_author")
-    if citation:
-        return _dedupe(citation)
-    for key in (
-        "author",
-        "article:author",
-        "parsely-author",
-        "sailthru.author",
-        "dc.creator",
-        "dcterms.creator",
-        "byl",
-    ):
-        values = page.meta.get(key)
-        if values:
-            found = _dedupe(name for value in values for name in _split_authors(value))
-            if found:
-                return found
-    link = _element_text(
-        page, "//@rel[.='author']/parent::a|//@itemprop[.='author']/..//*[@itemprop='name']"
-    )
-    return _dedupe([link]) if link else ()
+    return cascade(page, site_name)
 
 
 # --- site name, description, language -------------------------------------
