@@ -58,6 +58,7 @@ FIELD: dict[str, str] = {
     "authors_person_over_org": "authors",
     "authors_normalise": "authors",
     "title_h1_agreement": "title",
+    "title_site_span": "title",
     "text_recall_when_short": "text",
     "date_url_month": "date",
     "date_newest_for_january_first": "date",

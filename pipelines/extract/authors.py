@@ -124,7 +124,7 @@ def clean_author(name: str) -> str | None:
         # "Jane Doe <jane@example.org>" keeps the name; a bare address is not one
         text = _EMAIL.sub("", text).strip(" <>()[],;")
     text = _BYLINE_PREFIX.sub("", text.strip())
-    if text[:1].isdigit():
+    if text[:1].isdigit() or _ROLE_TAIL.match(text):
         return None  # a date or time split off a byline
     text = _TRAILING_DATE.sub("", text)
     text = _BYLINE_TAIL.sub("", text)
@@ -255,7 +255,14 @@ _WRITTEN_BY = frozenset(
 
 def citation_source(page: Page) -> list[tuple[str, bool]]:
     """Highwire ``citation_author`` tags, one name each."""
-    return [(name, False) for name in page.meta.get("citation_author", ())]
+    found = []
+    for name in page.meta.get("citation_author", ()):
+        last, comma, first = name.partition(",")
+        # Highwire writes "Family, Given"; one tag per author
+        if comma and first.strip() and "," not in first and rules.on("authors_normalise"):
+            name = f"{first.strip()} {last.strip()}"
+        found.append((name, False))
+    return found
 
 
 def meta_source(page: Page) -> list[tuple[str, bool]]:
@@ -384,8 +391,8 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         if not prefer_people:
             return names
         flags = {clean_author(n) or n: org for n, org in found}
-        people = tuple(n for n in names if not _is_org(n, flags.get(n, False), orgs))
-        if people:
-            return people
+        if any(not _is_org(n, flags.get(n, False), orgs) for n in names):
+            # a source naming a person is taken whole ("Jane Doe, AFP")
+            return names
         fallback = fallback or names
     return fallback

@@ -19,11 +19,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 from htmldate import find_date
 
-from pipelines.extract import dateparser_locales
-from pipelines.extract.markup import Page
+from pipelines.extract import dateparser_locales, rules
+from pipelines.extract.markup import Page, squash
 from pipelines.extract.metadata import main_items
 
 dateparser_locales.install()
@@ -324,7 +325,7 @@ def reconcile_published(
     """
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched)
-    month = url_month(page.url)
+    month = url_month(page.url) if rules.on("date_url_month") else None
     outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
     if month is not None and outside and month[0] <= fetched:
         inside = htmldate_published(
@@ -339,13 +340,85 @@ def reconcile_published(
         # usually a "today" widget or a copyright line, not the article's date.
         return stated, source
     supported = _stated_days(page, fetched)
-    if guessed.month == 1 and guessed.day == 1 and guessed not in supported:
+    if (
+        rules.on("date_newest_for_january_first")
+        and guessed.month == 1
+        and guessed.day == 1
+        and guessed not in supported
+    ):
         newest = htmldate_published(document, page.url, fetched, original=False)
         if newest is not None and newest > guessed and (newest.month, newest.day) != (1, 1):
             return newest, "newest"
-    if stated is not None and source in {"json-ld", "meta"} and guessed not in supported:
+    if (
+        rules.on("date_stated_over_guess")
+        and stated is not None
+        and source in {"json-ld", "meta"}
+        and guessed not in supported
+    ):
         return stated, "stated"
     return guessed, "htmldate"
+
+
+# "Last updated: 5 March 2020", "Aktualisiert am 05.03.2020": the date that follows
+# such a label is when the page was changed, not when it was published.
+_UPDATED_LABEL = re.compile(
+    r"(?:last\s+)?(?:updated|modified|aktualisiert|mis\s+à\s+jour|actualizado|aggiornato)"
+    r"(?:\s+(?:on|am|le|el|il))?\s*[:\-]?\s*(.{6,40})",
+    re.IGNORECASE,
+)
+_UPDATED_TEXT = lxml.etree.XPath(
+    "//body//text()[contains(translate(., 'UPDATEMOIFKLSRJ', 'updatemoifklsrj'), 'updated')"
+    " or contains(translate(., 'AKTULISER', 'aktuliser'), 'aktualisiert')"
+    " or contains(translate(., 'MODIFE', 'modife'), 'modified')"
+    " or contains(., 'mis à jour') or contains(., 'Mis à jour')"
+    " or contains(translate(., 'ACTUALIZDO', 'actualizdo'), 'actualizado')]"
+)
+
+
+def updated_days(page: Page, fetched: date) -> list[date]:
+    """Dates the page's visible text introduces as an update ("Last updated: …")."""
+    if page.tree is None:
+        return []
+    try:
+        nodes = _UPDATED_TEXT(page.tree)[:10]
+    except Exception:  # defensive: lxml on odd trees
+        return []
+    days: list[date] = []
+    for node in nodes:
+        parent = node.getparent() if isinstance(node, lxml.etree._ElementUnicodeResult) else None
+        if parent is None or parent.tag in {"script", "style"}:
+            continue
+        text = squash(parent.text_content()[:200]) or ""
+        match = _UPDATED_LABEL.search(text)
+        if match is None:
+            continue
+        day = _plausible(parse_date(match[1]), fetched) or _plausible(
+            parse_date(_TRAILING_TIME.sub("", match[1]).strip()), fetched
+        )
+        if day is not None:
+            days.append(day)
+    return days
+
+
+def apply_last_updated(
+    page: Page, published: date | None, modified: date | None, fetched: date
+) -> tuple[date | None, date | None]:
+    """Move a "Last updated" date from ``published`` to ``modified``.
+
+    Kept as the publication date only when nothing else states one: the
+    structured statements and htmldate's search bounded before the update.
+    """
+    updates = updated_days(page, fetched)
+    if not updates:
+        return published, modified
+    if modified is None:
+        modified = max(updates)
+    if published is None or published not in updates:
+        return published, modified
+    stated, _ = structured_published(page, fetched)
+    if stated is not None and stated < published:
+        return stated, modified
+    return published, modified
 
 
 def extract_dates(
@@ -359,6 +432,8 @@ def extract_dates(
     fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
     published, _rule = reconcile_published(page, page.tree if reuse_tree else html, fetched)
     modified = structured_modified(page, fetched)
+    if rules.on("date_last_updated"):
+        published, modified = apply_last_updated(page, published, modified, fetched)
     if modified is not None and published is not None and modified < published:
         modified = None
     return published, modified

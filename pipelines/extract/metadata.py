@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.extract import rules
 from pipelines.extract.markup import Page, schema_types, squash, unescape
 
 _MAX_TITLE = 400
@@ -131,7 +132,7 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
     segments = parts[0::2]
     if len(segments) == 1:
         return title[:_MAX_TITLE]
-    if h1:
+    if h1 and not (rules.on("title_site_span") and _is_site_segment(h1, site_name, url)):
         # The headline repeated in <h1> tells which segments belong to it.
         target = _normal(h1)
         if target == _normal(title):
@@ -142,6 +143,17 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
                 if _normal(span) == target:
                     return span.strip()[:_MAX_TITLE]
     start, end = 0, len(segments)
+    if site_name and rules.on("title_site_span"):
+        # a site name that itself holds a separator ("AOC media - Analyse Opinion
+        # Critique") spans several segments at either end
+        site = _normal(site_name)
+        for n in range(len(segments) - 1, 1, -1):
+            if _normal("".join(parts[2 * (end - n) : 2 * end - 1])) == site:
+                end -= n
+                break
+            if _normal("".join(parts[0 : 2 * n - 1])) == site:
+                start += n
+                break
     while end - start > 1 and _is_site_segment(segments[end - 1], site_name, url):
         end -= 1
     while end - start > 1 and _is_site_segment(segments[start], site_name, url):
@@ -170,6 +182,10 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     page repeats in several places is what its reader sees.
     """
     h1 = _h1(page)
+    if rules.on("title_h1_agreement"):
+        visible = visible_headline(page, site_name, rules.threshold("title_h1_agreement"))
+        if visible is not None:
+            return visible
     sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
@@ -191,6 +207,69 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     support = [sum(_same_headline(k, other) for other in keys) - 1 for k in keys]
     best = max(range(len(candidates)), key=lambda i: (support[i], -i))
     return candidates[best]
+
+
+def _bigrams(value: str) -> set[str]:
+    # character pairs work for every script, spaced or not
+    text = re.sub(r"\W+", "", value).casefold()
+    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def agreement(headline: str, statement: str) -> float:
+    """Share of ``headline``'s character pairs that ``statement`` contains."""
+    mine = _bigrams(headline)
+    return len(mine & _bigrams(statement)) / len(mine) if mine else 0.0
+
+
+# An <h1> shorter than this share of the shortest metadata headline is not the headline.
+_MIN_HEADLINE_SHARE = 0.3
+
+
+def visible_headline(page: Page, site_name: str | None, minimum: float) -> str | None:
+    """The ``<h1>`` a reader sees, when the page's metadata states the same headline.
+
+    Publishers write search-engine variants into ``og:title`` and JSON-LD, but
+    the headline on the page is the one their article shows. Among the first
+    ``<h1>`` elements (those inside ``<article>``/``<main>`` first), the one
+    whose character pairs the metadata headlines contain best wins, when at
+    least ``minimum`` of them are there: an ``<h1>`` that shares nothing with
+    the metadata is a logo, a section name or a widget.
+    """
+    if page.tree is None:
+        return None
+    try:
+        nodes = page.tree.xpath("(//article//h1|//main//h1)[position() <= 3]")
+        nodes += [n for n in page.tree.xpath("//h1[position() <= 5]") if n not in nodes]
+    except Exception:  # defensive: lxml on odd trees
+        return None
+    statements = [
+        s
+        for s in (
+            page.first_meta("citation_title"),
+            jsonld_value(page, "headline"),
+            page.first_meta("og:title"),
+            page.first_meta("twitter:title"),
+            _html_title(page),
+        )
+        if s
+    ]
+    statements = [c for c in (clean_title(s, site_name, page.url, None) for s in statements) if c]
+    if not statements:
+        return None
+    shortest = min(len(_normal(s)) for s in statements)
+    best, best_score = None, 0.0
+    for node in nodes[:6]:
+        text = squash(node.text_content())
+        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, page.url):
+            continue
+        if site_name and _normal(text) in _normal(site_name):
+            continue
+        if len(_normal(text)) < _MIN_HEADLINE_SHARE * shortest:
+            continue  # a logo or section label the headline happens to contain
+        score = max(agreement(text, s) for s in statements)
+        if score > best_score:
+            best, best_score = text, score
+    return best if best is not None and best_score >= minimum else None
 
 
 def _same_headline(a: str, b: str) -> bool:

@@ -33,6 +33,8 @@ RULES: dict[str, bool] = {
     # --- titles ---
     # The visible <h1> wins over metadata headlines when it agrees with them.
     "title_h1_agreement": True,
+    # A site name holding a separator is cut from either end of a title as a whole.
+    "title_site_span": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
