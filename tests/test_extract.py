@@ -774,12 +774,7 @@ def test_recall_pass_is_skipped_only_when_it_cannot_change_the_text(
     assert passes == [True, False] and both == skipped
     passes.clear()
     text_module.html_main_text(html, "https://ledger.example/a", page_words=words * 10)
-    # most of the page is elsewhere: recall decides, and with the text under a tenth
-    # of the page's words the default-mode rescue (precision=None) reads it once more
-    assert passes == [True, False, None]
-    passes.clear()
-    text_module.html_main_text(html, "https://ledger.example/a", page_words=words * 4)
-    assert passes == [True, False]
+    assert passes == [True, False]  # most of the page is elsewhere: recall decides
 
 
 def test_htmldate_reads_free_text_dates_through_the_limited_dateparser() -> None:

@@ -318,18 +318,47 @@ def by_line_source(page: Page) -> list[tuple[str, bool]]:
     return []
 
 
+def _text_outside(element: Any, skipped: set[Any]) -> Iterator[str]:
+    """Text of ``element`` without the subtrees in ``skipped`` (their tails kept)."""
+    if element.text:
+        yield element.text
+    for child in element:
+        if child not in skipped and isinstance(child.tag, str):
+            yield from _text_outside(child, skipped)
+        if child.tail:
+            yield child.tail
+
+
 def byline_source(page: Page) -> list[tuple[str, bool]]:
-    """The visible byline as trafilatura's search finds it (class/rel/itemprop markers)."""
+    """The visible byline, found with trafilatura's byline XPath expressions.
+
+    trafilatura's own ``extract_author`` deep-copies the whole tree to delete
+    comment sections, dates and figures first; here the same expressions run on
+    the shared tree and a match inside such a section (or the text of one inside
+    a match) is skipped instead, which gives the same names without the copy.
+    """
     if page.tree is None:
         return []
-    from trafilatura.metadata import extract_author
+    from trafilatura.json_metadata import normalize_authors
+    from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
     try:
-        found = extract_author(page.tree)
-    except Exception as exc:  # trafilatura on pathological markup
+        skipped = {e for expression in AUTHOR_DISCARD_XPATHS for e in expression(page.tree)}
+        for expression in AUTHOR_XPATHS:
+            for element in expression(page.tree):
+                if element in skipped or any(a in skipped for a in element.iterancestors()):
+                    continue
+                content = " ".join(" ".join(_text_outside(element, skipped)).split())
+                if 2 < len(content) < _BYLINE_LIMIT:
+                    found = normalize_authors(None, content)
+                    return [(n, False) for n in found.split(";")] if found else []
+    except Exception as exc:  # trafilatura's expressions on pathological markup
         logger.debug("byline search failed: %s", exc)
-        return []
-    return [(n, False) for n in found.split(";")] if found else []
+    return []
+
+
+# trafilatura's length limit for a byline's text
+_BYLINE_LIMIT = 120
 
 
 # --- the cascade -------------------------------------------------------------------

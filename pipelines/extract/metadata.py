@@ -209,16 +209,23 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     return candidates[best]
 
 
-def _bigrams(value: str) -> set[str]:
-    # character pairs work for every script, spaced or not
+# A single "word" longer than this is unspaced script (Chinese, Japanese, Thai).
+_UNSPACED = 20
+
+
+def _units(value: str, pairs: bool) -> set[str]:
+    if not pairs:
+        return {w.casefold() for w in re.findall(r"\w+", value)}
     text = re.sub(r"\W+", "", value).casefold()
     return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
 
 
 def agreement(headline: str, statement: str) -> float:
-    """Share of ``headline``'s character pairs that ``statement`` contains."""
-    mine = _bigrams(headline)
-    return len(mine & _bigrams(statement)) / len(mine) if mine else 0.0
+    """Share of ``headline``'s words (character pairs in unspaced scripts) in ``statement``."""
+    words = re.findall(r"\w+", headline)
+    pairs = len(words) == 1 and len(words[0]) > _UNSPACED
+    mine = _units(headline, pairs)
+    return len(mine & _units(statement, pairs)) / len(mine) if mine else 0.0
 
 
 # An <h1> shorter than this share of the shortest metadata headline is not the headline.

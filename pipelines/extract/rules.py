@@ -20,14 +20,14 @@ RULES: dict[str, bool] = {
     # A JSON-LD author given as {"@id": …} is resolved through the page's @graph.
     "authors_jsonld_ref": True,
     # Yoast's twitter:label1 "Written by" / twitter:data1 pair names the author.
-    "authors_twitter_label": True,
+    "authors_twitter_label": False,
     # Visible byline (trafilatura's byline search) when the metadata names no person.
     "authors_byline": True,
     # A "By …" line right after the headline.
     "authors_by_line": True,
     # An organisation (site name, publisher, domain, Organization type) is an
     # author only when no source names a person.
-    "authors_person_over_org": True,
+    "authors_person_over_org": False,
     # Names cleaned of e-mail addresses, dates, role words, "(abc)" initials.
     "authors_normalise": True,
     # --- titles ---
@@ -51,7 +51,7 @@ RULES: dict[str, bool] = {
 
 THRESHOLDS: dict[str, float] = {
     # Share of the <h1>'s words that the metadata headline must contain.
-    "title_h1_agreement": 0.5,
+    "title_h1_agreement": 0.4,
     # Precise text below this share of the page's visible words triggers the recall pass.
     "text_recall_when_short": 0.1,
 }
