@@ -14,7 +14,9 @@ fold the score on its test pages with the rule is compared with the score
 without it; a rule with a threshold gets the value that scores best on the
 other four folds (its training folds), so the test fold never chooses. The
 table gives, per rule and corpus, the mean effect over folds (score with minus
-score without) of the field's metric, and the folds where it helped/hurt.
+score without) of the field's metric, the folds where it helped/hurt, and the
+dev score without and with it (a rule that is off by default is measured
+switched on).
 
 Metrics: authors F1, title exact, date exact accuracy, body F1 (and snippet
 F1, lead) — as ``bench/scoring.py`` computes them. Field extraction runs the
@@ -224,7 +226,8 @@ def evaluate_rule(
     if grid:
         candidates = {value: runner.run(field, {rule: value}) for value in grid}
     else:
-        candidates = {True: runner.run(field, {})}
+        # a rule that is off by default is measured switched on
+        candidates = {True: runner.run(field, {} if rules.RULES[rule] else {rule: True})}
     lines: list[str] = []
     for index, (label, _, _) in enumerate(METRICS[field]):
         for corpus, rows in corpora.items():
@@ -248,7 +251,8 @@ def evaluate_rule(
             mean = sum(effects) / len(effects)
             ups = sum(e > 1e-12 for e in effects)
             downs = sum(e < -1e-12 for e in effects)
-            dev_on = metric_value(field, index, rows, runner.run(field, {}))[0]
+            default = runner.run(field, {}) if grid else candidates[True]
+            dev_on = metric_value(field, index, rows, default)[0]
             dev_off = metric_value(field, index, rows, off)[0]
             picks = "" if not grid else " chosen=" + ",".join(f"{c:g}" for c in chosen)
             lines.append(

@@ -51,7 +51,7 @@ RULES: dict[str, bool] = {
 
 THRESHOLDS: dict[str, float] = {
     # Share of the <h1>'s words that the metadata headline must contain.
-    "title_h1_agreement": 0.4,
+    "title_h1_agreement": 0.3,
     # Precise text below this share of the page's visible words triggers the recall pass.
     "text_recall_when_short": 0.1,
 }
