@@ -343,9 +343,11 @@ def byline_source(page: Page) -> list[tuple[str, bool]]:
     from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
     try:
-        skipped = {e for expression in AUTHOR_DISCARD_XPATHS for e in expression(page.tree)}
+        skipped: set[Any] | None = None  # found only once a candidate needs it
         for expression in AUTHOR_XPATHS:
             for element in expression(page.tree):
+                if skipped is None:
+                    skipped = {e for x in AUTHOR_DISCARD_XPATHS for e in x(page.tree)}
                 if element in skipped or any(a in skipped for a in element.iterancestors()):
                     continue
                 content = " ".join(" ".join(_text_outside(element, skipped)).split())
