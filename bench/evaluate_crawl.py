@@ -11,9 +11,11 @@ headers). Pages that share a path and query are served by different ports
 path exactly. A sources list (JSONL, ``id`` = truth id) is crawled with
 ``scrapy crawl sources -s FULL_TEXT=true`` in a child process; its records are
 read back and scored with ``bench/scoring.py`` (``text`` for body F1,
-``published_date`` for date accuracy). The same pages go through plain
-trafilatura (``extract(html, url=..., include_comments=False)`` for the text,
-``bare_extraction``'s date, original URL) for comparison. The run also checks
+``published_date`` for date accuracy, ``title`` and ``authors`` as
+``corpus-meta/README.md`` scores them, snippets and lead), overall and per
+origin. The same pages go through plain trafilatura (``extract(html, url=...,
+output_format="json", with_metadata=True, include_comments=False)``, original
+URL) for comparison. The run also checks
 that every page produced exactly one record and that each ``preview`` is the
 start of its ``text``. The last line is machine-readable:
 ``body_f1=0.xxx date_acc=0.xxx n_body=N n_date=M``.
@@ -41,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.evaluate import table
 from bench.scoring import Prediction, Scores, load_truth, read_page, score
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -188,35 +191,16 @@ def check_records(
     return problems
 
 
-def _trafilatura_page(html: bytes, url: str, want_text: bool, want_date: bool) -> Prediction:
-    import trafilatura
-
-    text = date = None
-    if want_text:
-        text = trafilatura.extract(html, url=url, include_comments=False)
-    if want_date:
-        doc = trafilatura.bare_extraction(html, url=url, include_comments=False, with_metadata=True)
-        date = getattr(doc, "date", None) if doc is not None else None
-    return Prediction(text, date)
-
-
 def trafilatura_predictions(
     corpus: Path, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, Prediction], float]:
-    """Plain trafilatura on every page (original URL); and its CPU seconds."""
+    """Plain trafilatura with its metadata on every page (original URL); and its CPU seconds."""
+    from bench.evaluate import trafilatura_page
+
     start = time.process_time()
-    found: dict[str, Prediction] = {}
-    for row in rows:
-        want_text = row.get("body") is not None
-        want_date = row.get("published_date") is not None
-        if not (want_text or want_date):
-            continue
-        try:
-            found[row["id"]] = _trafilatura_page(
-                read_page(corpus, row), str(row["url"]), want_text, want_date
-            )
-        except Exception:  # a failure of the baseline counts as an empty prediction
-            found[row["id"]] = Prediction()
+    found = {
+        str(row["id"]): trafilatura_page(read_page(corpus, row), str(row["url"])) for row in rows
+    }
     return found, time.process_time() - start
 
 
@@ -303,13 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(log_tail))
     problems = [f"crawl exited with {code}"] if code else []
     problems += check_records(rows, records)
-    ours = score(
-        rows,
-        {
-            str(r.get("resource_id")): Prediction(r.get("text"), r.get("published_date"))
-            for r in records
-        },
-    )
+    mine = {
+        str(r.get("resource_id")): Prediction(
+            r.get("text"), r.get("published_date"), r.get("title"), r.get("authors") or []
+        )
+        for r in records
+    }
+    ours = score(rows, mine)
     n = len(rows)
     statuses: dict[str, int] = {}
     for record in records:
@@ -322,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in theirs.summary_lines():
             print("trafilatura " + line)
     print(side_by_side(ours, theirs, (1000 * cpu / max(n, 1), theirs_ms)))
+    columns: dict[str, Mapping[str, Prediction]] = {"ours (crawl)": mine}
+    if baseline is not None:
+        columns["trafilatura"] = predictions
+    for line in table(
+        rows, columns, {"ours (crawl)": 1000 * cpu / max(n, 1), "trafilatura": theirs_ms}
+    ):
+        print(line)
     for problem in problems[:20]:
         print("problem: " + problem)
     if len(problems) > 20:

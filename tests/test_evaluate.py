@@ -204,3 +204,74 @@ def test_evaluate_crawl_help(argv: list[str]) -> None:
         check=False,
     )
     assert proc.returncode == 0 and "CORPUS" in proc.stdout.upper()
+
+
+# --- metadata scoring (corpus-meta/README.md) and cross-validation folds -------------
+
+
+def test_title_scores_normalise_and_accept_alternatives() -> None:
+    from bench.scoring import title_scores
+
+    row = {"title": "Bridge plan \u2013 approved!", "title_alts": ["Bridge plan"]}
+    assert title_scores(row, "BRIDGE PLAN - approved") == (True, True)
+    assert title_scores(row, "bridge plan") == (True, True)
+    assert title_scores(row, "Bridge plans approved") == (False, True)
+    assert title_scores(row, None) == (False, False)
+
+
+def test_author_f1_splits_and_normalises_names() -> None:
+    from bench.scoring import author_f1, author_names
+
+    assert author_names(["By Jane Doe and John Roe", "jane@example.org"]) == {
+        "jane doe",
+        "john roe",
+    }
+    assert author_f1(["Jane Doe", "John Roe"], ["JANE DOE"]) == 2 / 3
+    assert author_f1(["Jane Doe"], []) == 0.0
+
+
+def test_snippets_lead_and_date_tolerance() -> None:
+    from bench.scoring import Scores
+
+    scores = Scores()
+    row = {
+        "id": "a",
+        "with": ["the  river", "three designs"],
+        "without": ["Contact us"],
+        "published_date": "2024-05-02",
+        "date_tolerance_days": 1,
+        "lead": "The council met on Tuesday",
+    }
+    text = "The council met on Tuesday near the river. Contact us"
+    scores.add(row, Prediction(text, "2024-05-03T01:00"))
+    assert scores.snippets == [1, 1, 1]
+    assert scores.snippet_scores == (0.5, 0.5, 0.5)
+    assert scores.lead_rate == 1.0
+    assert (scores.date_accuracy, scores.date_within_accuracy) == (0.0, 1.0)
+
+
+def test_folds_keep_each_site_whole() -> None:
+    from bench.crossval import assign_folds, site_of
+
+    rows = [
+        {"id": f"{host}{i}", "url": f"https://www.{host}.example/{i}", "origin": "x"}
+        for host in ("a", "b", "c", "d", "e", "f")
+        for i in range(1 + len(host) % 3)
+    ]
+    rows.append(
+        {"id": "p1", "url": "http://x.invalid/p", "origin": "x", "url_source": "placeholder"}
+    )
+    rows.append(
+        {"id": "p2", "url": "http://x.invalid/q", "origin": "x", "url_source": "placeholder"}
+    )
+    folds = assign_folds(rows, 5)
+    by_site: dict[str, set[int]] = {}
+    for row in rows:
+        by_site.setdefault(site_of(row), set()).add(folds[row["id"]])
+    assert all(len(f) == 1 for f in by_site.values())
+    assert site_of(rows[-1]) != site_of(rows[-2])  # placeholder hosts are not evidence
+    assert (
+        site_of({"id": "w", "url": "https://web.archive.org/web/2019/https://www.a.example/x"})
+        == "a.example"
+    )
+    assert len(set(folds.values())) == 5

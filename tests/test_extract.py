@@ -759,7 +759,9 @@ def test_recall_pass_is_skipped_only_when_it_cannot_change_the_text(
     passes: list[bool] = []
     real = text_module._trafilatura_text
 
-    def counting(html: str, url: str, *, precision: bool, thorough: bool = False) -> str | None:
+    def counting(
+        html: str, url: str, *, precision: bool | None, thorough: bool = False
+    ) -> str | None:
         passes.append(precision)
         return real(html, url, precision=precision, thorough=thorough)
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import lxml.html
 from htmldate import find_date
 
-from pipelines.extract import dateparser_locales
-from pipelines.extract.markup import Page
+from pipelines.extract import dateparser_locales, rules
+from pipelines.extract.markup import Page, squash
 from pipelines.extract.metadata import main_items
 
 dateparser_locales.install()
@@ -324,7 +324,7 @@ def reconcile_published(
     """
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched)
-    month = url_month(page.url)
+    month = url_month(page.url) if rules.on("date_url_month") else None
     outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
     if month is not None and outside and month[0] <= fetched:
         inside = htmldate_published(
@@ -339,13 +339,81 @@ def reconcile_published(
         # usually a "today" widget or a copyright line, not the article's date.
         return stated, source
     supported = _stated_days(page, fetched)
-    if guessed.month == 1 and guessed.day == 1 and guessed not in supported:
+    if (
+        rules.on("date_newest_for_january_first")
+        and guessed.month == 1
+        and guessed.day == 1
+        and guessed not in supported
+    ):
         newest = htmldate_published(document, page.url, fetched, original=False)
         if newest is not None and newest > guessed and (newest.month, newest.day) != (1, 1):
             return newest, "newest"
-    if stated is not None and source in {"json-ld", "meta"} and guessed not in supported:
+    if (
+        rules.on("date_stated_over_guess")
+        and stated is not None
+        and source in {"json-ld", "meta"}
+        and guessed not in supported
+    ):
         return stated, "stated"
     return guessed, "htmldate"
+
+
+# "Last updated: 5 March 2020", "Aktualisiert am 05.03.2020": the date that follows
+# such a label is when the page was changed, not when it was published. The
+# labels are found with str.find on the lowercased markup (a regular expression
+# tried at every position of a large page cost tens of milliseconds); tags
+# between the label and the date are skipped; "dateModified" and other
+# identifiers do not count.
+_UPDATED_LABELS = ("updated", "modified", "aktualisiert", "mis à jour", "actualizado", "aggiornato")
+_UPDATED_TAIL = re.compile(
+    r"(?:\s+(?:on|am|le|el|il))?\s*[:\-]?\s*(?:<[^>]{0,200}>\s*){0,3}([^<>]{6,40})",
+    re.IGNORECASE,
+)
+_MAX_UPDATE_LABELS = 10
+
+
+def updated_days(html: str, fetched: date) -> list[date]:
+    """Dates the page introduces as an update ("Last updated: …")."""
+    lowered = html.lower()
+    days: list[date] = []
+    for label in _UPDATED_LABELS:
+        start, seen = lowered.find(label), 0
+        while start != -1 and seen < _MAX_UPDATE_LABELS:
+            seen += 1
+            before = lowered[start - 1] if start else " "
+            match = None
+            if not (before.isalnum() or before in "_\"'"):
+                match = _UPDATED_TAIL.match(html, start + len(label))
+            if match is not None:
+                value = squash(match[1]) or ""
+                day = _plausible(parse_date(value), fetched) or _plausible(
+                    parse_date(_TRAILING_TIME.sub("", value).strip()), fetched
+                )
+                if day is not None:
+                    days.append(day)
+            start = lowered.find(label, start + len(label))
+    return days
+
+
+def apply_last_updated(
+    page: Page, html: str, published: date | None, modified: date | None, fetched: date
+) -> tuple[date | None, date | None]:
+    """Move a "Last updated" date from ``published`` to ``modified``.
+
+    Kept as the publication date only when nothing else states one: the
+    structured statements and htmldate's search bounded before the update.
+    """
+    updates = updated_days(html, fetched)
+    if not updates:
+        return published, modified
+    if modified is None:
+        modified = max(updates)
+    if published is None or published not in updates:
+        return published, modified
+    stated, _ = structured_published(page, fetched)
+    if stated is not None and stated < published:
+        return stated, modified
+    return published, modified
 
 
 def extract_dates(
@@ -359,6 +427,8 @@ def extract_dates(
     fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
     published, _rule = reconcile_published(page, page.tree if reuse_tree else html, fetched)
     modified = structured_modified(page, fetched)
+    if rules.on("date_last_updated"):
+        published, modified = apply_last_updated(page, html, published, modified, fetched)
     if modified is not None and published is not None and modified < published:
         modified = None
     return published, modified

@@ -66,7 +66,7 @@ def extract_html(
         title=title,
         published_date=published.isoformat() if published else None,
         modified_date=modified.isoformat() if modified else None,
-        authors=extract_authors(page),
+        authors=extract_authors(page, site_name),
         site_name=site_name,
         language=extract_language(page),
         description=extract_description(page),

@@ -7,6 +7,7 @@ into one :class:`Page`, so each field extractor is a small pure function of it.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from typing import Any
 import lxml.etree
 import lxml.html
 from extruct.jsonld import JsonLdExtractor
+
+from pipelines.extract import rules
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ _JSONLD_SCRIPTS = lxml.etree.XPath(
     "='application/ld+json']"
 )
 _MAX_JSONLD_OBJECTS = 200  # some sites embed whole catalogues
+# CMSs wrap JSON-LD in a CDATA section or an HTML comment (sometimes behind
+# "//" so that old browsers skip it); the JSON parser refuses both wrappers.
+_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*;?\s*$")
 
 
 def squash(value: str | None) -> str | None:
@@ -84,12 +90,27 @@ def _flatten(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield from _flatten(nested, depth + 1)
 
 
+def unwrap_jsonld(text: str) -> str:
+    """A JSON-LD script's text without a CDATA or HTML-comment wrapper."""
+    return _WRAPPER.sub("", text)
+
+
+def _parse_jsonld(script: lxml.html.HtmlElement) -> Any:
+    text = script.text or ""
+    if rules.on("jsonld_unwrap") and ("<!" in text or "]]>" in text or "-->" in text):
+        try:
+            return json.loads(unwrap_jsonld(text), strict=False)
+        except ValueError:
+            pass  # extruct's more lenient reading below
+    return _JSONLD.extract_items(script)
+
+
 def _jsonld_objects(tree: lxml.html.HtmlElement) -> tuple[dict[str, Any], ...]:
     found: list[dict[str, Any]] = []
     for script in _JSONLD_SCRIPTS(tree):
         try:
             # One script at a time: a single malformed block must not hide the others.
-            items = _JSONLD.extract_items(script)
+            items = _parse_jsonld(script)
         except Exception as exc:  # extruct re-raises the JSON parser's errors
             logger.debug("skipping malformed JSON-LD: %s", exc)
             continue
@@ -101,8 +122,13 @@ def _jsonld_objects(tree: lxml.html.HtmlElement) -> tuple[dict[str, Any], ...]:
 
 def _meta_index(tree: lxml.html.HtmlElement) -> dict[str, tuple[str, ...]]:
     index: dict[str, list[str]] = {}
+    # Some pages (and archived copies) put the value in a ``value`` attribute.
+    with_value = rules.on("meta_value_attribute")
     for meta in tree.iter("meta"):
-        content = unescape(meta.get("content"))
+        raw = meta.get("content")
+        if raw is None and with_value:
+            raw = meta.get("value")
+        content = unescape(raw)
         if content is None:
             continue
         for attr in ("property", "name", "itemprop", "http-equiv"):

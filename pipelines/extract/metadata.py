@@ -8,21 +8,18 @@ the document itself (``<title>``, ``<h1>``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.extract import rules
 from pipelines.extract.markup import Page, schema_types, squash, unescape
 
 _MAX_TITLE = 400
-_MAX_AUTHOR = 100
-_MAX_AUTHORS = 30
 
 # Separators sites put between a headline and their own name.
 _TITLE_SEPARATOR = re.compile(r"(\s+[|\-\u2013\u2014\u00b7\u2022\u00bb/:]{1,2}\s+)")
 _TRUNCATED = re.compile(r"(\.\.\.|\u2026)$")
-_BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -135,7 +132,7 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
     segments = parts[0::2]
     if len(segments) == 1:
         return title[:_MAX_TITLE]
-    if h1:
+    if h1 and not (rules.on("title_site_span") and _is_site_segment(h1, site_name, url)):
         # The headline repeated in <h1> tells which segments belong to it.
         target = _normal(h1)
         if target == _normal(title):
@@ -146,6 +143,17 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
                 if _normal(span) == target:
                     return span.strip()[:_MAX_TITLE]
     start, end = 0, len(segments)
+    if site_name and rules.on("title_site_span"):
+        # a site name that itself holds a separator ("AOC media - Analyse Opinion
+        # Critique") spans several segments at either end
+        site = _normal(site_name)
+        for n in range(len(segments) - 1, 1, -1):
+            if _normal("".join(parts[2 * (end - n) : 2 * end - 1])) == site:
+                end -= n
+                break
+            if _normal("".join(parts[0 : 2 * n - 1])) == site:
+                start += n
+                break
     while end - start > 1 and _is_site_segment(segments[end - 1], site_name, url):
         end -= 1
     while end - start > 1 and _is_site_segment(segments[start], site_name, url):
@@ -174,6 +182,10 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     page repeats in several places is what its reader sees.
     """
     h1 = _h1(page)
+    if rules.on("title_h1_agreement"):
+        visible = visible_headline(page, site_name, rules.threshold("title_h1_agreement"))
+        if visible is not None:
+            return visible
     sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
@@ -197,6 +209,76 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     return candidates[best]
 
 
+# A single "word" longer than this is unspaced script (Chinese, Japanese, Thai).
+_UNSPACED = 20
+
+
+def _units(value: str, pairs: bool) -> set[str]:
+    if not pairs:
+        return {w.casefold() for w in re.findall(r"\w+", value)}
+    text = re.sub(r"\W+", "", value).casefold()
+    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def agreement(headline: str, statement: str) -> float:
+    """Share of ``headline``'s words (character pairs in unspaced scripts) in ``statement``."""
+    words = re.findall(r"\w+", headline)
+    pairs = len(words) == 1 and len(words[0]) > _UNSPACED
+    mine = _units(headline, pairs)
+    return len(mine & _units(statement, pairs)) / len(mine) if mine else 0.0
+
+
+# An <h1> shorter than this share of the shortest metadata headline is not the headline.
+_MIN_HEADLINE_SHARE = 0.3
+
+
+def visible_headline(page: Page, site_name: str | None, minimum: float) -> str | None:
+    """The ``<h1>`` a reader sees, when the page's metadata states the same headline.
+
+    Publishers write search-engine variants into ``og:title`` and JSON-LD, but
+    the headline on the page is the one their article shows. Among the first
+    ``<h1>`` elements (those inside ``<article>``/``<main>`` first), the one
+    whose character pairs the metadata headlines contain best wins, when at
+    least ``minimum`` of them are there: an ``<h1>`` that shares nothing with
+    the metadata is a logo, a section name or a widget.
+    """
+    if page.tree is None:
+        return None
+    try:
+        nodes = page.tree.xpath("(//article//h1|//main//h1)[position() <= 3]")
+        nodes += [n for n in page.tree.xpath("//h1[position() <= 5]") if n not in nodes]
+    except Exception:  # defensive: lxml on odd trees
+        return None
+    statements = [
+        s
+        for s in (
+            page.first_meta("citation_title"),
+            jsonld_value(page, "headline"),
+            page.first_meta("og:title"),
+            page.first_meta("twitter:title"),
+            _html_title(page),
+        )
+        if s
+    ]
+    statements = [c for c in (clean_title(s, site_name, page.url, None) for s in statements) if c]
+    if not statements:
+        return None
+    shortest = min(len(_normal(s)) for s in statements)
+    best, best_score = None, 0.0
+    for node in nodes[:6]:
+        text = squash(node.text_content())
+        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, page.url):
+            continue
+        if site_name and _normal(text) in _normal(site_name):
+            continue
+        if len(_normal(text)) < _MIN_HEADLINE_SHARE * shortest:
+            continue  # a logo or section label the headline happens to contain
+        score = max(agreement(text, s) for s in statements)
+        if score > best_score:
+            best, best_score = text, score
+    return best if best is not None and best_score >= minimum else None
+
+
 def _same_headline(a: str, b: str) -> bool:
     """Whether two normalised titles state one headline (one may extend the other)."""
     if a == b:
@@ -212,87 +294,15 @@ def _untruncated(value: str | None) -> str | None:
 
 
 # --- authors -------------------------------------------------------------
+#
+# The cascade lives in pipelines.extract.authors; this name is kept for callers.
 
 
-def _clean_author(name: str) -> str | None:
-    cleaned = squash(_BYLINE_PREFIX.sub("", unescape(name) or ""))
-    if not cleaned or len(cleaned) > _MAX_AUTHOR:
-        return None
-    if cleaned.startswith(("http://", "https://", "www.", "@")) or "/" in cleaned:
-        return None  # profile links and handles, not names
-    if not any(ch.isalpha() for ch in cleaned):
-        return None
-    return cleaned
+def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]:
+    """Authors of the page (see :mod:`pipelines.extract.authors`)."""
+    from pipelines.extract.authors import extract_authors as cascade
 
-
-def _split_authors(value: str) -> list[str]:
-    parts = _AUTHOR_SPLIT.split(value)
-    result: list[str] = []
-    for part in parts:
-        pieces = [p.strip() for p in part.split(",")]
-        # "Smith, John" is one name; "John Smith, Jane Doe" is two.
-        if len(pieces) > 1 and all(" " in p for p in pieces if p):
-            result.extend(pieces)
-        else:
-            result.append(part)
-    return result
-
-
-def _jsonld_people(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [name for entry in value for name in _jsonld_people(entry)]
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, str):
-            return [name]
-        given, family = value.get("givenName"), value.get("familyName")
-        if isinstance(given, str) and isinstance(family, str):
-            return [f"{given} {family}"]
-        return []
-    if isinstance(value, str):
-        return _split_authors(value)
-    return []
-
-
-def _dedupe(names: Iterable[str]) -> tuple[str, ...]:
-    seen: set[str] = set()
-    result: list[str] = []
-    for raw in names:
-        name = _clean_author(raw)
-        if name is None or name.casefold() in seen:
-            continue
-        seen.add(name.casefold())
-        result.append(name)
-    return tuple(result[:_MAX_AUTHORS])
-
-
-def extract_authors(page: Page) -> tuple[str, ...]:
-    """Authors from JSON-LD, ``citation_author``, author ``<meta>`` tags or ``rel=author``."""
-    for item in main_items(page):
-        found = _dedupe(_jsonld_people(item.get("author") or item.get("creator")))
-        if found:
-            return found
-    citation = page.meta.get("citation_author")
-    if citation:
-        return _dedupe(citation)
-    for key in (
-        "author",
-        "article:author",
-        "parsely-author",
-        "sailthru.author",
-        "dc.creator",
-        "dcterms.creator",
-        "byl",
-    ):
-        values = page.meta.get(key)
-        if values:
-            found = _dedupe(name for value in values for name in _split_authors(value))
-            if found:
-                return found
-    link = _element_text(
-        page, "//@rel[.='author']/parent::a|//@itemprop[.='author']/..//*[@itemprop='name']"
-    )
-    return _dedupe([link]) if link else ()
+    return cascade(page, site_name)
 
 
 # --- site name, description, language -------------------------------------

@@ -1,0 +1,429 @@
+"""Authors of an HTML page: a cascade of sources, persons before organisations.
+
+Sources, most specific first: JSON-LD ``author``/``creator`` of the page's
+main object (``@graph`` references resolved), Highwire ``citation_author``,
+author ``<meta>`` tags (``article:author`` only when it is a name, not a
+profile URL), Yoast's "Written by" Twitter label, a "By …" line after the
+headline, then the visible byline as trafilatura finds it. The first source
+that names a person wins; a source that only names the publication (its site
+name, publisher, domain or a JSON-LD ``Organization``) is kept as a fallback
+(``authors_person_over_org``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipelines.extract import rules
+from pipelines.extract.markup import Page, schema_types, squash, unescape
+
+logger = logging.getLogger(__name__)
+
+MAX_AUTHOR = 100
+MAX_AUTHORS = 30
+
+_BYLINE_PREFIX = re.compile(
+    r"^(?:(?:written|posted|published|text|words|reported|geschrieben|verfasst)\s+)?"
+    r"(?:by|von|par|por|di|door|av|af|from)\b[\s:]*"
+    r"|^(?:text|autor(?:in)?|author|auteur|redaktion)\s*:\s*",
+    re.IGNORECASE,
+)
+_AUTHOR_SPLIT = re.compile(
+    r"\s*(?:;|\||&|\u00b7|\s/\s|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.IGNORECASE
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_INITIALS = re.compile(r"\s*\([^)]{0,12}\)\s*$")
+# A date or time glued to a byline: "Jane Doe 21. April 2020", "ZDNet Staff 2019年04月28日".
+_TRAILING_DATE = re.compile(
+    r"\s*(?:\b(?:am|on|le|el|il|den|op)\s+)?(?:\d{1,4}[./\-\u5e74]\s*\d|\d{1,2}\.?\s+\w+\s+\d{4}|"
+    r"(?:updated|aktualisiert|published|veröffentlicht)\b).*$",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "jan(?:uary|uar)?|feb(?:ruary|ruar)?|m(?:ar(?:ch)?|ärz)|apr(?:il)?|ma[iy]|june?|juni|"
+    "july?|juli|aug(?:ust)?|sep(?:t(?:ember)?)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?"
+)
+# What follows a name in a visible byline: a date, a role, a place, a widget's label.
+_BYLINE_TAIL = re.compile(
+    r"(?:\s+|(?-i:(?<=[a-z])(?=[A-Z])))(?:(?:" + _MONTHS + r")\.?\s+\d"
+    r"|(?:senior|chief|deputy|managing|executive|contributing|associate|special|staff|games|"
+    r"politics|political|business|sports?|tech(?:nology)?|news|science|health|foreign)\s+"
+    r"(?:\w+\s+)?(?:writer|reporter|correspondent|editor|technologist|journalist)"
+    r"|(?:staff\s+)?(?:writer|reporter|correspondent|editor)\b"
+    r"|edited\s+by\b|view\s+author\b|link\s+copied\b|get\s+author\b|see\s+full\s+bio\b"
+    r"|(?:in|at|for|on|via|with|am|um)\s+\S"
+    r").*$",
+    re.IGNORECASE,
+)
+# "Jane Doe May" (a month glued on); not "Mike March", a two-word name.
+_MONTH_END = re.compile(r"^(\S+(?:\s+\S+)+)\s+(?:" + _MONTHS + r")\.?$", re.IGNORECASE)
+_WITH_CO_AUTHORS = re.compile(r"\(\s*(?:avec|with|mit|con|met)\s+([^)]*)\)", re.IGNORECASE)
+_MAX_NAME_WORDS = 6
+_ROLE_WORDS = frozenset(
+    {
+        "staff",
+        "staff writer",
+        "staff reporter",
+        "reporter",
+        "correspondent",
+        "editor",
+        "contributor",
+        "columnist",
+        "writer",
+        "photographer",
+        "author",
+        "autor",
+        "redakteur",
+        "redakteurin",
+        "journalist",
+        "journalistin",
+        "see full bio",
+        "full bio",
+        "contact",
+        "follow",
+        "more",
+        "username",
+        "posted",
+        "admin",
+        "xxx",
+        "unknown",
+        "anonymous",
+    }
+)
+_ROLE_TAIL = re.compile(
+    r"^(?:senior|chief|deputy|managing|executive|contributing|associate|special|political|"
+    r"business|sports?|tech(?:nology)?|staff|news|science|health|foreign|freelance)\b.*"
+    r"\b(?:writer|reporter|correspondent|editor|technologist|journalist|analyst|columnist)\b",
+    re.IGNORECASE,
+)
+_ORG_TYPES = ("Organization", "NewsMediaOrganization", "Corporation", "WebSite", "WebPage")
+
+
+def _raw_clean(name: str) -> str | None:
+    """The minimal cleaning every name gets: prefix, length, URLs and handles."""
+    cleaned = squash(_BYLINE_PREFIX.sub("", unescape(name) or ""))
+    if not cleaned or len(cleaned) > MAX_AUTHOR:
+        return None
+    if cleaned.startswith(("http://", "https://", "www.", "@")) or "/" in cleaned:
+        return None  # profile links and handles, not names
+    if not any(ch.isalpha() for ch in cleaned):
+        return None
+    return cleaned
+
+
+def clean_author(name: str) -> str | None:
+    """A single author name as a reader would write it; ``None`` when it is not one."""
+    if not rules.on("authors_normalise"):
+        return _raw_clean(name)
+    text = unescape(name) or ""
+    if "@" in text:
+        # "Jane Doe <jane@example.org>" keeps the name; a bare address is not one
+        text = _EMAIL.sub("", text).strip(" <>()[],;")
+    text = _BYLINE_PREFIX.sub("", text.strip())
+    if text[:1].isdigit() or _ROLE_TAIL.match(text):
+        return None  # a date or time split off a byline
+    text = _TRAILING_DATE.sub("", text)
+    text = _BYLINE_TAIL.sub("", text)
+    text = _MONTH_END.sub(r"\1", text.strip())
+    text = _INITIALS.sub("", text).strip(" ,;:|-\u2013\u2014")
+    cleaned = _raw_clean(text)
+    if cleaned is None or len(cleaned.split()) > _MAX_NAME_WORDS:
+        return None
+    words = cleaned.split()
+    if len(words) % 2 == 0 and words[: len(words) // 2] == words[len(words) // 2 :]:
+        cleaned = " ".join(words[: len(words) // 2])  # "Confreaks Confreaks"
+    lowered = cleaned.casefold()
+    if lowered in _ROLE_WORDS or _ROLE_TAIL.match(cleaned):
+        return None
+    return cleaned
+
+
+def split_authors(value: str) -> list[str]:
+    """Split a byline naming several people ("A and B", "A; B", "A, B")."""
+    normalise = rules.on("authors_normalise")
+    if normalise:
+        value = _WITH_CO_AUTHORS.sub(r"; \1", value)
+    parts = _AUTHOR_SPLIT.split(value)
+    result: list[str] = []
+    for part in parts:
+        pieces = [p.strip() for p in part.split(",")]
+        if normalise and len(pieces) == 2 and all(p and " " not in p for p in pieces):
+            result.append(f"{pieces[1]} {pieces[0]}")  # "Gillman, Steve"
+        # "Smith, John" is one name; "John Smith, Jane Doe" is two.
+        elif len(pieces) > 1 and all(" " in p for p in pieces if p):
+            result.extend(pieces)
+        elif len(pieces) > 1 and normalise and _ROLE_TAIL.match(pieces[-1]):
+            result.append(pieces[0])  # "Jane Doe, Senior Staff Writer"
+        else:
+            result.append(part)
+    return result
+
+
+def dedupe(names: Iterable[str]) -> tuple[str, ...]:
+    """Cleaned names, first occurrence kept, case-insensitively unique."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in names:
+        name = clean_author(raw)
+        if name is None or name.casefold() in seen:
+            continue
+        seen.add(name.casefold())
+        result.append(name)
+    return tuple(result[:MAX_AUTHORS])
+
+
+# --- JSON-LD ---------------------------------------------------------------------
+
+
+def _graph_index(page: Page) -> dict[str, dict[str, Any]]:
+    return {item["@id"]: item for item in page.jsonld if isinstance(item.get("@id"), str)}
+
+
+def _jsonld_people(
+    value: Any, index: dict[str, dict[str, Any]], depth: int = 0
+) -> Iterator[tuple[str, bool]]:
+    """(name, is_organisation) pairs of a JSON-LD ``author`` value."""
+    if depth > 3:
+        return
+    if isinstance(value, list):
+        for entry in value:
+            yield from _jsonld_people(entry, index, depth + 1)
+    elif isinstance(value, dict):
+        ref = value.get("@id")
+        if (
+            "name" not in value
+            and isinstance(ref, str)
+            and ref in index
+            and rules.on("authors_jsonld_ref")
+        ):
+            value = index[ref]
+        org = any(t in _ORG_TYPES for t in schema_types(value))
+        name = value.get("name")
+        if isinstance(name, list):
+            name = next((n for n in name if isinstance(n, str)), None)
+        if isinstance(name, dict):
+            name = name.get("@value")
+        if isinstance(name, str):
+            for part in split_authors(name):
+                yield part, org
+            return
+        given, family = value.get("givenName"), value.get("familyName")
+        if isinstance(given, str) and isinstance(family, str):
+            yield f"{given} {family}", org
+    elif isinstance(value, str):
+        for part in split_authors(value):
+            yield part, False
+
+
+def _main_items(page: Page) -> list[dict[str, Any]]:
+    from pipelines.extract.metadata import main_items
+
+    return main_items(page)
+
+
+def jsonld_source(page: Page) -> list[tuple[str, bool]]:
+    """Authors the page's main JSON-LD object states."""
+    index = _graph_index(page) if rules.on("authors_jsonld_ref") else {}
+    for item in _main_items(page):
+        found = list(_jsonld_people(item.get("author") or item.get("creator"), index))
+        if found:
+            return found
+    return []
+
+
+# --- meta tags -------------------------------------------------------------------
+
+_META_KEYS = (
+    "author",
+    "article:author",
+    "og:article:author",
+    "parsely-author",
+    "sailthru.author",
+    "dc.creator",
+    "dcterms.creator",
+    "byl",
+    "cxenseparse:author",
+)
+_WRITTEN_BY = frozenset(
+    {"written by", "verfasst von", "geschrieben von", "écrit par", "escrito por", "scritto da"}
+)
+
+
+def citation_source(page: Page) -> list[tuple[str, bool]]:
+    """Highwire ``citation_author`` tags, one name each."""
+    found = []
+    for name in page.meta.get("citation_author", ()):
+        last, comma, first = name.partition(",")
+        # Highwire writes "Family, Given"; one tag per author
+        if comma and first.strip() and "," not in first and rules.on("authors_normalise"):
+            name = f"{first.strip()} {last.strip()}"
+        found.append((name, False))
+    return found
+
+
+def meta_source(page: Page) -> list[tuple[str, bool]]:
+    """The first author ``<meta>`` tag that names someone."""
+    for key in _META_KEYS:
+        values = page.meta.get(key)
+        if values:
+            found = [(n, False) for v in values for n in split_authors(v) if clean_author(n)]
+            if found:
+                return found
+    return []
+
+
+def twitter_label_source(page: Page) -> list[tuple[str, bool]]:
+    """Yoast's ``twitter:label1`` "Written by" with the name in ``twitter:data1``."""
+    for i in ("1", "2"):
+        label = page.first_meta(f"twitter:label{i}")
+        data = page.first_meta(f"twitter:data{i}")
+        if label and data and label.casefold() in _WRITTEN_BY:
+            return [(n, False) for n in split_authors(data)]
+    return []
+
+
+# --- visible bylines ---------------------------------------------------------------
+
+_BY_LINE = re.compile(r"^(?:written\s+)?(?:by|von|par|por|door)\s+(.{3,80})$", re.IGNORECASE)
+
+
+def by_line_source(page: Page) -> list[tuple[str, bool]]:
+    """A short "By Jane Doe" line among the first text lines after the ``<h1>``."""
+    if page.tree is None:
+        return []
+    try:
+        headings = page.tree.xpath("//h1")
+    except Exception:  # defensive: lxml on odd trees
+        return []
+    if not headings:
+        return []
+    seen = 0
+    for element in headings[0].itersiblings():
+        for node in element.iter():
+            if not isinstance(node.tag, str) or node.tag in {"script", "style"}:
+                continue
+            text = squash(node.text_content())
+            if not text:
+                continue
+            seen += 1
+            match = _BY_LINE.match(text)
+            if match:
+                return [(n, False) for n in split_authors(match[1])]
+            if seen > 12:
+                return []
+    return []
+
+
+def _text_outside(element: Any, skipped: set[Any]) -> Iterator[str]:
+    """Text of ``element`` without the subtrees in ``skipped`` (their tails kept)."""
+    if element.text:
+        yield element.text
+    for child in element:
+        if child not in skipped and isinstance(child.tag, str):
+            yield from _text_outside(child, skipped)
+        if child.tail:
+            yield child.tail
+
+
+def byline_source(page: Page) -> list[tuple[str, bool]]:
+    """The visible byline, found with trafilatura's byline XPath expressions.
+
+    trafilatura's own ``extract_author`` deep-copies the whole tree to delete
+    comment sections, dates and figures first; here the same expressions run on
+    the shared tree and a match inside such a section (or the text of one inside
+    a match) is skipped instead, which gives the same names without the copy.
+    """
+    if page.tree is None:
+        return []
+    from trafilatura.json_metadata import normalize_authors
+    from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+
+    try:
+        skipped: set[Any] | None = None  # found only once a candidate needs it
+        for expression in AUTHOR_XPATHS:
+            for element in expression(page.tree):
+                if skipped is None:
+                    skipped = {e for x in AUTHOR_DISCARD_XPATHS for e in x(page.tree)}
+                if element in skipped or any(a in skipped for a in element.iterancestors()):
+                    continue
+                content = " ".join(" ".join(_text_outside(element, skipped)).split())
+                if 2 < len(content) < _BYLINE_LIMIT:
+                    found = normalize_authors(None, content)
+                    return [(n, False) for n in found.split(";")] if found else []
+    except Exception as exc:  # trafilatura's expressions on pathological markup
+        logger.debug("byline search failed: %s", exc)
+    return []
+
+
+# trafilatura's length limit for a byline's text
+_BYLINE_LIMIT = 120
+
+
+# --- the cascade -------------------------------------------------------------------
+
+
+def _normal(value: str) -> str:
+    return re.sub(r"\W+", "", value).casefold()
+
+
+def _org_names(page: Page, site_name: str | None) -> set[str]:
+    names = {_normal(site_name)} if site_name else set()
+    host = (urlsplit(page.url).hostname or "").removeprefix("www.")
+    if host:
+        labels = host.split(".")
+        names.add(_normal(host))
+        names.add(_normal(labels[-2] if len(labels) >= 2 else labels[0]))
+    for item in page.jsonld:
+        publisher = item.get("publisher")
+        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+            names.add(_normal(publisher["name"]))
+        if any(t in _ORG_TYPES for t in schema_types(item)) and isinstance(item.get("name"), str):
+            names.add(_normal(item["name"]))
+    for key in ("og:site_name", "application-name", "twitter:site", "dc.publisher"):
+        for value in page.meta.get(key, ()):
+            names.add(_normal(value))
+    names.discard("")
+    return names
+
+
+def _is_org(name: str, flagged: bool, orgs: set[str]) -> bool:
+    if flagged:
+        return True
+    norm = _normal(name)
+    return norm in orgs or any(norm.startswith(o) and len(o) >= 4 for o in orgs)
+
+
+def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]:
+    """The page's authors: the first source naming a person, else an organisation."""
+    sources: list[tuple[str, Callable[[Page], list[tuple[str, bool]]]]] = [
+        ("jsonld", jsonld_source),
+        ("citation", citation_source),
+        ("meta", meta_source),
+        ("authors_twitter_label", twitter_label_source),
+        ("authors_by_line", by_line_source),
+        ("authors_byline", byline_source),
+    ]
+    prefer_people = rules.on("authors_person_over_org")
+    orgs = _org_names(page, site_name) if prefer_people else set()
+    fallback: tuple[str, ...] = ()
+    for name, source in sources:
+        if name in rules.RULES and not rules.on(name):
+            continue
+        found = source(page)
+        if not found:
+            continue
+        names = dedupe(n for n, _ in found)
+        if not names:
+            continue
+        if not prefer_people:
+            return names
+        flags = {clean_author(n) or n: org for n, org in found}
+        if any(not _is_org(n, flags.get(n, False), orgs) for n in names):
+            # a source naming a person is taken whole ("Jane Doe, AFP")
+            return names
+        fallback = fallback or names
+    return fallback
