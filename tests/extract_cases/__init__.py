@@ -2,7 +2,9 @@
 
 Each folder ``tests/extract_cases/<name>/`` holds:
 
-- ``page.<ext>``: the response body, byte for byte;
+- ``page.<ext>``: the response body, byte for byte, unless ``meta.json`` names
+  a page the suite already has (``"page": "site/blog-post.html"``, relative to
+  ``tests/``), so that no test page is kept twice;
 - ``meta.json``: ``{"url": ..., "headers": {...}, "fetched_at": "...Z"}``, the
   final URL, the response headers (lowercase names) and the frozen fetch time
   that bounds every date;
@@ -34,7 +36,15 @@ def case_names() -> list[str]:
 
 
 def page_of(folder: Path) -> Path:
-    """The one ``page.*`` file of a case folder."""
+    """The case's page: ``meta.json``'s ``page`` (a test page the suite already has, named
+    relative to ``tests/``), else the folder's one ``page.*`` file."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    if "page" in meta:
+        tests = Path(__file__).resolve().parent.parent
+        page = (tests / str(meta["page"])).resolve()
+        if not page.is_relative_to(tests) or not page.is_file():
+            raise ValueError(f"{folder}: page {meta['page']!r} is not a file under tests/")
+        return page
     pages = sorted(folder.glob("page.*"))
     if len(pages) != 1:
         raise ValueError(f"{folder} must hold exactly one page.* file, not {len(pages)}")
