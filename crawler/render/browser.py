@@ -84,19 +84,8 @@ def browser_tree_memory(proxy_port: int) -> int:
         import psutil
     except ImportError:  # psutil comes with the render extra
         return 0
-    flag = f"--proxy-server=http://127.0.0.1:{proxy_port}"
     total = 0
-    try:
-        descendants = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return 0
-    for proc in descendants:
-        try:
-            if flag not in proc.cmdline():
-                continue
-            tree = [proc, *proc.children(recursive=True)]
-        except psutil.Error:
-            continue
+    for tree in _browser_trees(proxy_port):
         for member in tree:
             try:
                 total += member.memory_full_info().pss
@@ -107,25 +96,37 @@ def browser_tree_memory(proxy_port: int) -> int:
     return total
 
 
+def _browser_trees(proxy_port: int) -> list[list[Any]]:
+    """Each browser this process launched with our proxy flag, with its children (browser first)."""
+    import psutil
+
+    flag = f"--proxy-server=http://127.0.0.1:{proxy_port}"
+    try:
+        descendants = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    trees = []
+    for proc in descendants:
+        try:
+            if flag in proc.cmdline():
+                trees.append([proc, *proc.children(recursive=True)])
+        except psutil.Error:
+            continue
+    return trees
+
+
 def kill_browser_tree(proxy_port: int) -> int:
     """Kill the browser launched with our proxy flag and its children; return how many processes."""
     try:
         import psutil
     except ImportError:
         return 0
-    flag = f"--proxy-server=http://127.0.0.1:{proxy_port}"
     killed = 0
-    try:
-        descendants = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return 0
-    for proc in descendants:
-        try:
-            if flag not in proc.cmdline():
-                continue
-            for member in [*proc.children(recursive=True), proc]:
+    for browser, *children in _browser_trees(proxy_port):
+        for member in [*children, browser]:  # children first, then the browser
+            try:
                 member.kill()
                 killed += 1
-        except psutil.Error:
-            continue
+            except psutil.Error:
+                continue
     return killed
