@@ -377,6 +377,24 @@ class ProjectSettings(BaseModel):
     DISTRIBUTED_REDIS_TIMEOUT: Seconds = _setting(
         10.0, "timeout of each Redis call and connection (seconds); 0: none", group="distributed"
     )
+    DISTRIBUTED_POLITENESS: bool = _setting(
+        True,
+        "keep each host's concurrency and delay across all workers of the run, through Redis, "
+        "as one process would keep them",
+        group="distributed",
+    )
+    DISTRIBUTED_POLITENESS_LEASE_TTL: Seconds = _setting(
+        0.0,
+        "seconds a request's lease on its host lives at most (the leases of a killed worker "
+        "expire); 0: `DOWNLOAD_TIMEOUT` times (`RETRY_TIMES` + 1), at least twice the timeout",
+        group="distributed",
+    )
+    DISTRIBUTED_POLITENESS_POLL: PositiveSeconds = _setting(
+        1.0,
+        "longest pause between two looks at a host whose leases are all taken (the pause "
+        "doubles from 0.05 s)",
+        group="distributed",
+    )
 
     # --- Reference rot ----------------------------------------------------------------
     SOFT404_PROBE_DAYS: Days = _setting(

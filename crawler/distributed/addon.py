@@ -72,7 +72,8 @@ class DistributedAddon:
     Settings: ``REDIS_URL`` (unset: a normal single-process crawl),
     ``RUN_ID`` (default: the run the loader last marked current),
     ``WORKER_ID`` (default ``<host>-<pid>``), ``DISTRIBUTED_PARTS_DIR``,
-    ``DISTRIBUTED_HEARTBEAT``, ``REDIS_KEY_PREFIX``.
+    ``DISTRIBUTED_HEARTBEAT``, ``REDIS_KEY_PREFIX``; ``DISTRIBUTED_POLITENESS``
+    (the per-host politeness shared through Redis, :mod:`crawler.distributed.politeness`).
     """
 
     def update_settings(self, settings: BaseSettings) -> None:
@@ -126,3 +127,8 @@ class DistributedAddon:
         settings["FEED_STORAGES"][""] = storage
         settings["FEED_STORAGES"]["file"] = storage
         settings["EXTENSIONS"]["crawler.distributed.worker.WorkerExtension"] = 0
+        # after every middleware that answers without a download and every one
+        # that may turn an outcome into a new request (see politeness.py)
+        settings["DOWNLOADER_MIDDLEWARES"][
+            "crawler.distributed.politeness.SharedPolitenessMiddleware"
+        ] = 940
