@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from scrapy.crawler import Crawler
 
+from crawler.fetch.urls import redact_url, strip_credentials
 from crawler.ids import resource_id, stable_id
 from crawler.items import SourceItem
 from crawler.stage import Stage
@@ -84,11 +85,13 @@ class ValidatePipeline(Stage):
         self, item: SourceItem, data: dict[str, Any], exc: ValidationError
     ) -> SourceRecord:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+        # The entry's URL is as written (credentials included), and pydantic's
+        # message quotes the values it refused: both are read for URLs first.
         logger.error(
             "Invalid record for %s (%s): %s",
-            item.entry.url or item.entry.origin,
+            redact_url(item.entry.url) if item.entry.url else item.entry.origin,
             ", ".join(fields),
-            exc,
+            strip_credentials(str(exc)),
         )
         for name in fields:
             self.inc_stat(f"ingest/invalid_record/{name}")
@@ -97,7 +100,8 @@ class ValidatePipeline(Stage):
             "schema_version": SCHEMA_VERSION,
             "resource_id": resource_id(entry.url or "", entry.id),
             "stable_id": entry.stable_id or stable_id(entry.url or entry.origin),
-            "url": entry.url or "",
+            # shown as the identity stage shows it: without userinfo
+            "url": redact_url(entry.url or ""),
             "fetched_at": iso_z(item.fetched_at),
         }
         kept = {k: data.get(k) for k in _IDENTITY if k not in fields}
