@@ -93,3 +93,34 @@ def test_a_run_with_credential_urls_finishes_and_shows_no_password(
     ]
     for piece in PASSWORD_PIECES:
         assert not any(piece in text for text in shown), piece
+
+
+def test_the_missing_list_shows_no_password(redis_server: RedisServer, tmp_path: Path) -> None:
+    """finish lists the sources no worker recorded: their URLs as records show them."""
+    lines = [
+        {"id": f"cred{i}", "url": f"http://{userinfo}@127.0.0.1:9/page?n={i}"}
+        for i, userinfo in enumerate(USERINFOS)
+    ]
+    sources = tmp_path / "sources.jsonl"
+    sources.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    python = [sys.executable, "-m"]
+    loaded = run_command(
+        [*python, "crawler.distributed.load", str(sources), "--redis", redis_server.url,
+         "--run-id", "missing-night"],
+        timeout=60,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    output = tmp_path / "night.jsonl"
+    finished = run_command(
+        [*python, "crawler.distributed.finish", "--redis", redis_server.url, "--run-id",
+         "missing-night", "--output", str(output)],
+        timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 3 and not output.exists()  # nothing was crawled
+    listed = Path(f"{output}.missing.jsonl").read_text(encoding="utf-8")
+    assert sorted(json.loads(line)["id"] for line in listed.splitlines()) == sorted(
+        x["id"] for x in lines
+    )
+    assert all("127.0.0.1:9/page" in json.loads(line)["url"] for line in listed.splitlines())
+    for piece in PASSWORD_PIECES:
+        assert piece not in listed + finished.stdout + finished.stderr, piece

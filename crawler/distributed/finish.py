@@ -91,7 +91,7 @@ def finish_run(
         return result
     missing = [k for k in loaded if k.decode() not in covered]
     if missing:
-        result.missing = [json.loads(loaded[k]) for k in missing]
+        result.missing = [_shown(json.loads(loaded[k])) for k in missing]
         # No worker runs: requests still queued are orphans of dead workers,
         # and every uncovered entry goes back to `start`, filter cleared.
         pipe = server.pipeline(transaction=True)
@@ -112,6 +112,13 @@ def finish_run(
     _publish(merged, output, _stats(server, keys, counts), max_error_share)
     result.published = output
     return result
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """A loaded entry as the missing list shows it: its URL without userinfo, as records do."""
+    if isinstance(entry.get("url"), str):
+        entry["url"] = redact_url(entry["url"])
+    return entry
 
 
 def _merge(
