@@ -14,6 +14,7 @@ tested on their own, against the real server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import subprocess
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 import pytest
+from redis import exceptions as redis_exceptions
 from scrapy import Request
 
 from crawler.distributed.run import RunKeys
@@ -35,6 +37,7 @@ from tests.conftest import command_env, crawl_command, run_command
 from tests.redisserver import RedisServer, free_port, redis_server_binary
 
 WORKERS = ("w1", "w2", "w3")
+LEASE_TTL_MS = 120_000
 
 
 @pytest.fixture
@@ -121,6 +124,43 @@ class StampingServer:
         self.server.server_close()
 
 
+class LeaseRecorder:
+    """Redis's own record of the leases granted: MONITOR, read for the ZADD of the Lua script.
+
+    The score of a lease is Redis's clock at the grant plus the lease's time to
+    live, so with a fixed ``DISTRIBUTED_POLITENESS_LEASE_TTL`` every grant's
+    time is known to the millisecond, free of the way each request then takes
+    to the host.
+    """
+
+    def __init__(self, redis: RedisServer, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+        self.grants: list[tuple[str, int]] = []  # (leases key, Redis ms of the grant)
+        self.ready = threading.Event()
+        self._monitor = redis.client().monitor()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+
+    def _listen(self) -> None:
+        with (
+            contextlib.suppress(redis_exceptions.RedisError, OSError, ValueError),
+            self._monitor as monitor,
+        ):
+            self.ready.set()
+            for command in monitor.listen():
+                words = command["command"].split(" ")
+                if command["client_type"] == "lua" and words[0].upper() == "ZADD":
+                    self.grants.append((words[1], int(float(words[2])) - self.ttl_ms))
+
+    def __enter__(self) -> LeaseRecorder:
+        self.thread.start()
+        assert self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._monitor.connection.disconnect()
+        self.thread.join(timeout=10)
+
+
 def run_workers(
     tmp_path: Path,
     redis: RedisServer,
@@ -129,7 +169,7 @@ def run_workers(
     pages: int,
     sleep: float,
     **settings: str,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
     """Load the run, start three workers, open the host once all three run; every record."""
     client = redis.client()
     keys = RunKeys("sources", run_id)
@@ -148,6 +188,7 @@ def run_workers(
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
     parts = tmp_path / "parts"
+    recorder = LeaseRecorder(redis, LEASE_TTL_MS).__enter__()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
     for name in WORKERS:
@@ -170,6 +211,7 @@ def run_workers(
             CONCURRENT_REQUESTS="4",
             DOWNLOAD_TIMEOUT="90",
             ROBOTSTXT_TIMEOUT="0",
+            DISTRIBUTED_POLITENESS_LEASE_TTL=str(LEASE_TTL_MS / 1000),
             **settings,
         )
         logs[name] = tmp_path / f"{name}.log"
@@ -193,6 +235,7 @@ def run_workers(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+        recorder.__exit__()
     records = []
     shares = []
     for name in WORKERS:
@@ -203,11 +246,24 @@ def run_workers(
     assert sum(1 for share in shares if share) >= 2, shares  # the host was shared
     assert sorted(r["resource_id"] for r in records) == sorted(f"p{i}" for i in range(pages))
     assert {r["status"] for r in records} == {"ok"}
-    # Nothing is left behind: no lease outlives its request, every key expires.
+    return records, recorder.grants
+
+
+def assert_every_request_leased(
+    redis: RedisServer, run_id: str, site: StampingServer, grants: list[tuple[str, int]]
+) -> None:
+    """Every request the host saw (robots.txt included) took a lease; nothing is left behind."""
+    from crawler.distributed.politeness import host_keys
+
+    keys = RunKeys("sources", run_id)
+    assert len(grants) == len(site.paths)
+    leases, _ = host_keys(keys, "127.0.0.1")  # the downloader's slot: the host name
+    assert {key for key, _ in grants} == {leases}
+    client = redis.client()
+    # no lease outlives its request, and every key of the host expires
     polite = list(client.scan_iter(match=f"{keys.base}:polite:*"))
     assert all(client.zcard(k) == 0 for k in polite if k.endswith(b":leases"))
     assert all(client.pttl(k) > 0 for k in polite)
-    return records
 
 
 def assert_one_request_per_page(site: StampingServer, pages: int, sleep: float) -> None:
@@ -223,7 +279,7 @@ def test_workers_never_exceed_the_hosts_concurrency_together(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     with StampingServer() as site:
-        records = run_workers(
+        records, grants = run_workers(
             tmp_path, redis_server, site, "polite-conc", pages=36, sleep=0.3,
             CONCURRENT_REQUESTS_PER_DOMAIN="2", DOWNLOAD_DELAY="0",
         )  # fmt: skip
@@ -231,6 +287,7 @@ def test_workers_never_exceed_the_hosts_concurrency_together(
     assert len(records) == 36
     assert_one_request_per_page(site, 36, 0.3)
     assert site.max_active == 2  # reached (the limit is used) and never passed
+    assert_every_request_leased(redis_server, "polite-conc", site, grants)
 
 
 def test_workers_keep_the_download_delay_between_them(
@@ -238,19 +295,29 @@ def test_workers_keep_the_download_delay_between_them(
 ) -> None:
     delay = 1.0
     with StampingServer() as site:
-        run_workers(
+        _, grants = run_workers(
             tmp_path, redis_server, site, "polite-delay", pages=12, sleep=0,
-            DOWNLOAD_DELAY=str(delay), RANDOMIZE_DOWNLOAD_DELAY="false",
+            DOWNLOAD_DELAY=str(delay), DOWNLOAD_DELAY_JITTER="0",
             CONCURRENT_REQUESTS_PER_DOMAIN="4",
         )  # fmt: skip
-    starts = sorted(site.starts)
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    print(f"\nsmallest gap between two starts at the host: {min(gaps):.3f} s (delay {delay} s)")
     assert_one_request_per_page(site, 12, 0)
-    # The server's stamps include each request's own way there (a new
-    # connection or not, a busy worker): a quarter of the delay of slack,
-    # where workers that do not share their delay start almost together.
-    assert min(gaps) >= 0.75 * delay
+    # Redis's record: consecutive grants across workers are a delay apart, exactly.
+    granted = sorted(ms for _, ms in grants)
+    closest = min((b - a for a, b in itertools.pairwise(granted)), default=0)
+    # The host's record: each request's own way there (a first connection, a
+    # worker busy starting up) moves single starts by a fraction of a second,
+    # but not the whole run: n starts span at least n - 1 delays, less one
+    # request's slack. Workers that keep their delays apart start almost
+    # together and span a third of that.
+    starts = sorted(site.starts)
+    span = starts[-1] - starts[0]
+    print(
+        f"\nclosest grants {closest} ms apart; {len(starts)} starts at the host over {span:.2f} s "
+        f"(delay {delay} s)"
+    )
+    assert span >= (len(starts) - 1.5) * delay
+    assert closest >= delay * 1000
+    assert_every_request_leased(redis_server, "polite-delay", site, grants)
 
 
 # --- the Lua script and the middleware on their own, against the real server ---------

@@ -38,6 +38,7 @@ import asyncio
 import hashlib
 import itertools
 import logging
+import secrets
 import time
 from collections import Counter
 from typing import Any, Self, cast
@@ -97,7 +98,8 @@ class SharedPolitenessMiddleware:
     """Downloader middleware (distributed mode): a host's concurrency and delay across workers.
 
     Settings: ``DISTRIBUTED_POLITENESS`` (on/off), ``DISTRIBUTED_POLITENESS_LEASE_TTL``
-    (seconds a lease lives at most; 0: ``DOWNLOAD_TIMEOUT`` times (``RETRY_TIMES`` + 1)),
+    (seconds a lease lives at most; 0: the request's download timeout times
+    (``RETRY_TIMES`` + 1), at least twice the timeout),
     ``DISTRIBUTED_POLITENESS_POLL`` (longest pause between two looks at a busy host).
     The concurrency and delay are the request's downloader slot's (``DOWNLOAD_SLOTS``,
     the throttle's delay), as one process would keep them. Stats:
@@ -117,6 +119,9 @@ class SharedPolitenessMiddleware:
         self.server = context.coordinator.server
         self._acquire = self.server.register_script(ACQUIRE)
         self._ids = itertools.count(1)
+        # a worker started again under the same WORKER_ID must not reuse the
+        # ids of leases its previous process may still hold
+        self._lease_prefix = f"{context.worker}:{secrets.token_hex(4)}"
         #: lease id -> (leases key, monotonic expiry): given back at close
         self._held: dict[str, tuple[str, float]] = {}
         #: one request per host and worker asks Redis at a time; the others queue here
@@ -180,12 +185,13 @@ class SharedPolitenessMiddleware:
 
     async def process_request(self, request: Request) -> None:
         """Wait until the host has a free lease and its next start has come; take the lease."""
-        if request.meta.get(LEASE_META_KEY) in self._held:
+        held = request.meta.get(LEASE_META_KEY)
+        if isinstance(held, str) and held in self._held:
             return  # already holds one (a request sent through the chain again)
         key, concurrency, delay = self._slot(request)
         leases, next_start = host_keys(self.context.keys, key)
         ttl = self._lease_ttl(request)
-        lease = f"{self.context.worker}:{next(self._ids)}"
+        lease = f"{self._lease_prefix}:{next(self._ids)}"
         turn = self._turns.setdefault(key, asyncio.Lock())
         self._queued[key] += 1
         try:
