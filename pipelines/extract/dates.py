@@ -212,11 +212,11 @@ def htmldate_published(
 
     ``original`` asks for the oldest date found (else the newest);
     ``earliest``/``latest`` bound the search (the fetch day is always the limit).
-    ``document`` is the decoded page or, to save parsing a large page twice,
-    its parsed tree (htmldate works on a copy; the string gives slightly better
-    results, as htmldate's own parse keeps comments, where some blogs put RDF
-    metadata). A string that looks like a URL is refused: htmldate would
-    download it, and extraction must never touch the network.
+    ``document`` is the decoded page or, to save parsing it twice, its parsed
+    tree (htmldate works on a copy). The shared tree has no comments, where
+    some blogs put RDF metadata: :func:`rdf_dates` reads those from the
+    markup. A string that looks like a URL is refused: htmldate would download
+    it, and extraction must never touch the network.
     """
     if document is None or (
         isinstance(document, str) and document.lstrip().startswith("http") and " " not in document
@@ -329,11 +329,18 @@ def rdf_dates(html: str) -> list[str]:
     return values
 
 
+def _rdf_statements(html: str) -> list[str]:
+    return rdf_dates(html) if rules.on("date_rdf_statement") else []
+
+
 def _offset_days(page: Page, rdf: Sequence[str]) -> list[tuple[date, date]]:
-    """``(local day, UTC day)`` of each publication timestamp written with a non-zero offset."""
+    """``(local day, UTC day)`` of each publication timestamp written with a non-zero offset.
+
+    JSON-LD, ``<meta>`` and RDF only: they are read from the page's indexes, so
+    the check costs no scan of the tree on every page.
+    """
     values: list[Any] = _jsonld_dates(page, "datePublished")
     values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
-    values += _time_elements(page, "//@itemprop[.='datePublished']/../@content")
     values += rdf
     found: list[tuple[date, date]] = []
     for value in values:
@@ -398,7 +405,7 @@ def reconcile_published(
     read for Dublin Core RDF dates, which the comment-free shared tree lacks.
     """
     markup = html if html is not None else document if isinstance(document, str) else ""
-    rdf = rdf_dates(markup) if rules.on("date_rdf_statement") else []
+    rdf = _rdf_statements(markup)
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched, rdf)
     month = url_month(page.url) if rules.on("date_url_month") else None
@@ -489,7 +496,7 @@ def apply_last_updated(
         modified = max(updates)
     if published is None or published not in updates:
         return published, modified
-    stated, _ = structured_published(page, fetched, rdf_dates(html))
+    stated, _ = structured_published(page, fetched, _rdf_statements(html))
     if stated is not None and stated < published:
         return stated, modified
     return published, modified
