@@ -11,6 +11,7 @@ All dates are ``YYYY-MM-DD`` and never later than the fetch date.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -156,18 +157,19 @@ def _time_elements(page: Page, xpath: str) -> list[Any]:
 
 
 def structured_published(
-    page: Page, fetched: date, rdf: Sequence[str] = ()
+    page: Page, fetched: date, rdf: Callable[[], Sequence[str]] | None = None
 ) -> tuple[date | None, str | None]:
     """Publication date stated in structured markup, with the name of its source.
 
     Sources are read lazily, most specific first: the XPath scans of the later
-    ones cost a few tenths of a second on very large pages. ``rdf`` holds the
-    page's Dublin Core RDF dates (:func:`rdf_dates`), read after the meta tags.
+    ones cost a few tenths of a second on very large pages. ``rdf`` gives the
+    page's Dublin Core RDF dates (:func:`rdf_dates`), asked for only when
+    neither JSON-LD nor a meta tag states a date.
     """
     sources: list[tuple[str, Callable[[], list[Any]]]] = [
         ("json-ld", lambda: _jsonld_dates(page, "datePublished")),
         ("meta", lambda: [v for key in PUBLISHED_META for v in page.meta.get(key, ())]),
-        ("rdf", lambda: list(rdf)),
+        ("rdf", lambda: list(rdf()) if rdf is not None else []),
         (
             "itemprop",
             lambda: _time_elements(
@@ -333,15 +335,14 @@ def _rdf_statements(html: str) -> list[str]:
     return rdf_dates(html) if rules.on("date_rdf_statement") else []
 
 
-def _offset_days(page: Page, rdf: Sequence[str]) -> list[tuple[date, date]]:
+def _offset_days(page: Page) -> list[tuple[date, date]]:
     """``(local day, UTC day)`` of each publication timestamp written with a non-zero offset.
 
-    JSON-LD, ``<meta>`` and RDF only: they are read from the page's indexes, so
-    the check costs no scan of the tree on every page.
+    JSON-LD and ``<meta>`` only: they are read from the page's indexes, so the
+    check costs no scan of the tree or the markup on every page.
     """
     values: list[Any] = _jsonld_dates(page, "datePublished")
     values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
-    values += rdf
     found: list[tuple[date, date]] = []
     for value in values:
         if not isinstance(value, str) or not _HAS_TIME.search(value):
@@ -356,7 +357,7 @@ def _offset_days(page: Page, rdf: Sequence[str]) -> list[tuple[date, date]]:
     return found
 
 
-def local_day_for(guessed: date, page: Page, rdf: Sequence[str] = ()) -> date | None:
+def local_day_for(guessed: date, page: Page) -> date | None:
     """The local day a guess stands for when it is only the UTC day of a stated timestamp.
 
     A page that writes its publication time with its own offset
@@ -364,7 +365,7 @@ def local_day_for(guessed: date, page: Page, rdf: Sequence[str] = ()) -> date | 
     shows readers the local day; htmldate may take the UTC one. ``None`` when
     the guess is itself a local day stated with an offset, or no such pair exists.
     """
-    pairs = _offset_days(page, rdf)
+    pairs = _offset_days(page)
     if any(local == guessed for local, _ in pairs):
         return None
     for local, utc_day in pairs:
@@ -405,7 +406,8 @@ def reconcile_published(
     read for Dublin Core RDF dates, which the comment-free shared tree lacks.
     """
     markup = html if html is not None else document if isinstance(document, str) else ""
-    rdf = _rdf_statements(markup)
+    # the markup is searched only when JSON-LD and <meta> state nothing
+    rdf = functools.cache(lambda: _rdf_statements(markup))
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched, rdf)
     month = url_month(page.url) if rules.on("date_url_month") else None
@@ -423,10 +425,11 @@ def reconcile_published(
         # usually a "today" widget or a copyright line, not the article's date.
         return stated, source
     if rules.on("date_local_offset"):
-        local = local_day_for(guessed, page, rdf)
+        local = local_day_for(guessed, page)
         if local is not None and local <= fetched:
             return local, "local-offset"
-    supported = _stated_days(page, fetched, rdf)
+    # RDF dates support a guess where they were read (no earlier statement)
+    supported = _stated_days(page, fetched, rdf() if source not in {"json-ld", "meta"} else ())
     if (
         rules.on("date_newest_for_january_first")
         and guessed.month == 1
@@ -496,7 +499,7 @@ def apply_last_updated(
         modified = max(updates)
     if published is None or published not in updates:
         return published, modified
-    stated, _ = structured_published(page, fetched, _rdf_statements(html))
+    stated, _ = structured_published(page, fetched, lambda: _rdf_statements(html))
     if stated is not None and stated < published:
         return stated, modified
     return published, modified
