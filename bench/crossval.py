@@ -66,6 +66,10 @@ FIELD: dict[str, str] = {
     "date_newest_for_january_first": "date",
     "date_stated_over_guess": "date",
     "date_last_updated": "date",
+    "date_shared_tree": "date",
+    "date_rdf_statement": "date",
+    "date_itemprop_over_guess": "date",
+    "date_local_offset": "date",
 }
 # Rules whose effect also reaches other fields, scored there too.
 ALSO: dict[str, tuple[str, ...]] = {

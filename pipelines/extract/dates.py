@@ -11,9 +11,10 @@ All dates are ``YYYY-MM-DD`` and never later than the fetch date.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -155,17 +156,22 @@ def _time_elements(page: Page, xpath: str) -> list[Any]:
         return []
 
 
-def structured_published(page: Page, fetched: date) -> tuple[date | None, str | None]:
+def structured_published(
+    page: Page, fetched: date, rdf: Callable[[], Sequence[str]] | None = None
+) -> tuple[date | None, str | None]:
     """Publication date stated in structured markup, with the name of its source.
 
     Sources are read lazily, most specific first: the XPath scans of the later
-    ones cost a few tenths of a second on very large pages.
+    ones cost a few tenths of a second on very large pages. ``rdf`` gives the
+    page's Dublin Core RDF dates (:func:`rdf_dates`), asked for only when
+    neither JSON-LD nor a meta tag states a date.
     """
     sources: list[tuple[str, Callable[[], list[Any]]]] = [
         ("json-ld", lambda: _jsonld_dates(page, "datePublished")),
         ("meta", lambda: [v for key in PUBLISHED_META for v in page.meta.get(key, ())]),
+        ("rdf", lambda: list(rdf()) if rdf is not None else []),
         (
-            "time",
+            "itemprop",
             lambda: _time_elements(
                 page,
                 "//time[@itemprop='datePublished' or @pubdate]/@datetime"
@@ -208,11 +214,11 @@ def htmldate_published(
 
     ``original`` asks for the oldest date found (else the newest);
     ``earliest``/``latest`` bound the search (the fetch day is always the limit).
-    ``document`` is the decoded page or, to save parsing a large page twice,
-    its parsed tree (htmldate works on a copy; the string gives slightly better
-    results, as htmldate's own parse keeps comments, where some blogs put RDF
-    metadata). A string that looks like a URL is refused: htmldate would
-    download it, and extraction must never touch the network.
+    ``document`` is the decoded page or, to save parsing it twice, its parsed
+    tree (htmldate works on a copy). The shared tree has no comments, where
+    some blogs put RDF metadata: :func:`rdf_dates` reads those from the
+    markup. A string that looks like a URL is refused: htmldate would download
+    it, and extraction must never touch the network.
     """
     if document is None or (
         isinstance(document, str) and document.lstrip().startswith("http") and " " not in document
@@ -273,7 +279,7 @@ def url_day(url: str) -> date | None:
     return _make_date(int(year), int(month), int(day))
 
 
-def _stated_days(page: Page, fetched: date) -> set[date]:
+def _stated_days(page: Page, fetched: date, rdf: Sequence[str] = ()) -> set[date]:
     """Every publication-like date the page states, each widened by a day for timestamps.
 
     JSON-LD, publication ``<meta>`` tags, ``<time>`` elements and a date in the
@@ -284,6 +290,7 @@ def _stated_days(page: Page, fetched: date) -> set[date]:
     values: list[Any] = _jsonld_dates(page, "datePublished") + _jsonld_dates(page, "dateCreated")
     values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
     values += _time_elements(page, "//time/@datetime")
+    values += rdf
     days: set[date] = set()
     in_url = url_day(page.url)
     if in_url is not None:
@@ -300,9 +307,79 @@ def _stated_days(page: Page, fetched: date) -> set[date]:
 
 _HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d\d")
 
+# Blog engines (Movable Type, Hatena, goo and others) describe each post in a
+# Dublin Core RDF block for trackbacks, usually inside an HTML comment, which the
+# shared tree drops: <rdf:Description dc:date="2020-07-12T22:00:00+09:00" …/>.
+# The keys are found with str.find on the raw markup (no regular expression
+# scans the page); the value is read as an attribute or as element text.
+_RDF_KEYS = ("dc:date", "dcterms:issued", "dcterms:created")
+_RDF_VALUE = re.compile(r"""\s*=\s*["']([^"'<>]{8,40})["']|>\s*([^<>]{8,40})<""")
+_MAX_RDF_KEYS = 5
+
+
+def rdf_dates(html: str) -> list[str]:
+    """Dates written as Dublin Core RDF (``dc:date="…"``, ``<dcterms:issued>…``)."""
+    values: list[str] = []
+    for key in _RDF_KEYS:
+        start, seen = html.find(key), 0
+        while start != -1 and seen < _MAX_RDF_KEYS:
+            seen += 1
+            match = _RDF_VALUE.match(html, start + len(key))
+            if match is not None:
+                values.append(match[1] or match[2])
+            start = html.find(key, start + len(key))
+    return values
+
+
+def _rdf_statements(html: str) -> list[str]:
+    return rdf_dates(html) if rules.on("date_rdf_statement") else []
+
+
+def _offset_days(page: Page) -> list[tuple[date, date]]:
+    """``(local day, UTC day)`` of each publication timestamp written with a non-zero offset.
+
+    JSON-LD and ``<meta>`` only: they are read from the page's indexes, so the
+    check costs no scan of the tree or the markup on every page.
+    """
+    values: list[Any] = _jsonld_dates(page, "datePublished")
+    values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
+    found: list[tuple[date, date]] = []
+    for value in values:
+        if not isinstance(value, str) or not _HAS_TIME.search(value):
+            continue
+        try:
+            stamp = datetime.fromisoformat(value.strip()[:40])
+        except ValueError:
+            continue
+        offset = stamp.utcoffset()
+        if offset:  # None (no zone) or zero (UTC) says nothing about the local day
+            found.append((stamp.date(), stamp.astimezone(UTC).date()))
+    return found
+
+
+def local_day_for(guessed: date, page: Page) -> date | None:
+    """The local day a guess stands for when it is only the UTC day of a stated timestamp.
+
+    A page that writes its publication time with its own offset
+    (``2020-12-25T01:59+02:00``) and elsewhere in UTC (``2020-12-24T23:59Z``)
+    shows readers the local day; htmldate may take the UTC one. ``None`` when
+    the guess is itself a local day stated with an offset, or no such pair exists.
+    """
+    pairs = _offset_days(page)
+    if any(local == guessed for local, _ in pairs):
+        return None
+    for local, utc_day in pairs:
+        if utc_day == guessed and local != guessed:
+            return local
+    return None
+
 
 def reconcile_published(
-    page: Page, document: str | lxml.html.HtmlElement | None, fetched: date
+    page: Page,
+    document: str | lxml.html.HtmlElement | None,
+    fetched: date,
+    *,
+    html: str | None = None,
 ) -> tuple[date | None, str | None]:
     """The publication date, and which rule decided it.
 
@@ -320,10 +397,19 @@ def reconcile_published(
     - ``stated``: when JSON-LD or a publication ``<meta>`` tag states a date and
       no structured statement anywhere in the page supports htmldate's guess
       (even allowing a day for UTC timestamps), the guess came from free text
-      and the publisher's statement wins.
+      and the publisher's statement wins. ``itemprop``/``<time pubdate>``
+      statements count too (``date_itemprop_over_guess``).
+    - ``local-offset``: a guess that is only the UTC day of a timestamp the
+      page also writes with its own offset becomes that local day.
+
+    ``html`` is the raw markup (default: ``document`` when it is a string),
+    read for Dublin Core RDF dates, which the comment-free shared tree lacks.
     """
+    markup = html if html is not None else document if isinstance(document, str) else ""
+    # the markup is searched only when JSON-LD and <meta> state nothing
+    rdf = functools.cache(lambda: _rdf_statements(markup))
     guessed = htmldate_published(document, page.url, fetched)
-    stated, source = structured_published(page, fetched)
+    stated, source = structured_published(page, fetched, rdf)
     month = url_month(page.url) if rules.on("date_url_month") else None
     outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
     if month is not None and outside and month[0] <= fetched:
@@ -338,7 +424,12 @@ def reconcile_published(
         # Without a statement in the markup, a guess equal to the fetch day is
         # usually a "today" widget or a copyright line, not the article's date.
         return stated, source
-    supported = _stated_days(page, fetched)
+    if rules.on("date_local_offset"):
+        local = local_day_for(guessed, page)
+        if local is not None and local <= fetched:
+            return local, "local-offset"
+    # RDF dates support a guess where they were read (no earlier statement)
+    supported = _stated_days(page, fetched, rdf() if source not in {"json-ld", "meta"} else ())
     if (
         rules.on("date_newest_for_january_first")
         and guessed.month == 1
@@ -348,12 +439,10 @@ def reconcile_published(
         newest = htmldate_published(document, page.url, fetched, original=False)
         if newest is not None and newest > guessed and (newest.month, newest.day) != (1, 1):
             return newest, "newest"
-    if (
-        rules.on("date_stated_over_guess")
-        and stated is not None
-        and source in {"json-ld", "meta"}
-        and guessed not in supported
-    ):
+    trusted = {"json-ld", "meta", "rdf"} if rules.on("date_stated_over_guess") else set()
+    if rules.on("date_itemprop_over_guess"):
+        trusted.add("itemprop")
+    if stated is not None and source in trusted and guessed not in supported:
         return stated, "stated"
     return guessed, "htmldate"
 
@@ -410,7 +499,7 @@ def apply_last_updated(
         modified = max(updates)
     if published is None or published not in updates:
         return published, modified
-    stated, _ = structured_published(page, fetched)
+    stated, _ = structured_published(page, fetched, lambda: _rdf_statements(html))
     if stated is not None and stated < published:
         return stated, modified
     return published, modified
@@ -421,11 +510,13 @@ def extract_dates(
 ) -> tuple[date | None, date | None]:
     """Return ``(published, modified)`` for an HTML page.
 
-    ``reuse_tree`` hands htmldate the page's parsed tree instead of ``html``
-    (for very large pages, where a second parse is costly).
+    htmldate searches the page's parsed tree (``date_shared_tree``, or
+    ``reuse_tree`` for very large pages) instead of parsing ``html`` again; the
+    markup when lxml found no document.
     """
     fetched = fetched_at.astimezone(UTC).date() if fetched_at.tzinfo else fetched_at.date()
-    published, _rule = reconcile_published(page, page.tree if reuse_tree else html, fetched)
+    shared = (reuse_tree or rules.on("date_shared_tree")) and page.tree is not None
+    published, _rule = reconcile_published(page, page.tree if shared else html, fetched, html=html)
     modified = structured_modified(page, fetched)
     if rules.on("date_last_updated"):
         published, modified = apply_last_updated(page, html, published, modified, fetched)

@@ -52,6 +52,19 @@ RULES: dict[str, bool] = {
     # not the publication date when a structured statement gives an earlier one).
     # Off: on the 1,035 dated dev pages it changed no publication date.
     "date_last_updated": False,
+    # htmldate searches the shared parsed tree instead of parsing the markup again
+    # (issue 19, parse once); that tree has no comments, so the date statements
+    # some blogs keep in commented-out RDF come from "date_rdf_statement".
+    "date_shared_tree": True,
+    # A Dublin Core date in RDF markup (dc:date="…", usually inside a comment) is a
+    # publication statement like a <meta> tag.
+    "date_rdf_statement": True,
+    # An itemprop="datePublished" or <time pubdate> statement beats an
+    # unsupported htmldate guess (as JSON-LD and <meta> do).
+    "date_itemprop_over_guess": True,
+    # A guess that is only the UTC day of a timestamp the page also states with its
+    # own offset gives way to the local day written there.
+    "date_local_offset": True,
 }
 
 THRESHOLDS: dict[str, float] = {
