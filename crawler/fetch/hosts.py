@@ -37,6 +37,7 @@ from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.fetch.errors import REFUSED_ERRORS, TIMEOUT_ERRORS
+from crawler.fetch.middlewares import RobotsState
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class HostFailureMiddleware:
         self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
         self.probes: dict[str, asyncio.Future[None]] = {}
+        self.probe_since: dict[str, float] = {}  # origin → when its probe was chosen
         # found by HostAnswerMiddleware, which sees each response before any later
         # middleware (decompression, say) can turn it into an exception
         crawler.host_failure_memory = self  # type: ignore[attr-defined]
@@ -147,11 +149,7 @@ class HostFailureMiddleware:
         while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
             probe = self.probes.get(origin)
             if probe is None or probe.done():
-                # this request (and its retries, which carry the mark) is the probe
-                request.meta[_PROBE] = origin
-                if self.strikes.get(origin):
-                    request.meta["max_retry_times"] = 0  # confirming: one attempt
-                self.probes[origin] = asyncio.get_running_loop().create_future()
+                self._make_probe(request, origin)
                 break
             if not waited:
                 self._inc("hosts/probe_waits")
@@ -164,7 +162,40 @@ class HostFailureMiddleware:
             if known is not None:
                 self._fail_fast(request, known)
 
+    def _make_probe(self, request: Request, origin: str) -> None:
+        # this request (and its retries, which carry the mark) is the probe
+        request.meta[_PROBE] = origin
+        if self.strikes.get(origin):
+            request.meta["max_retry_times"] = 0  # confirming: one attempt
+        self.probes[origin] = asyncio.get_running_loop().create_future()
+        self.probe_since[origin] = time.monotonic()
+
+    def admit(self, request: Request) -> bool:
+        """Whether ``request`` may go to the downloader now (marked when it becomes the probe).
+
+        Called by :class:`HostAwarePriorityQueue` before it hands a request over: a request
+        that would only wait here for its origin's probe stays in the scheduler instead,
+        out of the ``CONCURRENT_REQUESTS`` places. A probe that has had no outcome for
+        longer than a waiter would wait is given up, as :meth:`process_request` does.
+        """
+        origin = origin_of(request)
+        if (
+            origin in self.failed
+            or self.proven.get(origin)
+            or request.meta.get(_PROBE) == origin
+            or is_robots_request(request)
+        ):
+            return True
+        probe = self.probes.get(origin)
+        if probe is not None and not probe.done():
+            if time.monotonic() - self.probe_since.get(origin, 0.0) <= self.max_wait:
+                return False
+            self._settle(origin)
+        self._make_probe(request, origin)
+        return True
+
     def _settle(self, origin: str) -> None:
+        self.probe_since.pop(origin, None)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
             probe.set_result(None)
@@ -265,6 +296,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # length before reading each entry: with thousands of hosts that cost
         # more than the rest of reading the list. Counted here instead.
         self._count = super().__len__()
+        self._forced: str | None = None  # the slot pop() chose, for Scrapy's pop to take
 
     def push(self, request: Request) -> None:
         """Queue ``request`` under its host."""
@@ -272,8 +304,26 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._count += 1
 
     def pop(self) -> Request | None:
-        """The next request of the least-held host (the longest queue among equals)."""
-        request = super().pop()
+        """The next request of the least-held host that can go on the wire now, if any.
+
+        A host whose robots.txt is not known yet, or whose probe (see
+        :class:`HostFailureMiddleware`) is out, keeps its requests here: handed over,
+        they would only wait in a middleware, holding a place of ``CONCURRENT_REQUESTS``.
+        A host whose robots.txt was never asked gets it asked now, while there are
+        places for it. None when no host can go: the engine asks again as soon as a
+        download ends (a robots.txt or a probe among them).
+        """
+        stats = self._downloader_interface.stats(self.pqueues)
+        if not stats:
+            return None
+        slot = self._choose(stats)
+        if slot is None:
+            return None
+        self._forced = slot
+        try:
+            request = super().pop()
+        finally:
+            self._forced = None
         if request is not None:
             self._count -= 1
         return request
@@ -281,10 +331,63 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     def __len__(self) -> int:
         return self._count
 
-    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        """The slot with the fewest requests in the downloader, the longest queue among equals."""
+    def _order(self, stats: list[tuple[int, str]]) -> list[tuple[int, str]]:
         queues = self.pqueues
-        return min(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))[1]
+        return sorted(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))
+
+    def _choose(self, stats: list[tuple[int, str]]) -> str | None:
+        """The first slot, in :meth:`_order`, whose next request may go now."""
+        crawler = self.crawler
+        robots = getattr(crawler, "robots_middleware", None)
+        memory = getattr(crawler, "host_failure_memory", None)
+        if robots is None and memory is None:
+            return self._order(stats)[0][1]
+        downloader = crawler.engine.downloader if crawler.engine is not None else None
+        room = 0
+        if downloader is not None and robots is not None:
+            room = downloader.total_concurrency - len(downloader.active) - robots.starting
+        for held, slot in self._order(stats):
+            if downloader is not None and held >= self._concurrency(downloader, slot):
+                # it would wait in its slot's queue (politeness), holding a place; a
+                # retry pushed meanwhile would wait behind it there
+                continue
+            try:
+                request = self.pqueues[slot].peek()
+            except NotImplementedError:  # a queue class without peek: no gate
+                return slot
+            if request is None:
+                continue
+            if robots is not None:
+                state = robots.robots_state(request)
+                if state is RobotsState.UNKNOWN and room > 0:
+                    robots.prefetch(request)
+                    room -= 1
+                    self._inc("hosts/robots_prefetched")
+                if state is not RobotsState.KNOWN:
+                    continue
+            if memory is not None and not memory.admit(request):
+                continue
+            return slot
+        return None
+
+    @staticmethod
+    def _concurrency(downloader: Any, slot: str) -> int:
+        """How many requests ``slot`` may have on the wire at once."""
+        known = downloader.slots.get(slot)
+        if known is not None:
+            return int(known.concurrency)
+        per_slot = downloader.per_slot_settings.get(slot, {})
+        return int(per_slot.get("concurrency", downloader.domain_concurrency))
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
+        """The slot :meth:`pop` chose; else the least-held one, the longest queue among equals."""
+        if self._forced is not None:
+            return self._forced
+        return self._order(stats)[0][1]
 
 
 class _HeldRequests(DownloaderInterface):
@@ -328,11 +431,15 @@ class HostSpeedThrottle(AutoThrottle):
     def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
         key = self._key
         fastest = latency
+        first = key is not None and key not in self._fastest
         if key is not None:
             fastest = min(latency, self._fastest.get(key, latency))
             self._fastest[key] = fastest
         target = (latency - fastest) / self.target_concurrency + fastest / max(1, slot.concurrency)
-        new_delay = max(target, (slot.delay + target) / 2.0)
+        # The start delay is a guess made before the host answered; its first answer
+        # replaces it (Scrapy's halving would keep a fast host near the guess for its
+        # first few requests, and a night of small hosts is mostly first few requests).
+        new_delay = target if first else max(target, (slot.delay + target) / 2.0)
         new_delay = min(max(self.mindelay, new_delay), self.maxdelay)
         if response.status != 200 and new_delay <= slot.delay:
             return
