@@ -198,3 +198,10 @@ def test_a_host_we_slow_down_gets_backed_off() -> None:
     assert delays[11] == pytest.approx(0.2 / 4, rel=0.01)
     # (2.0 - 0.2) / AUTOTHROTTLE_TARGET_CONCURRENCY (2.0) + 0.2 / 4
     assert delays[-1] == pytest.approx(0.95)
+
+
+def test_a_hosts_first_answer_replaces_the_start_delay() -> None:
+    """The 1 s start delay is a guess: a host answering in 0.2 s gets 0.2/4 s at once."""
+    delays = _throttle_delays([0.2, 0.2])
+    assert delays[0] == pytest.approx(0.2 / 4)
+    assert delays[1] == pytest.approx(0.2 / 4)

@@ -8,11 +8,14 @@ Two parts, both about hosts rather than requests:
   A host that hangs then costs its timeout once (one request with its retries), not once
   per source. It also gives robots.txt requests their own, shorter timeout
   (``ROBOTSTXT_TIMEOUT``): a robots.txt that hangs is the host hanging, found sooner.
-- :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader the
-  host with the fewest requests already in the downloader (those waiting for robots.txt
-  or for politeness included), the busiest host first among equals, so that a few busy
-  hosts start early and their queues wait in the scheduler, not in the 32 places of
-  ``CONCURRENT_REQUESTS``.
+- :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader only
+  requests that can go on the wire now: not a page whose host's robots.txt is not known
+  yet (it asks for that robots.txt ahead instead), nor one whose host's probe is out,
+  nor more than a host's slot can send at once. Such requests wait in the scheduler,
+  not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
+  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
+  one with the fewest requests in the downloader, then the one with the most work left
+  (queued requests times its latency), so that long hosts start early.
 - :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
   its concurrency; only the slowdown our requests cause stretches its delay.
 """
@@ -278,15 +281,20 @@ class HostAnswerMiddleware:
 
 
 class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
-    """Scrapy's downloader-aware queue, counting every request the downloader holds for a host.
+    """Scrapy's downloader-aware queue, handing over only requests that can go on the wire.
 
-    Scrapy's version counts a slot's requests once they reach the slot, so requests held
-    by a middleware before it (all the pages of a new host waiting for its robots.txt)
-    look like none, and a host's whole queue can move into the downloader, filling
-    ``CONCURRENT_REQUESTS`` with requests that wait. Here a host's count is every
-    request of the downloader with its slot key; the host with the fewest goes next,
-    and among equals the one with the most requests waiting in the scheduler, so the
-    hosts that take longest start first. Priorities still order each host's own requests.
+    Scrapy's downloader counts a request in ``CONCURRENT_REQUESTS`` from the moment
+    the engine hands it over, whether it is on the wire, held by a middleware (a page
+    waiting for its host's robots.txt or probe) or queued in its slot behind
+    politeness. Handing over only what can be sent keeps the places for the wire: a
+    host's next request waits here while its robots.txt is not known (asked for
+    here, ahead, while the downloader has room), while its probe is out
+    (:meth:`HostFailureMiddleware.admit`), or while its slot already holds as many
+    requests as its concurrency. A host's count is every request of the downloader
+    with its slot key; the host with the fewest goes next, and among equals the one
+    with the most work left (queued requests times the host's latency, from
+    :class:`HostSpeedThrottle`), so the hosts that take longest start first.
+    Priorities still order each host's own requests. Stat: ``hosts/robots_prefetched``.
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
@@ -332,8 +340,15 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return self._count
 
     def _order(self, stats: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Fewest held first; among equals, the most work left (queue times the host's latency)."""
         queues = self.pqueues
-        return sorted(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))
+        speed = getattr(self.crawler, "host_speed", None)
+        if not isinstance(speed, HostSpeedThrottle):
+            return sorted(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))
+        latency = speed.latency
+        return sorted(
+            stats, key=lambda entry: (entry[0], -len(queues[entry[1]]) * latency(entry[1]))
+        )
 
     def _choose(self, stats: list[tuple[int, str]]) -> str | None:
         """The first slot, in :meth:`_order`, whose next request may go now."""
@@ -384,7 +399,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             self.crawler.stats.inc_value(key)
 
     def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        """The slot :meth:`pop` chose; else the least-held one, the longest queue among equals."""
+        """The slot :meth:`pop` chose; else the first in :meth:`_order`."""
         if self._forced is not None:
             return self._forced
         return self._order(stats)[0][1]
@@ -422,6 +437,17 @@ class HostSpeedThrottle(AutoThrottle):
         super().__init__(crawler)
         self._fastest: LocalCache[str, float] = LocalCache(_MAX_ORIGINS)
         self._key: str | None = None
+        self._first_latencies = 0.0  # sum of every host's first latency, for a typical host
+        self._hosts = 0
+        # found by HostAwarePriorityQueue, which weighs a host's queue by its speed
+        crawler.host_speed = self  # type: ignore[attr-defined]
+
+    def latency(self, slot: str) -> float:
+        """The host's own latency (its fastest answer); a typical host's before it answered."""
+        known = self._fastest.get(slot)
+        if known is not None:
+            return known
+        return self._first_latencies / self._hosts if self._hosts else 1.0
 
     def _get_slot(self, request: Request, spider: Any) -> tuple[str | None, Slot | None]:
         key, slot = super()._get_slot(request, spider)
@@ -435,6 +461,9 @@ class HostSpeedThrottle(AutoThrottle):
         if key is not None:
             fastest = min(latency, self._fastest.get(key, latency))
             self._fastest[key] = fastest
+        if first:
+            self._first_latencies += latency
+            self._hosts += 1
         target = (latency - fastest) / self.target_concurrency + fastest / max(1, slot.concurrency)
         # The start delay is a guess made before the host answered; its first answer
         # replaces it (Scrapy's halving would keep a fast host near the guess for its
