@@ -23,6 +23,7 @@ Two parts, both about hosts rather than requests:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import Counter
@@ -40,7 +41,7 @@ from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.fetch.errors import REFUSED_ERRORS, TIMEOUT_ERRORS
-from crawler.fetch.middlewares import RobotsState
+from crawler.fetch.middlewares import RobotsState, SharedRobotsTxtMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class HostFailureMiddleware:
     robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
     ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
     ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
-    waited for a probe).
+    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time).
     """
 
     def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
@@ -160,6 +161,7 @@ class HostFailureMiddleware:
             try:
                 await asyncio.wait_for(asyncio.shield(probe), self.max_wait)
             except TimeoutError:
+                self._inc("hosts/probe_given_up")
                 self._settle(origin)
             known = self.failed.get(origin)
             if known is not None:
@@ -193,9 +195,16 @@ class HostFailureMiddleware:
         if probe is not None and not probe.done():
             if time.monotonic() - self.probe_since.get(origin, 0.0) <= self.max_wait:
                 return False
+            self._inc("hosts/probe_given_up")
             self._settle(origin)
         self._make_probe(request, origin)
         return True
+
+    def probe_ended(self, request: Request) -> None:
+        """``request`` ended without a verdict on its origin: release the origin's waiters."""
+        origin = origin_of(request)
+        if request.meta.get(_PROBE) == origin:
+            self._settle(origin)
 
     def _settle(self, origin: str) -> None:
         self.probe_since.pop(origin, None)
@@ -279,6 +288,21 @@ class HostAnswerMiddleware:
             memory.answered(request)
         return response
 
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A probe that failed otherwise than by a timeout or a refusal has its outcome.
+
+        Such a failure (a name that does not resolve, a blocked address, a dropped
+        connection) says nothing of a hanging host, and a later middleware may turn it
+        into another exception (``DnsFailureMiddleware``), which ends Scrapy's chain
+        before :class:`HostFailureMiddleware` sees it: without this, the origin's other
+        requests would wait for the probe until they give up waiting.
+        """
+        memory = getattr(self.crawler, "host_failure_memory", None)
+        if isinstance(memory, HostFailureMiddleware) and not isinstance(
+            exception, (*TIMEOUT_ERRORS, *REFUSED_ERRORS)
+        ):
+            memory.probe_ended(request)
+
 
 class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     """Scrapy's downloader-aware queue, handing over only requests that can go on the wire.
@@ -299,17 +323,27 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
         super().__init__(crawler, *args, **kwargs)
-        self._downloader_interface = _HeldRequests(crawler)
+        self._held = _HeldRequests(crawler)
+        self._downloader_interface = self._held
         # Scrapy's __len__ sums every host's queue, and the spider asks for the
         # length before reading each entry: with thousands of hosts that cost
         # more than the rest of reading the list. Counted here instead.
         self._count = super().__len__()
-        self._forced: str | None = None  # the slot pop() chose, for Scrapy's pop to take
+        # Hosts by work left, most first: (-work, version, slot). Scrapy's pop looks at
+        # every host for each request (a few ms with a thousand hosts queued, for each
+        # of a night's requests); this heap is updated when a host's queue changes and
+        # walked only until a host that can go is found. Entries whose version is not
+        # the host's current one are stale and dropped when met.
+        self._heap: list[tuple[float, int, str]] = []
+        self._version: dict[str, int] = {}
+        for slot in self.pqueues:
+            self._touch(slot)
 
     def push(self, request: Request) -> None:
         """Queue ``request`` under its host."""
         super().push(request)
         self._count += 1
+        self._touch(self._held.get_slot_key(request))
 
     def pop(self) -> Request | None:
         """The next request of the least-held host that can go on the wire now, if any.
@@ -321,69 +355,106 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         places for it. None when no host can go: the engine asks again as soon as a
         download ends (a robots.txt or a probe among them).
         """
-        stats = self._downloader_interface.stats(self.pqueues)
-        if not stats:
+        if not self.pqueues:
             return None
-        slot = self._choose(stats)
+        slot = self._choose()
         if slot is None:
             return None
-        self._forced = slot
+        self._held.forced = slot
         try:
-            request = super().pop()
+            request = super().pop()  # Scrapy's, on the chosen slot (see _HeldRequests)
         finally:
-            self._forced = None
+            self._held.forced = None
         if request is not None:
             self._count -= 1
+        self._touch(slot)
         return request
 
     def __len__(self) -> int:
         return self._count
 
-    def _order(self, stats: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """Fewest held first; among equals, the most work left (queue times the host's latency)."""
-        queues = self.pqueues
+    def _latency(self, slot: str) -> float:
         speed = getattr(self.crawler, "host_speed", None)
-        if not isinstance(speed, HostSpeedThrottle):
-            return sorted(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))
-        latency = speed.latency
-        return sorted(
-            stats, key=lambda entry: (entry[0], -len(queues[entry[1]]) * latency(entry[1]))
-        )
+        return speed.latency(slot) if isinstance(speed, HostSpeedThrottle) else 1.0
 
-    def _choose(self, stats: list[tuple[int, str]]) -> str | None:
-        """The first slot, in :meth:`_order`, whose next request may go now."""
+    def _touch(self, slot: str) -> None:
+        """Put the host back in the heap at its current work left (or forget it, if done)."""
+        queue = self.pqueues.get(slot)
+        if queue is None:
+            self._version.pop(slot, None)
+            return
+        version = self._version.get(slot, 0) + 1
+        self._version[slot] = version
+        heapq.heappush(self._heap, (-len(queue) * self._latency(slot), version, slot))
+        if len(self._heap) > 4 * len(self._version) + 64:
+            # more stale entries than live ones: keep the live ones only
+            self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
+            heapq.heapify(self._heap)
+
+    def _choose(self) -> str | None:
+        """The first host, fewest held then most work left, whose next request may go now."""
         crawler = self.crawler
         robots = getattr(crawler, "robots_middleware", None)
         memory = getattr(crawler, "host_failure_memory", None)
-        if robots is None and memory is None:
-            return self._order(stats)[0][1]
         downloader = crawler.engine.downloader if crawler.engine is not None else None
-        room = 0
-        if downloader is not None and robots is not None:
-            room = downloader.total_concurrency - len(downloader.active) - robots.starting
-        for held, slot in self._order(stats):
-            if downloader is not None and held >= self._concurrency(downloader, slot):
-                # it would wait in its slot's queue (politeness), holding a place; a
-                # retry pushed meanwhile would wait behind it there
-                continue
-            try:
-                request = self.pqueues[slot].peek()
-            except NotImplementedError:  # a queue class without peek: no gate
-                return slot
-            if request is None:
-                continue
-            if robots is not None:
-                state = robots.robots_state(request)
-                if state is RobotsState.UNKNOWN and room > 0:
-                    robots.prefetch(request)
-                    room -= 1
-                    self._inc("hosts/robots_prefetched")
-                if state is not RobotsState.KNOWN:
-                    continue
-            if memory is not None and not memory.admit(request):
-                continue
-            return slot
-        return None
+        counts: Counter[str] = Counter()
+        if downloader is not None:
+            counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
+        taken: list[tuple[float, int, str]] = []
+        busy: list[tuple[int, float, str]] = []
+        chosen = None
+        heap, versions = self._heap, self._version
+        try:
+            # hosts with nothing in the downloader, most work first
+            while heap:
+                entry = heapq.heappop(heap)
+                if versions.get(entry[2]) != entry[1]:
+                    continue  # stale
+                taken.append(entry)
+                held = counts.get(entry[2], 0)
+                if held:
+                    busy.append((held, entry[0], entry[2]))
+                elif self._may_go(entry[2], 0, downloader, robots, memory):
+                    chosen = entry[2]
+                    break
+            # then hosts already in the downloader: fewest held, most work first
+            if chosen is None:
+                for held, _, slot in sorted(busy):
+                    if self._may_go(slot, held, downloader, robots, memory):
+                        chosen = slot
+                        break
+        finally:
+            for entry in taken:
+                heapq.heappush(heap, entry)
+        return chosen
+
+    def _may_go(self, slot: str, held: int, downloader: Any, robots: Any, memory: Any) -> bool:
+        """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`)."""
+        if downloader is not None and held >= self._concurrency(downloader, slot):
+            # it would wait in its slot's queue (politeness), holding a place; a
+            # retry pushed meanwhile would wait behind it there
+            return False
+        try:
+            request = self.pqueues[slot].peek()
+        except NotImplementedError:  # a queue class without peek: no gate
+            return True
+        if request is None:
+            return False
+        if robots is not None:
+            state = robots.robots_state(request)
+            if state is RobotsState.UNKNOWN and self._room(downloader, robots) > 0:
+                robots.prefetch(request)  # counted in robots.starting at once
+                self._inc("hosts/robots_prefetched")
+            if state is not RobotsState.KNOWN:
+                return False
+        return memory is None or bool(memory.admit(request))
+
+    @staticmethod
+    def _room(downloader: Any, robots: SharedRobotsTxtMiddleware) -> int:
+        """Places of ``CONCURRENT_REQUESTS`` free for a robots.txt prefetch."""
+        if downloader is None:
+            return 0
+        return int(downloader.total_concurrency) - len(downloader.active) - robots.starting
 
     @staticmethod
     def _concurrency(downloader: Any, slot: str) -> int:
@@ -398,18 +469,20 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key)
 
-    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        """The slot :meth:`pop` chose; else the first in :meth:`_order`."""
-        if self._forced is not None:
-            return self._forced
-        return self._order(stats)[0][1]
-
 
 class _HeldRequests(DownloaderInterface):
-    """Requests the downloader holds per slot: reached the slot or still in a middleware."""
+    """Requests the downloader holds per slot: reached the slot or still in a middleware.
+
+    ``forced``, while set, is the one slot Scrapy's ``pop`` is given to choose from
+    (the one :class:`HostAwarePriorityQueue` chose).
+    """
+
+    forced: str | None = None
 
     def stats(self, possible_slots: Iterable[str]) -> list[tuple[int, str]]:
-        """``(requests held, slot)`` for each slot."""
+        """``(requests held, slot)`` for each slot (only the forced one, when set)."""
+        if self.forced is not None:
+            return [(0, self.forced)]
         downloader = self.downloader
         counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
         return [(counts.get(slot, 0), slot) for slot in possible_slots]
