@@ -103,6 +103,13 @@ def read_records(output: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _night_stats(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
 def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -215,6 +222,12 @@ def main() -> None:
     print(f"{'CPU time (tree)':<34} {run.cpu:10.1f} s")
     print(f"{'peak RSS (tree)':<34} {run.peak_rss / 2**20:10.0f} MB")
     print(f"{'peak PSS (tree)':<34} {run.peak_pss / 2**20:10.0f} MB")
+    crawl_stats = _night_stats(stats_file).get("stats", {})
+    if "memusage/max" in crawl_stats:  # Scrapy's MemoryUsage: the crawl process alone
+        crawl_mb = crawl_stats["memusage/max"] / 2**20
+        print(f"{'  of which the crawl process':<34} {crawl_mb:10.0f} MB")
+    if crawl_stats.get("render/browser_peak_mb"):  # the render stage's Chromium tree
+        print(f"{'  of which the browser':<34} {crawl_stats['render/browser_peak_mb']:10.0f} MB")
     print("lower bound:")
     print(f"  {'busiest origin':<32} {bound['busiest']:10.1f} s  {bound['busiest_origin']}")
     print(f"  {'wire / CONCURRENT_REQUESTS':<32} {bound['wire']:10.1f} s")

@@ -122,6 +122,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, reading the head of the page only (see crawler/metarefresh.py)
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.fetch.metarefresh.HeadMetaRefreshMiddleware": 580,
+    # after decompression (590): an HTML body beyond EXTRACT_MAX_HTML_BYTES is cut to
+    # the head extraction reads before the scraper holds it (crawler/fetch/handler.py)
+    "crawler.fetch.handler.BodyCapMiddleware": 585,
     # Scrapy's reads proxies from the environment; ours only from PROXY_URL
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     "crawler.fetch.middlewares.ProxyMiddleware": 750,
@@ -151,6 +154,9 @@ DOWNLOAD_HANDLERS = {
 }
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# A retry goes ahead of its host's other requests (Scrapy's -1 puts it behind them):
+# a probe's retry is what the host's other requests wait for (crawler/fetch/hosts.py).
+RETRY_PRIORITY_ADJUST = 1
 # A source that failed is a record saying so, not an error of the run.
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 REDIRECT_MAX_TIMES = 10

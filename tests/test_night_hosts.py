@@ -198,3 +198,22 @@ def test_a_host_we_slow_down_gets_backed_off() -> None:
     assert delays[11] == pytest.approx(0.2 / 4, rel=0.01)
     # (2.0 - 0.2) / AUTOTHROTTLE_TARGET_CONCURRENCY (2.0) + 0.2 / 4
     assert delays[-1] == pytest.approx(0.95)
+
+
+def test_a_hosts_first_answer_replaces_the_start_delay() -> None:
+    """The 1 s start delay is a guess: a host answering in 0.2 s gets 0.2/4 s at once."""
+    delays = _throttle_delays([0.2, 0.2])
+    assert delays[0] == pytest.approx(0.2 / 4)
+    assert delays[1] == pytest.approx(0.2 / 4)
+
+
+def test_a_host_whose_name_does_not_resolve_holds_no_source_back(tmp_path: Path) -> None:
+    """Its probe ends in a DNS error, which a later middleware rewords: its waiters go on."""
+    urls = [f"http://no-such-host.invalid/page/{i}" for i in range(3)]
+    result = run_crawl(
+        write_sources(tmp_path / "s.txt", urls), tmp_path / "out.jsonl", timeout=300, **SETTINGS
+    )
+    assert result.exit_code == 0, result.log
+    assert sorted(r["url"] for r in result.records) == sorted(urls)
+    assert {r["status"] for r in result.records} == {"dead"}  # the name does not exist
+    assert "hosts/probe_given_up" not in result.log  # nobody waited for a probe until it gave up

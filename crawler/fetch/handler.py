@@ -16,8 +16,10 @@ parser, which adds only a counter.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Self
 
+from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import (
     HTTP11DownloadHandler,
     _LenientHTTP11ClientFactory,
@@ -25,10 +27,14 @@ from scrapy.core.downloader.handlers.http11 import (
     _LenientHTTPClientParser,
 )
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
 from twisted.internet.defer import Deferred
 from twisted.web._newclient import HEADER, STATUS
 
 from crawler.fetch.errors import HeadersTooLargeError
+
+logger = logging.getLogger(__name__)
 
 
 class _BoundedHeaderParser(_LenientHTTPClientParser):
@@ -80,3 +86,66 @@ class BoundedHTTP11DownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         bound_header_bytes(self, crawler.settings.getint("DOWNLOAD_MAX_HEADER_BYTES"))
+
+
+#: ``Request.meta`` key: ``(url, size)`` of a body before :class:`BodyCapMiddleware` cut it
+FULL_BODY_BYTES = "full_body_bytes"
+#: media types whose body is read from its start only (the extractor's own cut keeps these)
+_CUT_TYPES = ("text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml", "text/plain")
+
+
+def full_body_bytes(response: Response) -> int | None:
+    """The size of ``response``'s body before :class:`BodyCapMiddleware` cut it; None if not cut."""
+    mark = response.meta.get(FULL_BODY_BYTES)
+    if isinstance(mark, tuple) and len(mark) == 2 and mark[0] == response.url:
+        return int(mark[1])
+    return None
+
+
+class BodyCapMiddleware:
+    """Keep only the head of a very large HTML or text body; remember its full size.
+
+    Extraction reads at most ``EXTRACT_MAX_HTML_BYTES`` of markup or text (main text
+    and metadata sit near the top), and Scrapy's scraper holds every response whole
+    until its item has passed the pipelines, counting its bytes against
+    ``SCRAPER_SLOT_MAX_ACTIVE_SIZE`` (5 MB): one 19 MB page waiting for extraction
+    stops the engine from starting any download. Placed after decompression (590)
+    on the way back, this cuts such a body to the head extraction would read
+    (at the last tag start before the cap, as extraction cuts) before it reaches the
+    scraper, and puts ``(url, full size)`` in ``request.meta["full_body_bytes"]`` (the
+    record's ``body_bytes``: see :func:`full_body_bytes`). PDFs and other kinds, which
+    need all their bytes, are left whole (``DOWNLOAD_MAXSIZE`` bounds them), and so
+    are non-2xx answers (not extracted). Off when ``EXTRACT_MAX_HTML_BYTES`` is 0.
+    Stat: ``fetch/body_cut``.
+    """
+
+    def __init__(self, crawler: Crawler, limit: int) -> None:
+        self.crawler = crawler
+        self.limit = limit
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Off (``NotConfigured``) when ``EXTRACT_MAX_HTML_BYTES`` is 0."""
+        limit = crawler.settings.getint("EXTRACT_MAX_HTML_BYTES")
+        if limit <= 0:
+            raise NotConfigured
+        return cls(crawler, limit)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Cut an HTML or text body longer than the cap to the head extraction reads."""
+        size = len(response.body)
+        if size <= self.limit or not 200 <= response.status < 300:
+            return response
+        mime = (response.headers.get(b"Content-Type") or b"").split(b";", 1)[0].strip().lower()
+        head = response.body[:1024].lstrip()
+        if mime.decode("latin-1") not in _CUT_TYPES or head.startswith(b"%PDF-"):
+            return response
+        body = response.body
+        cut = body.rfind(b"<", max(0, self.limit - 65536), self.limit)
+        # with the URL: a request made from this one (a meta refresh) copies the meta
+        request.meta[FULL_BODY_BYTES] = (response.url, size)
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("fetch/body_cut")
+        logger.info("Kept the first %d of %d bytes of %s", cut if cut > 0 else self.limit,
+                    size, response.url)  # fmt: skip
+        return response.replace(body=body[: cut if cut > 0 else self.limit])

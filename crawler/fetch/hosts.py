@@ -8,11 +8,14 @@ Two parts, both about hosts rather than requests:
   A host that hangs then costs its timeout once (one request with its retries), not once
   per source. It also gives robots.txt requests their own, shorter timeout
   (``ROBOTSTXT_TIMEOUT``): a robots.txt that hangs is the host hanging, found sooner.
-- :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader the
-  host with the fewest requests already in the downloader (those waiting for robots.txt
-  or for politeness included), the busiest host first among equals, so that a few busy
-  hosts start early and their queues wait in the scheduler, not in the 32 places of
-  ``CONCURRENT_REQUESTS``.
+- :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader only
+  requests that can go on the wire now: not a page whose host's robots.txt is not known
+  yet (it asks for that robots.txt ahead instead), nor one whose host's probe is out,
+  nor more than a host's slot can send at once. Such requests wait in the scheduler,
+  not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
+  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
+  one with the fewest requests in the downloader, then the one with the most work left
+  (queued requests times its latency), so that long hosts start early.
 - :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
   its concurrency; only the slowdown our requests cause stretches its delay.
 """
@@ -20,6 +23,7 @@ Two parts, both about hosts rather than requests:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import Counter
@@ -37,6 +41,7 @@ from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.fetch.errors import REFUSED_ERRORS, TIMEOUT_ERRORS
+from crawler.fetch.middlewares import RobotsState, SharedRobotsTxtMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +95,7 @@ class HostFailureMiddleware:
     robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
     ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
     ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
-    waited for a probe).
+    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time).
     """
 
     def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
@@ -104,6 +109,7 @@ class HostFailureMiddleware:
         self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
         self.probes: dict[str, asyncio.Future[None]] = {}
+        self.probe_since: dict[str, float] = {}  # origin → when its probe was chosen
         # found by HostAnswerMiddleware, which sees each response before any later
         # middleware (decompression, say) can turn it into an exception
         crawler.host_failure_memory = self  # type: ignore[attr-defined]
@@ -147,11 +153,7 @@ class HostFailureMiddleware:
         while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
             probe = self.probes.get(origin)
             if probe is None or probe.done():
-                # this request (and its retries, which carry the mark) is the probe
-                request.meta[_PROBE] = origin
-                if self.strikes.get(origin):
-                    request.meta["max_retry_times"] = 0  # confirming: one attempt
-                self.probes[origin] = asyncio.get_running_loop().create_future()
+                self._make_probe(request, origin)
                 break
             if not waited:
                 self._inc("hosts/probe_waits")
@@ -159,12 +161,53 @@ class HostFailureMiddleware:
             try:
                 await asyncio.wait_for(asyncio.shield(probe), self.max_wait)
             except TimeoutError:
+                self._inc("hosts/probe_given_up")
                 self._settle(origin)
             known = self.failed.get(origin)
             if known is not None:
                 self._fail_fast(request, known)
 
+    def _make_probe(self, request: Request, origin: str) -> None:
+        # this request (and its retries, which carry the mark) is the probe
+        request.meta[_PROBE] = origin
+        if self.strikes.get(origin):
+            request.meta["max_retry_times"] = 0  # confirming: one attempt
+        self.probes[origin] = asyncio.get_running_loop().create_future()
+        self.probe_since[origin] = time.monotonic()
+
+    def admit(self, request: Request) -> bool:
+        """Whether ``request`` may go to the downloader now (marked when it becomes the probe).
+
+        Called by :class:`HostAwarePriorityQueue` before it hands a request over: a request
+        that would only wait here for its origin's probe stays in the scheduler instead,
+        out of the ``CONCURRENT_REQUESTS`` places. A probe that has had no outcome for
+        longer than a waiter would wait is given up, as :meth:`process_request` does.
+        """
+        origin = origin_of(request)
+        if (
+            origin in self.failed
+            or self.proven.get(origin)
+            or request.meta.get(_PROBE) == origin
+            or is_robots_request(request)
+        ):
+            return True
+        probe = self.probes.get(origin)
+        if probe is not None and not probe.done():
+            if time.monotonic() - self.probe_since.get(origin, 0.0) <= self.max_wait:
+                return False
+            self._inc("hosts/probe_given_up")
+            self._settle(origin)
+        self._make_probe(request, origin)
+        return True
+
+    def probe_ended(self, request: Request) -> None:
+        """``request`` ended without a verdict on its origin: release the origin's waiters."""
+        origin = origin_of(request)
+        if request.meta.get(_PROBE) == origin:
+            self._settle(origin)
+
     def _settle(self, origin: str) -> None:
+        self.probe_since.pop(origin, None)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
             probe.set_result(None)
@@ -245,53 +288,201 @@ class HostAnswerMiddleware:
             memory.answered(request)
         return response
 
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A probe that failed otherwise than by a timeout or a refusal has its outcome.
+
+        Such a failure (a name that does not resolve, a blocked address, a dropped
+        connection) says nothing of a hanging host, and a later middleware may turn it
+        into another exception (``DnsFailureMiddleware``), which ends Scrapy's chain
+        before :class:`HostFailureMiddleware` sees it: without this, the origin's other
+        requests would wait for the probe until they give up waiting.
+        """
+        memory = getattr(self.crawler, "host_failure_memory", None)
+        if isinstance(memory, HostFailureMiddleware) and not isinstance(
+            exception, (*TIMEOUT_ERRORS, *REFUSED_ERRORS)
+        ):
+            memory.probe_ended(request)
+
 
 class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
-    """Scrapy's downloader-aware queue, counting every request the downloader holds for a host.
+    """Scrapy's downloader-aware queue, handing over only requests that can go on the wire.
 
-    Scrapy's version counts a slot's requests once they reach the slot, so requests held
-    by a middleware before it (all the pages of a new host waiting for its robots.txt)
-    look like none, and a host's whole queue can move into the downloader, filling
-    ``CONCURRENT_REQUESTS`` with requests that wait. Here a host's count is every
-    request of the downloader with its slot key; the host with the fewest goes next,
-    and among equals the one with the most requests waiting in the scheduler, so the
-    hosts that take longest start first. Priorities still order each host's own requests.
+    Scrapy's downloader counts a request in ``CONCURRENT_REQUESTS`` from the moment
+    the engine hands it over, whether it is on the wire, held by a middleware (a page
+    waiting for its host's robots.txt or probe) or queued in its slot behind
+    politeness. Handing over only what can be sent keeps the places for the wire: a
+    host's next request waits here while its robots.txt is not known (asked for
+    here, ahead, while the downloader has room), while its probe is out
+    (:meth:`HostFailureMiddleware.admit`), or while its slot already holds as many
+    requests as its concurrency. A host's count is every request of the downloader
+    with its slot key; the host with the fewest goes next, and among equals the one
+    with the most work left (queued requests times the host's latency, from
+    :class:`HostSpeedThrottle`), so the hosts that take longest start first.
+    Priorities still order each host's own requests. Stat: ``hosts/robots_prefetched``.
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
         super().__init__(crawler, *args, **kwargs)
-        self._downloader_interface = _HeldRequests(crawler)
+        self._held = _HeldRequests(crawler)
+        self._downloader_interface = self._held
         # Scrapy's __len__ sums every host's queue, and the spider asks for the
         # length before reading each entry: with thousands of hosts that cost
         # more than the rest of reading the list. Counted here instead.
         self._count = super().__len__()
+        # Hosts by work left, most first: (-work, version, slot). Scrapy's pop looks at
+        # every host for each request (a few ms with a thousand hosts queued, for each
+        # of a night's requests); this heap is updated when a host's queue changes and
+        # walked only until a host that can go is found. Entries whose version is not
+        # the host's current one are stale and dropped when met.
+        self._heap: list[tuple[float, int, str]] = []
+        self._version: dict[str, int] = {}
+        for slot in self.pqueues:
+            self._touch(slot)
 
     def push(self, request: Request) -> None:
         """Queue ``request`` under its host."""
         super().push(request)
         self._count += 1
+        self._touch(self._held.get_slot_key(request))
 
     def pop(self) -> Request | None:
-        """The next request of the least-held host (the longest queue among equals)."""
-        request = super().pop()
+        """The next request of the least-held host that can go on the wire now, if any.
+
+        A host whose robots.txt is not known yet, or whose probe (see
+        :class:`HostFailureMiddleware`) is out, keeps its requests here: handed over,
+        they would only wait in a middleware, holding a place of ``CONCURRENT_REQUESTS``.
+        A host whose robots.txt was never asked gets it asked now, while there are
+        places for it. None when no host can go: the engine asks again as soon as a
+        download ends (a robots.txt or a probe among them).
+        """
+        if not self.pqueues:
+            return None
+        slot = self._choose()
+        if slot is None:
+            return None
+        self._held.forced = slot
+        try:
+            request = super().pop()  # Scrapy's, on the chosen slot (see _HeldRequests)
+        finally:
+            self._held.forced = None
         if request is not None:
             self._count -= 1
+        self._touch(slot)
         return request
 
     def __len__(self) -> int:
         return self._count
 
-    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        """The slot with the fewest requests in the downloader, the longest queue among equals."""
-        queues = self.pqueues
-        return min(stats, key=lambda entry: (entry[0], -len(queues[entry[1]])))[1]
+    def _latency(self, slot: str) -> float:
+        speed = getattr(self.crawler, "host_speed", None)
+        return speed.latency(slot) if isinstance(speed, HostSpeedThrottle) else 1.0
+
+    def _touch(self, slot: str) -> None:
+        """Put the host back in the heap at its current work left (or forget it, if done)."""
+        queue = self.pqueues.get(slot)
+        if queue is None:
+            self._version.pop(slot, None)
+            return
+        version = self._version.get(slot, 0) + 1
+        self._version[slot] = version
+        heapq.heappush(self._heap, (-len(queue) * self._latency(slot), version, slot))
+        if len(self._heap) > 4 * len(self._version) + 64:
+            # more stale entries than live ones: keep the live ones only
+            self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
+            heapq.heapify(self._heap)
+
+    def _choose(self) -> str | None:
+        """The first host, fewest held then most work left, whose next request may go now."""
+        crawler = self.crawler
+        robots = getattr(crawler, "robots_middleware", None)
+        memory = getattr(crawler, "host_failure_memory", None)
+        downloader = crawler.engine.downloader if crawler.engine is not None else None
+        counts: Counter[str] = Counter()
+        if downloader is not None:
+            counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
+        taken: list[tuple[float, int, str]] = []
+        busy: list[tuple[int, float, str]] = []
+        chosen = None
+        heap, versions = self._heap, self._version
+        try:
+            # hosts with nothing in the downloader, most work first
+            while heap:
+                entry = heapq.heappop(heap)
+                if versions.get(entry[2]) != entry[1]:
+                    continue  # stale
+                taken.append(entry)
+                held = counts.get(entry[2], 0)
+                if held:
+                    busy.append((held, entry[0], entry[2]))
+                elif self._may_go(entry[2], 0, downloader, robots, memory):
+                    chosen = entry[2]
+                    break
+            # then hosts already in the downloader: fewest held, most work first
+            if chosen is None:
+                for held, _, slot in sorted(busy):
+                    if self._may_go(slot, held, downloader, robots, memory):
+                        chosen = slot
+                        break
+        finally:
+            for entry in taken:
+                heapq.heappush(heap, entry)
+        return chosen
+
+    def _may_go(self, slot: str, held: int, downloader: Any, robots: Any, memory: Any) -> bool:
+        """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`)."""
+        if downloader is not None and held >= self._concurrency(downloader, slot):
+            # it would wait in its slot's queue (politeness), holding a place; a
+            # retry pushed meanwhile would wait behind it there
+            return False
+        try:
+            request = self.pqueues[slot].peek()
+        except NotImplementedError:  # a queue class without peek: no gate
+            return True
+        if request is None:
+            return False
+        if robots is not None:
+            state = robots.robots_state(request)
+            if state is RobotsState.UNKNOWN and self._room(downloader, robots) > 0:
+                robots.prefetch(request)  # counted in robots.starting at once
+                self._inc("hosts/robots_prefetched")
+            if state is not RobotsState.KNOWN:
+                return False
+        return memory is None or bool(memory.admit(request))
+
+    @staticmethod
+    def _room(downloader: Any, robots: SharedRobotsTxtMiddleware) -> int:
+        """Places of ``CONCURRENT_REQUESTS`` free for a robots.txt prefetch."""
+        if downloader is None:
+            return 0
+        return int(downloader.total_concurrency) - len(downloader.active) - robots.starting
+
+    @staticmethod
+    def _concurrency(downloader: Any, slot: str) -> int:
+        """How many requests ``slot`` may have on the wire at once."""
+        known = downloader.slots.get(slot)
+        if known is not None:
+            return int(known.concurrency)
+        per_slot = downloader.per_slot_settings.get(slot, {})
+        return int(per_slot.get("concurrency", downloader.domain_concurrency))
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
 
 
 class _HeldRequests(DownloaderInterface):
-    """Requests the downloader holds per slot: reached the slot or still in a middleware."""
+    """Requests the downloader holds per slot: reached the slot or still in a middleware.
+
+    ``forced``, while set, is the one slot Scrapy's ``pop`` is given to choose from
+    (the one :class:`HostAwarePriorityQueue` chose).
+    """
+
+    forced: str | None = None
 
     def stats(self, possible_slots: Iterable[str]) -> list[tuple[int, str]]:
-        """``(requests held, slot)`` for each slot."""
+        """``(requests held, slot)`` for each slot (only the forced one, when set)."""
+        if self.forced is not None:
+            return [(0, self.forced)]
         downloader = self.downloader
         counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
         return [(counts.get(slot, 0), slot) for slot in possible_slots]
@@ -319,6 +510,17 @@ class HostSpeedThrottle(AutoThrottle):
         super().__init__(crawler)
         self._fastest: LocalCache[str, float] = LocalCache(_MAX_ORIGINS)
         self._key: str | None = None
+        self._first_latencies = 0.0  # sum of every host's first latency, for a typical host
+        self._hosts = 0
+        # found by HostAwarePriorityQueue, which weighs a host's queue by its speed
+        crawler.host_speed = self  # type: ignore[attr-defined]
+
+    def latency(self, slot: str) -> float:
+        """The host's own latency (its fastest answer); a typical host's before it answered."""
+        known = self._fastest.get(slot)
+        if known is not None:
+            return known
+        return self._first_latencies / self._hosts if self._hosts else 1.0
 
     def _get_slot(self, request: Request, spider: Any) -> tuple[str | None, Slot | None]:
         key, slot = super()._get_slot(request, spider)
@@ -328,11 +530,18 @@ class HostSpeedThrottle(AutoThrottle):
     def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
         key = self._key
         fastest = latency
+        first = key is not None and key not in self._fastest
         if key is not None:
             fastest = min(latency, self._fastest.get(key, latency))
             self._fastest[key] = fastest
+        if first:
+            self._first_latencies += latency
+            self._hosts += 1
         target = (latency - fastest) / self.target_concurrency + fastest / max(1, slot.concurrency)
-        new_delay = max(target, (slot.delay + target) / 2.0)
+        # The start delay is a guess made before the host answered; its first answer
+        # replaces it (Scrapy's halving would keep a fast host near the guess for its
+        # first few requests, and a night of small hosts is mostly first few requests).
+        new_delay = target if first else max(target, (slot.delay + target) / 2.0)
         new_delay = min(max(self.mindelay, new_delay), self.maxdelay)
         if response.status != 200 and new_delay <= slot.delay:
             return

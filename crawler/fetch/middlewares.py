@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from email.utils import parsedate_to_datetime
+from enum import Enum
 from typing import Self
 
 from scrapy import Request
@@ -21,7 +22,7 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
-from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
@@ -60,6 +61,14 @@ class _QuietFetchFailures(logging.Filter):
         return True
 
 
+class RobotsState(Enum):
+    """What is known of the robots.txt that rules a request."""
+
+    KNOWN = "known"  # parsed, failed, or not asked for this request
+    PENDING = "pending"  # being fetched
+    UNKNOWN = "unknown"  # not asked yet
+
+
 class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, with every waiting request seeing the parser.
 
@@ -76,6 +85,55 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         robots_logger = logging.getLogger(RobotsTxtMiddleware.__module__)
         if not any(isinstance(f, _QuietFetchFailures) for f in robots_logger.filters):
             robots_logger.addFilter(_QuietFetchFailures())
+        # hosts whose prefetch started and whose robots.txt request has not reached the
+        # downloader yet (it does when the reactor next runs the prefetch)
+        self._starting: set[str] = set()
+        self._prefetches: set[Deferred[None]] = set()
+        # found by the scheduler's queue (crawler/fetch/hosts.py), which asks for a
+        # host's robots.txt ahead of its pages and keeps them until it is known
+        crawler.robots_middleware = self  # type: ignore[attr-defined]
+
+    def robots_state(self, request: Request) -> RobotsState:
+        """Whether the robots.txt that rules ``request`` is known, being fetched, or not asked."""
+        if request.meta.get("dont_obey_robotstxt") or urlparse_cached(request).scheme not in (
+            "http",
+            "https",
+        ):
+            return RobotsState.KNOWN
+        netloc = urlparse_cached(request).netloc
+        if netloc not in self._parsers:
+            return RobotsState.PENDING if netloc in self._starting else RobotsState.UNKNOWN
+        if isinstance(self._parsers[netloc], Deferred):
+            return RobotsState.PENDING
+        return RobotsState.KNOWN
+
+    @property
+    def starting(self) -> int:
+        """Prefetched robots.txt requests not in the downloader yet."""
+        return len(self._starting)
+
+    def prefetch(self, request: Request) -> None:
+        """Start fetching the robots.txt of ``request``'s host, without the page waiting for it.
+
+        The robots.txt request enters the downloader when the reactor next runs;
+        :attr:`starting` counts those not there yet, so that the caller does not
+        start more than the downloader has places for.
+        """
+        netloc = urlparse_cached(request).netloc
+        self._starting.add(netloc)
+
+        async def fetch() -> None:
+            self._starting.discard(netloc)  # its robots.txt request enters the downloader now
+            await self.robot_parser(request)
+
+        done = deferred_from_coro(fetch())
+        self._prefetches.add(done)
+        done.addErrback(
+            lambda failure: logger.warning(
+                "robots.txt prefetch for %s failed: %s", request.url, failure.value
+            )
+        )
+        done.addBoth(lambda _: self._prefetches.discard(done))
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         """Return the host's parser (None when robots.txt could not be fetched)."""

@@ -128,6 +128,10 @@ class SourcesSpider(Spider):
             str(key).lower(): str(value)
             for key, value in response.headers.to_unicode_dict().items()
         }
+        # (url, size) of a body the fetch cut to its head (crawler/fetch/handler.py,
+        # BodyCapMiddleware): the record's body_bytes is what the server sent
+        cut = response.meta.get("full_body_bytes")
+        record = {"body_bytes": cut[1]} if isinstance(cut, tuple) and cut[0] == response.url else {}
         return SourceItem(
             entry=response.meta[ENTRY_META_KEY],
             fetched_at=fetch_time(),
@@ -136,6 +140,7 @@ class SourcesSpider(Spider):
             http_status=response.status,
             headers=headers,
             body=response.body,
+            record=record,
         )
 
     def on_failure(self, failure: Failure) -> SourceItem:
