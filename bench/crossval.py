@@ -65,6 +65,7 @@ FIELD: dict[str, str] = {
     "title_blog_archive": "title",
     "title_not_site_name": "title",
     "title_og_inside_h1": "title",
+    "title_og_kicker": "title",
     "text_recall_when_short": "text",
     "date_url_month": "date",
     "date_newest_for_january_first": "date",

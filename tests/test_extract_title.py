@@ -196,3 +196,32 @@ def test_h1_longer_than_a_partial_word_match_keeps_the_h1() -> None:
     head = "<meta property='og:title' content='pool lose at Everton'>"
     html = page(head, article="<h1>Liverpool lose at Everton</h1>")
     assert title_of(html) == "Liverpool lose at Everton"
+
+
+# --- title_og_kicker ---------------------------------------------------------------------
+
+
+def test_og_title_with_a_kicker_before_the_h1_wins(restore_rules: None) -> None:
+    head = (
+        "<title>After the vote: Council approves river crossing - Town Post</title>"
+        "<meta property='og:title' content='After the vote: Council approves river crossing'>"
+    )
+    html = page(head, article="<h1>Council approves river crossing</h1>")
+    assert title_of(html) == "After the vote: Council approves river crossing"
+    rules.RULES["title_og_kicker"] = False
+    assert title_of(html) == "Council approves river crossing"
+
+
+@pytest.mark.parametrize(
+    "og",
+    [
+        # a long sentence before the colon is a headline of its own, not a kicker
+        "The council met for six hours on Tuesday night: Council approves river crossing",
+        # the part after the colon is not the heading
+        "After the vote: Council approves river crossing plan",
+    ],
+)
+def test_og_title_without_a_kicker_keeps_the_h1(og: str) -> None:
+    head = f"<meta property='og:title' content='{og}'>"
+    html = page(head, article="<h1>Council approves river crossing</h1>")
+    assert title_of(html) == "Council approves river crossing"

@@ -297,7 +297,11 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
             page, site_name, rules.threshold("title_h1_agreement"), logos=logos
         )
         if visible is not None:
-            return _og_inside(page, visible, site_name, logos) or visible
+            return (
+                _og_kicker(page, visible, site_name, logos)
+                or _og_inside(page, visible, site_name, logos)
+                or visible
+            )
     sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
@@ -362,6 +366,26 @@ def _og_inside(page: Page, visible: str, site_name: str | None, logos: list[str]
         if long[start : start + len(short)] == short:
             return og
     return None
+
+
+# "Kicker: headline": a lead-in of at most this many words before the colon.
+_KICKER_WORDS = 5
+_KICKER = re.compile(r"^([^:]{1,80}):\s+(.+)$")
+
+
+def _og_kicker(page: Page, visible: str, site_name: str | None, logos: list[str]) -> str | None:
+    """``og:title`` when it is the visible ``<h1>`` behind a short kicker and a colon.
+
+    Newsrooms print the kicker ("Nach Gaetz-Rückzug:") above the heading in its
+    own element; the headline they publish carries it in front.
+    """
+    if not rules.on("title_og_kicker"):
+        return None
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, page.url, None)
+    match = _KICKER.match(og or "")
+    if og is None or match is None or len(_words(match.group(1))) > _KICKER_WORDS:
+        return None
+    return og if _words(match.group(2)) == _words(visible) else None
 
 
 def _words(value: str) -> list[str]:

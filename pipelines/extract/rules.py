@@ -50,6 +50,9 @@ RULES: dict[str, bool] = {
     "title_not_site_name": True,
     # og:title wins over a visible <h1> that contains it plus a kicker or a tail.
     "title_og_inside_h1": True,
+    # og:title "Kicker: <h1>" (a short lead-in and a colon before the visible
+    # headline) wins over the <h1>.
+    "title_og_kicker": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
