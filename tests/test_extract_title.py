@@ -225,3 +225,12 @@ def test_og_title_without_a_kicker_keeps_the_h1(og: str) -> None:
     head = f"<meta property='og:title' content='{og}'>"
     html = page(head, article="<h1>Council approves river crossing</h1>")
     assert title_of(html) == "Council approves river crossing"
+
+
+def test_headline_linking_to_its_permalink_from_a_tracked_url_is_no_logo() -> None:
+    url = "https://blog.example.org/2024/05/bridge-plan/?utm_source=feed"
+    html = page(
+        "<title>Town Diary | Bridge plan approved</title>",
+        article="<h1><a href='/2024/05/bridge-plan/'>Bridge plan approved</a></h1>",
+    )
+    assert title_of(html, url) == "Bridge plan approved"

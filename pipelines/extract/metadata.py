@@ -207,8 +207,9 @@ def _links_above(node: lxml.html.HtmlElement, url: str) -> bool:
         path = _HOME_INDEX.sub("", target.path) or "/"
         path = path if path.endswith("/") else path + "/"
         above = here_path.startswith(path) and len(path) < len(here_path)
-        # "/?p=42" is a page below "/", the site root
-        if above or (path == here_path and here.query and not target.query):
+        # "/?p=42" is a page below "/", the site root (only there: "/post?utm_…"
+        # linking to "/post" is the article's own permalink)
+        if above or (path == here_path == "/" and here.query and not target.query):
             return True
     return False
 
