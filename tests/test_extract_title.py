@@ -234,3 +234,23 @@ def test_headline_linking_to_its_permalink_from_a_tracked_url_is_no_logo() -> No
         article="<h1><a href='/2024/05/bridge-plan/'>Bridge plan approved</a></h1>",
     )
     assert title_of(html, url) == "Bridge plan approved"
+
+
+# --- title_heading_text ------------------------------------------------------------------
+
+
+def test_kicker_element_is_a_word_of_its_own(restore_rules: None) -> None:
+    head = "<meta property='og:title' content='Town Demo / Council approves river crossing'>"
+    html = page(head, article="<h1><span>Town Demo</span>Council approves river crossing</h1>")
+    assert title_of(html) == "Town Demo Council approves river crossing"
+    rules.RULES["title_heading_text"] = False
+    assert title_of(html) == "Town DemoCouncil approves river crossing"
+
+
+def test_inline_style_in_a_heading_is_not_text(restore_rules: None) -> None:
+    head = "<meta property='og:title' content='Council approves the river crossing plan'>"
+    heading = "<h1><style>.k{color:red}</style>Council approves <em>river</em> crossing</h1>"
+    html = page(head, article=heading)
+    assert title_of(html) == "Council approves river crossing"
+    rules.RULES["title_heading_text"] = False
+    assert title_of(html) == ".k{color:red}Council approves river crossing"

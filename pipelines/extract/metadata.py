@@ -225,6 +225,28 @@ def _is_logo(node: lxml.html.HtmlElement, text: str, site_name: str | None, url:
     return _links_above(node, url)
 
 
+_HIDDEN_TEXT = "script", "style", "noscript", "template"
+
+
+def _heading_text(node: lxml.html.HtmlElement) -> str | None:
+    """The text a reader sees in a heading element.
+
+    ``text_content()`` also returns the CSS of an inline ``<style>`` and glues
+    a kicker ``<span>Kicker</span>Headline`` to the headline as one word.
+    """
+    if not rules.on("title_heading_text"):
+        return squash(node.text_content())
+    text = ""
+    for piece in node.xpath(".//text()"):
+        # script and style hold raw text only: their own text is the hidden part
+        if not piece.is_tail and piece.getparent().tag in _HIDDEN_TEXT:
+            continue
+        if text and piece and text[-1].islower() and piece[0].isupper():
+            text += " "  # an element boundary between two words
+        text += piece
+    return squash(text)
+
+
 def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
     if page.tree is None:
         return []
@@ -240,7 +262,7 @@ def _logos(page: Page, site_name: str | None) -> list[str]:
         return []
     found = []
     for node in _first_h1s(page):
-        text = squash(node.text_content())
+        text = _heading_text(node)
         if text and _is_logo(node, text, site_name, page.url):
             found.append(text)
     return found
@@ -270,7 +292,7 @@ def _without_logo(title: str | None, logos: list[str]) -> str | None:
 def _h1(page: Page, logos: list[str]) -> str | None:
     """The first ``<h1>`` text that is not a logo."""
     for node in _first_h1s(page):
-        text = squash(node.text_content())
+        text = _heading_text(node)
         if text and text not in logos:
             return text
     return None
@@ -456,7 +478,7 @@ def visible_headline(
     shortest = min(len(_normal(s)) for s in statements)
     best, best_score = None, 0.0
     for node in nodes[:6]:
-        text = squash(node.text_content())
+        text = _heading_text(node)
         if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, page.url):
             continue
         if text in logos:

@@ -53,6 +53,9 @@ RULES: dict[str, bool] = {
     # og:title "Kicker: <h1>" (a short lead-in and a colon before the visible
     # headline) wins over the <h1>.
     "title_og_kicker": True,
+    # A heading's text leaves out <style>/<script> and keeps a space between a
+    # kicker element and the headline ("<span>Kicker</span>Headline").
+    "title_heading_text": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
