@@ -254,3 +254,9 @@ def test_inline_style_in_a_heading_is_not_text(restore_rules: None) -> None:
     assert title_of(html) == "Council approves river crossing"
     rules.RULES["title_heading_text"] = False
     assert title_of(html) == ".k{color:red}Council approves river crossing"
+
+
+def test_a_heading_longer_than_any_headline_is_refused() -> None:
+    head = "<meta property='og:title' content='Council approves river crossing'>"
+    huge = "<h1>" + "<span>Council approves river crossing</span> " * 5000 + "</h1>"
+    assert title_of(page(head, article=huge)) == "Council approves river crossing"

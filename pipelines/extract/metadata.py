@@ -193,7 +193,9 @@ def _links_above(node: lxml.html.HtmlElement, url: str) -> bool:
     """
     here = urlsplit(url)
     here_path = here.path if here.path.endswith("/") else here.path + "/"
-    links = node.xpath("ancestor-or-self::a[@href][1]") + node.xpath(".//a[@href]")
+    links = node.xpath("ancestor-or-self::a[@href][1]") + node.xpath(
+        "(.//a[@href])[position() <= 3]"
+    )
     for link in links[:3]:
         href = str(link.get("href") or "").strip()
         if not href or href.startswith("#"):
@@ -226,6 +228,8 @@ def _is_logo(node: lxml.html.HtmlElement, text: str, site_name: str | None, url:
 
 
 _HIDDEN_TEXT = "script", "style", "noscript", "template"
+# Characters of heading text gathered at most (a hostile page may nest a book in an <h1>).
+_MAX_HEADING = 4 * _MAX_TITLE
 
 
 def _heading_text(node: lxml.html.HtmlElement) -> str | None:
@@ -236,15 +240,19 @@ def _heading_text(node: lxml.html.HtmlElement) -> str | None:
     """
     if not rules.on("title_heading_text"):
         return squash(node.text_content())
-    text = ""
+    pieces: list[str] = []
+    size = 0
     for piece in node.xpath(".//text()"):
         # script and style hold raw text only: their own text is the hidden part
         if not piece.is_tail and piece.getparent().tag in _HIDDEN_TEXT:
             continue
-        if text and piece and text[-1].islower() and piece[0].isupper():
-            text += " "  # an element boundary between two words
-        text += piece
-    return squash(text)
+        if pieces and piece and pieces[-1][-1:].islower() and piece[0].isupper():
+            pieces.append(" ")  # an element boundary between two words
+        pieces.append(piece)
+        size += len(piece)
+        if size > _MAX_HEADING:
+            break  # longer than any headline: callers refuse it whole
+    return squash("".join(pieces))
 
 
 def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
