@@ -67,6 +67,7 @@ FIELD: dict[str, str] = {
     "title_og_inside_h1": "title",
     "title_og_kicker": "title",
     "title_heading_text": "title",
+    "title_canonical_host": "title",
     "text_recall_when_short": "text",
     "date_url_month": "date",
     "date_newest_for_january_first": "date",

@@ -260,3 +260,31 @@ def test_a_heading_longer_than_any_headline_is_refused() -> None:
     head = "<meta property='og:title' content='Council approves river crossing'>"
     huge = "<h1>" + "<span>Council approves river crossing</span> " * 5000 + "</h1>"
     assert title_of(page(head, article=huge)) == "Council approves river crossing"
+
+
+# --- title_canonical_host ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "top"),
+    [
+        (
+            "<link rel='canonical' href='https://towndiary.example/2024/05/bridge-plan/'>"
+            "<title>Town Diary | Bridge plan approved after long debate</title>",
+            "<h1><a href='https://towndiary.example/'>Town Diary</a></h1>",
+        ),
+        (
+            "<meta property='og:url' content='https://rivernotes.example/fords'>"
+            "<title>River Notes</title>",
+            "<h1>Bridge plan approved after long debate</h1>",
+        ),
+    ],
+    ids=["logo links to the declared host", "title is the declared domain"],
+)
+def test_site_judged_by_the_declared_address(head: str, top: str, restore_rules: None) -> None:
+    # fetched from a mirror (here a loopback test server), the page still names its site
+    url = "http://127.0.0.1:8080/2024/05/bridge-plan/"
+    html = page(head, top)
+    assert title_of(html, url) == "Bridge plan approved after long debate"
+    rules.RULES["title_canonical_host"] = False
+    assert title_of(html, url) != "Bridge plan approved after long debate"

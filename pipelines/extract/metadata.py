@@ -264,14 +264,14 @@ def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
         return []
 
 
-def _logos(page: Page, site_name: str | None) -> list[str]:
-    """Texts of the first ``<h1>`` elements that are the site's logo."""
+def _logos(page: Page, site_name: str | None, url: str) -> list[str]:
+    """Texts of the first ``<h1>`` elements that are the site's logo (``url``: the page's)."""
     if not rules.on("title_h1_logo"):
         return []
     found = []
     for node in _first_h1s(page):
         text = _heading_text(node)
-        if text and _is_logo(node, text, site_name, page.url):
+        if text and _is_logo(node, text, site_name, url):
             found.append(text)
     return found
 
@@ -306,6 +306,35 @@ def _h1(page: Page, logos: list[str]) -> str | None:
     return None
 
 
+# Not only in <head>: lxml moves a <head> that follows stray markup into <body>.
+_CANONICAL = "(//link[translate(@rel, 'CANONICAL', 'canonical') = 'canonical'][@href])[1]/@href"
+
+
+def own_address(page: Page) -> str:
+    """The address the page gives itself (``<link rel=canonical>``, ``og:url``), else its URL.
+
+    The site's name and domain are judged by it: a page reached through a
+    mirror, a cache, an archive or a test server still names its own site.
+    """
+    if not rules.on("title_canonical_host") or page.tree is None:
+        return page.url
+    try:
+        declared = [str(v) for v in page.tree.xpath(_CANONICAL)]
+    except Exception:  # defensive: lxml on odd trees
+        declared = []
+    for value in (*declared, page.first_meta("og:url")):
+        if not value:
+            continue
+        try:
+            address = urljoin(page.url, value.strip())
+            parts = urlsplit(address)
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return address
+    return page.url
+
+
 def _html_title(page: Page) -> str | None:
     return _element_text(page, "//title")
 
@@ -321,16 +350,17 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     agree is usually an SEO variant or a section label, while a headline the
     page repeats in several places is what its reader sees.
     """
-    logos = _logos(page, site_name)
+    url = own_address(page)
+    logos = _logos(page, site_name, url)
     h1 = _h1(page, logos)
     if rules.on("title_h1_agreement"):
         visible = visible_headline(
-            page, site_name, rules.threshold("title_h1_agreement"), logos=logos
+            page, site_name, rules.threshold("title_h1_agreement"), logos=logos, url=url
         )
         if visible is not None:
             return (
-                _og_kicker(page, visible, site_name, logos)
-                or _og_inside(page, visible, site_name, logos)
+                _og_kicker(page, visible, site_name, logos, url)
+                or _og_inside(page, visible, site_name, logos, url)
                 or visible
             )
     sources: list[Callable[[], str | None]] = [
@@ -351,10 +381,10 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
         if not_site and site and raw and _normal(raw) == site:
             names.append(raw)  # the site's own name as a whole (og:title = og:site_name)
             continue
-        found = clean_title(_without_logo(raw, logos), site_name, page.url, h1)
+        found = clean_title(_without_logo(raw, logos), site_name, url, h1)
         if not found or not _normal(found):
             continue
-        bare = not_site and (_is_bare_domain(found, page.url) or _is_home(found))
+        bare = not_site and (_is_bare_domain(found, url) or _is_home(found))
         (names if bare or _normal(found) == site else candidates).append(found)
     if not candidates:
         # every statement names the site: it is the best the page offers
@@ -379,7 +409,9 @@ def _is_bare_domain(title: str, url: str) -> bool:
     return bool(label) and norm in (label, label + "com", _normal(_host(url)))
 
 
-def _og_inside(page: Page, visible: str, site_name: str | None, logos: list[str]) -> str | None:
+def _og_inside(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
     """``og:title`` when the visible ``<h1>`` is it plus a kicker or a tail.
 
     Sites put a section kicker ("Premier League", "Kultur :") or a subtitle into
@@ -387,7 +419,7 @@ def _og_inside(page: Page, visible: str, site_name: str | None, logos: list[str]
     """
     if not rules.on("title_og_inside_h1"):
         return None
-    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, page.url, None)
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
     if og is None:
         return None
     short, long = _words(og), _words(visible)
@@ -404,7 +436,9 @@ _KICKER_WORDS = 5
 _KICKER = re.compile(r"^([^:]{1,80}):\s+(.+)$")
 
 
-def _og_kicker(page: Page, visible: str, site_name: str | None, logos: list[str]) -> str | None:
+def _og_kicker(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
     """``og:title`` when it is the visible ``<h1>`` behind a short kicker and a colon.
 
     Newsrooms print the kicker ("Nach Gaetz-Rückzug:") above the heading in its
@@ -412,7 +446,7 @@ def _og_kicker(page: Page, visible: str, site_name: str | None, logos: list[str]
     """
     if not rules.on("title_og_kicker"):
         return None
-    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, page.url, None)
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
     match = _KICKER.match(og or "")
     if og is None or match is None or len(_words(match.group(1))) > _KICKER_WORDS:
         return None
@@ -447,7 +481,11 @@ _MIN_HEADLINE_SHARE = 0.3
 
 
 def visible_headline(
-    page: Page, site_name: str | None, minimum: float, logos: list[str] | None = None
+    page: Page,
+    site_name: str | None,
+    minimum: float,
+    logos: list[str] | None = None,
+    url: str | None = None,
 ) -> str | None:
     """The ``<h1>`` a reader sees, when the page's metadata states the same headline.
 
@@ -458,9 +496,11 @@ def visible_headline(
     least ``minimum`` of them are there: an ``<h1>`` that shares nothing with
     the metadata is a logo, a section name or a widget. ``logos`` are texts of
     ``<h1>`` elements known to be the site's logo: skipped, and cut from the
-    metadata like a site name.
+    metadata like a site name; ``url`` is the page's address (default: where
+    it was fetched).
     """
     logos = logos or []
+    url = url or page.url
     if page.tree is None:
         return None
     try:
@@ -479,7 +519,7 @@ def visible_headline(
         )
         if s
     ]
-    cleaned = (clean_title(_without_logo(s, logos), site_name, page.url, None) for s in statements)
+    cleaned = (clean_title(_without_logo(s, logos), site_name, url, None) for s in statements)
     statements = [c for c in cleaned if c]
     if not statements:
         return None
@@ -487,7 +527,7 @@ def visible_headline(
     best, best_score = None, 0.0
     for node in nodes[:6]:
         text = _heading_text(node)
-        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, page.url):
+        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, url):
             continue
         if text in logos:
             continue

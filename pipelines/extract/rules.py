@@ -56,6 +56,9 @@ RULES: dict[str, bool] = {
     # A heading's text leaves out <style>/<script> and keeps a space between a
     # kicker element and the headline ("<span>Kicker</span>Headline").
     "title_heading_text": True,
+    # The site's domain and home page are judged by the address the page
+    # declares (<link rel=canonical>, og:url) rather than where it was fetched.
+    "title_canonical_host": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
