@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
 
 from pipelines.extract import rules
 from pipelines.extract.markup import Page, schema_types, squash, unescape
@@ -111,9 +113,15 @@ def _domain_label(url: str) -> str:
     return parts[-2] if len(parts) >= 2 else host
 
 
+# WordPress's default "Site » Blog Archive » Post" title, in English and German.
+_ARCHIVE_SEGMENTS = frozenset({"blogarchive", "blogarchiv"})
+
+
 def _is_site_segment(segment: str, site_name: str | None, url: str) -> bool:
     norm = _normal(segment)
     if not norm:
+        return True
+    if rules.on("title_blog_archive") and norm in _ARCHIVE_SEGMENTS:
         return True
     if site_name and norm == _normal(site_name):
         return True
@@ -162,8 +170,169 @@ def clean_title(title: str | None, site_name: str | None, url: str, h1: str | No
     return (kept or title)[:_MAX_TITLE]
 
 
-def _h1(page: Page) -> str | None:
-    return _element_text(page, "//h1")
+# The h1 elements looked at: a page's headline is among its first few.
+_MAX_H1 = 5
+# Ancestors looked at for a logo container (the h1 itself included).
+_LOGO_DEPTH = 4
+_LOGO_CLASS = (
+    "ancestor-or-self::*[position() <= $depth]"
+    "[contains(translate(concat(@class, ' ', @id), 'LOGO', 'logo'), 'logo')]"
+)
+_HOME_INDEX = re.compile(r"(?:index|default|home)\.[a-z0-9]{2,5}$", re.IGNORECASE)
+
+
+def _host(value: str) -> str:
+    return (urlsplit(value).hostname or "").lower().removeprefix("www.")
+
+
+def _links_above(node: lxml.html.HtmlElement, url: str) -> bool:
+    """Whether ``node`` is, or wraps, a link to the home page or a section above ``url``.
+
+    A blog or news site prints its name in an ``<h1>`` linking home; an article's
+    headline links to the article itself, if anywhere.
+    """
+    here = urlsplit(url)
+    here_path = here.path if here.path.endswith("/") else here.path + "/"
+    links = node.xpath("ancestor-or-self::a[@href][1]") + node.xpath(
+        "(.//a[@href])[position() <= 3]"
+    )
+    for link in links[:3]:
+        href = str(link.get("href") or "").strip()
+        if not href or href.startswith("#"):
+            continue
+        try:
+            target = urlsplit(urljoin(url, href))
+        except ValueError:
+            continue
+        if _host(target.geturl()) != _host(url):
+            continue
+        path = _HOME_INDEX.sub("", target.path) or "/"
+        path = path if path.endswith("/") else path + "/"
+        above = here_path.startswith(path) and len(path) < len(here_path)
+        # "/?p=42" is a page below "/", the site root (only there: "/post?utm_…"
+        # linking to "/post" is the article's own permalink)
+        if above or (path == here_path == "/" and here.query and not target.query):
+            return True
+    return False
+
+
+def _is_logo(node: lxml.html.HtmlElement, text: str, site_name: str | None, url: str) -> bool:
+    """Whether an ``<h1>`` holding ``text`` is the site's logo rather than a headline."""
+    if site_name:
+        words = {w.casefold() for w in re.findall(r"\w+", text)}
+        if words and words <= {w.casefold() for w in re.findall(r"\w+", site_name)}:
+            return True
+    if node.xpath(_LOGO_CLASS, depth=_LOGO_DEPTH):
+        return True
+    return _links_above(node, url)
+
+
+_HIDDEN_TEXT = "script", "style", "noscript", "template"
+# Characters of heading text gathered at most (a hostile page may nest a book in an <h1>).
+_MAX_HEADING = 4 * _MAX_TITLE
+
+
+def _heading_text(node: lxml.html.HtmlElement) -> str | None:
+    """The text a reader sees in a heading element.
+
+    ``text_content()`` also returns the CSS of an inline ``<style>`` and glues
+    a kicker ``<span>Kicker</span>Headline`` to the headline as one word.
+    """
+    if not rules.on("title_heading_text"):
+        return squash(node.text_content())
+    pieces: list[str] = []
+    size = 0
+    for piece in node.xpath(".//text()"):
+        # script and style hold raw text only: their own text is the hidden part
+        if not piece.is_tail and piece.getparent().tag in _HIDDEN_TEXT:
+            continue
+        if pieces and piece and pieces[-1][-1:].islower() and piece[0].isupper():
+            pieces.append(" ")  # an element boundary between two words
+        pieces.append(piece)
+        size += len(piece)
+        if size > _MAX_HEADING:
+            break  # longer than any headline: callers refuse it whole
+    return squash("".join(pieces))
+
+
+def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
+    if page.tree is None:
+        return []
+    try:
+        return list(page.tree.xpath("(//h1)[position() <= $n]", n=_MAX_H1))
+    except Exception:  # defensive: lxml on odd trees
+        return []
+
+
+def _logos(page: Page, site_name: str | None, url: str) -> list[str]:
+    """Texts of the first ``<h1>`` elements that are the site's logo (``url``: the page's)."""
+    if not rules.on("title_h1_logo"):
+        return []
+    found = []
+    for node in _first_h1s(page):
+        text = _heading_text(node)
+        if text and _is_logo(node, text, site_name, url):
+            found.append(text)
+    return found
+
+
+def _without_logo(title: str | None, logos: list[str]) -> str | None:
+    """``title`` without a segment that is a logo's text, and what lies beyond it.
+
+    The logo is the site's name: at the start, the headline follows it; elsewhere
+    the headline precedes it (a tagline may follow the name).
+    """
+    title = squash(title)
+    if title is None or not logos:
+        return title
+    parts = _TITLE_SEPARATOR.split(title)
+    segments = parts[0::2]
+    if len(segments) < 2:
+        return title
+    names = {_normal(logo) for logo in logos}
+    for index, segment in enumerate(segments):
+        if _normal(segment) in names:
+            kept = parts[2:] if index == 0 else parts[: 2 * index - 1]
+            return "".join(kept).strip() or title
+    return title
+
+
+def _h1(page: Page, logos: list[str]) -> str | None:
+    """The first ``<h1>`` text that is not a logo."""
+    for node in _first_h1s(page):
+        text = _heading_text(node)
+        if text and text not in logos:
+            return text
+    return None
+
+
+# Not only in <head>: lxml moves a <head> that follows stray markup into <body>.
+_CANONICAL = "(//link[translate(@rel, 'CANONICAL', 'canonical') = 'canonical'][@href])[1]/@href"
+
+
+def own_address(page: Page) -> str:
+    """The address the page gives itself (``<link rel=canonical>``, ``og:url``), else its URL.
+
+    The site's name and domain are judged by it: a page reached through a
+    mirror, a cache, an archive or a test server still names its own site.
+    """
+    if not rules.on("title_canonical_host") or page.tree is None:
+        return page.url
+    try:
+        declared = [str(v) for v in page.tree.xpath(_CANONICAL)]
+    except Exception:  # defensive: lxml on odd trees
+        declared = []
+    for value in (*declared, page.first_meta("og:url")):
+        if not value:
+            continue
+        try:
+            address = urljoin(page.url, value.strip())
+            parts = urlsplit(address)
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return address
+    return page.url
 
 
 def _html_title(page: Page) -> str | None:
@@ -181,11 +350,19 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     agree is usually an SEO variant or a section label, while a headline the
     page repeats in several places is what its reader sees.
     """
-    h1 = _h1(page)
+    url = own_address(page)
+    logos = _logos(page, site_name, url)
+    h1 = _h1(page, logos)
     if rules.on("title_h1_agreement"):
-        visible = visible_headline(page, site_name, rules.threshold("title_h1_agreement"))
+        visible = visible_headline(
+            page, site_name, rules.threshold("title_h1_agreement"), logos=logos, url=url
+        )
         if visible is not None:
-            return visible
+            return (
+                _og_kicker(page, visible, site_name, logos, url)
+                or _og_inside(page, visible, site_name, logos, url)
+                or visible
+            )
     sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
@@ -196,17 +373,88 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
         lambda: h1,
     ]
     site = _normal(site_name or "")
+    not_site = rules.on("title_not_site_name")
     candidates: list[str] = []
+    names: list[str] = []  # candidates that are only the site's name
     for source in sources:
-        found = clean_title(source(), site_name, page.url, h1)
-        if found and _normal(found) and _normal(found) != site:
-            candidates.append(found)
+        raw = source()
+        if not_site and site and raw and _normal(raw) == site:
+            names.append(raw)  # the site's own name as a whole (og:title = og:site_name)
+            continue
+        found = clean_title(_without_logo(raw, logos), site_name, url, h1)
+        if not found or not _normal(found):
+            continue
+        bare = not_site and (_is_bare_domain(found, url) or _is_home(found))
+        (names if bare or _normal(found) == site else candidates).append(found)
     if not candidates:
-        return None
+        # every statement names the site: it is the best the page offers
+        return names[0][:_MAX_TITLE] if not_site and names else None
     keys = [_normal(c) for c in candidates]
     support = [sum(_same_headline(k, other) for other in keys) - 1 for k in keys]
     best = max(range(len(candidates)), key=lambda i: (support[i], -i))
     return candidates[best]
+
+
+# Titles of home pages that say nothing about the page.
+_HOME_TITLES = frozenset({"home", "homepage", "startseite", "accueil", "inicio", "index"})
+
+
+def _is_home(title: str) -> bool:
+    return _normal(title) in _HOME_TITLES
+
+
+def _is_bare_domain(title: str, url: str) -> bool:
+    """Whether ``title`` is only the site's domain ("Anwalt Niemeyer" on anwaltniemeyer.de)."""
+    norm, label = _normal(title), _normal(_domain_label(url))
+    return bool(label) and norm in (label, label + "com", _normal(_host(url)))
+
+
+def _og_inside(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
+    """``og:title`` when the visible ``<h1>`` is it plus a kicker or a tail.
+
+    Sites put a section kicker ("Premier League", "Kultur :") or a subtitle into
+    the heading element; their own ``og:title`` then carries the headline alone.
+    """
+    if not rules.on("title_og_inside_h1"):
+        return None
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
+    if og is None:
+        return None
+    short, long = _words(og), _words(visible)
+    if not short or len(short) >= len(long):
+        return None
+    for start in range(len(long) - len(short) + 1):
+        if long[start : start + len(short)] == short:
+            return og
+    return None
+
+
+# "Kicker: headline": a lead-in of at most this many words before the colon.
+_KICKER_WORDS = 5
+_KICKER = re.compile(r"^([^:]{1,80}):\s+(.+)$")
+
+
+def _og_kicker(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
+    """``og:title`` when it is the visible ``<h1>`` behind a short kicker and a colon.
+
+    Newsrooms print the kicker ("Nach Gaetz-Rückzug:") above the heading in its
+    own element; the headline they publish carries it in front.
+    """
+    if not rules.on("title_og_kicker"):
+        return None
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
+    match = _KICKER.match(og or "")
+    if og is None or match is None or len(_words(match.group(1))) > _KICKER_WORDS:
+        return None
+    return og if _words(match.group(2)) == _words(visible) else None
+
+
+def _words(value: str) -> list[str]:
+    return [w.casefold() for w in re.findall(r"\w+", value)]
 
 
 # A single "word" longer than this is unspaced script (Chinese, Japanese, Thai).
@@ -232,7 +480,13 @@ def agreement(headline: str, statement: str) -> float:
 _MIN_HEADLINE_SHARE = 0.3
 
 
-def visible_headline(page: Page, site_name: str | None, minimum: float) -> str | None:
+def visible_headline(
+    page: Page,
+    site_name: str | None,
+    minimum: float,
+    logos: list[str] | None = None,
+    url: str | None = None,
+) -> str | None:
     """The ``<h1>`` a reader sees, when the page's metadata states the same headline.
 
     Publishers write search-engine variants into ``og:title`` and JSON-LD, but
@@ -240,8 +494,13 @@ def visible_headline(page: Page, site_name: str | None, minimum: float) -> str |
     ``<h1>`` elements (those inside ``<article>``/``<main>`` first), the one
     whose character pairs the metadata headlines contain best wins, when at
     least ``minimum`` of them are there: an ``<h1>`` that shares nothing with
-    the metadata is a logo, a section name or a widget.
+    the metadata is a logo, a section name or a widget. ``logos`` are texts of
+    ``<h1>`` elements known to be the site's logo: skipped, and cut from the
+    metadata like a site name; ``url`` is the page's address (default: where
+    it was fetched).
     """
+    logos = logos or []
+    url = url or page.url
     if page.tree is None:
         return None
     try:
@@ -260,14 +519,17 @@ def visible_headline(page: Page, site_name: str | None, minimum: float) -> str |
         )
         if s
     ]
-    statements = [c for c in (clean_title(s, site_name, page.url, None) for s in statements) if c]
+    cleaned = (clean_title(_without_logo(s, logos), site_name, url, None) for s in statements)
+    statements = [c for c in cleaned if c]
     if not statements:
         return None
     shortest = min(len(_normal(s)) for s in statements)
     best, best_score = None, 0.0
     for node in nodes[:6]:
-        text = squash(node.text_content())
-        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, page.url):
+        text = _heading_text(node)
+        if not text or len(text) > _MAX_TITLE or _is_site_segment(text, site_name, url):
+            continue
+        if text in logos:
             continue
         if site_name and _normal(text) in _normal(site_name):
             continue

@@ -38,6 +38,27 @@ RULES: dict[str, bool] = {
     "title_h1_agreement": True,
     # A site name holding a separator is cut from either end of a title as a whole.
     "title_site_span": True,
+    # An <h1> that is the site's logo (a link to the home page or a section above
+    # the page, a *logo* container, or words all in the site name) is no headline,
+    # and its text is cut from the titles like a site name.
+    "title_h1_logo": True,
+    # WordPress's "Site » Blog Archive » Post" segment is cut like a site name.
+    "title_blog_archive": True,
+    # A title that is the site's name as a whole, the bare domain or "Home" is
+    # not the headline while another candidate exists; and a page whose titles
+    # all equal the site name still gets one.
+    "title_not_site_name": True,
+    # og:title wins over a visible <h1> that contains it plus a kicker or a tail.
+    "title_og_inside_h1": True,
+    # og:title "Kicker: <h1>" (a short lead-in and a colon before the visible
+    # headline) wins over the <h1>.
+    "title_og_kicker": True,
+    # A heading's text leaves out <style>/<script> and keeps a space between a
+    # kicker element and the headline ("<span>Kicker</span>Headline").
+    "title_heading_text": True,
+    # The site's domain and home page are judged by the address the page
+    # declares (<link rel=canonical>, og:url) rather than where it was fetched.
+    "title_canonical_host": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
