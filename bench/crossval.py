@@ -69,6 +69,7 @@ FIELD: dict[str, str] = {
     "title_heading_text": "title",
     "title_canonical_host": "title",
     "text_recall_when_short": "text",
+    "text_thorough_when_short": "text",
     "date_url_month": "date",
     "date_newest_for_january_first": "date",
     "date_stated_over_guess": "date",

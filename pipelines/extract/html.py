@@ -23,8 +23,7 @@ from pipelines.extract.text import (
     drop_leading_title,
     fast_main_text,
     html_main_text,
-    is_large,
-    visible_words,
+    page_measures,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def extract_html(
     page = build_page(html, url, dict(headers))
     site_name = extract_site_name(page)
     title = extract_title(page, site_name)
-    large = is_large(page.tree)
+    large, page_words = page_measures(page.tree)
     main = (
         fast_main_text(page.tree)
         if large
@@ -53,7 +52,7 @@ def extract_html(
         else html_main_text(
             page.tree if page.tree is not None else html,
             url,
-            page_words=visible_words(page.tree),
+            page_words=page_words,
             thorough=thorough,
         )
     )

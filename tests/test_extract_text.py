@@ -1,0 +1,121 @@
+"""Main-text selection: when the full cascade runs, and what it may replace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pipelines.extract import rules
+from pipelines.extract import text as text_module
+from pipelines.extract.markup import build_page
+
+URL = "https://docs.example.org/guide/install"
+
+PARAGRAPHS = "".join(
+    f"<p>Step {i} of the installation guide explains setting number {i} in its own words, "
+    f"with values {i * 3} and {i * 7} that the other steps of the guide do not repeat.</p>"
+    for i in range(15)
+)
+PAGE = (
+    "<html><head><title>Installation guide</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/docs'>Docs</a></nav>"
+    f"<main><h1>Installation guide</h1>{PARAGRAPHS}</main>"
+    "<footer><p>Licence and contact</p></footer></body></html>"
+)
+
+
+@pytest.fixture
+def restore_rules() -> Iterator[None]:
+    saved_rules, saved_thresholds = dict(rules.RULES), dict(rules.THRESHOLDS)
+    yield
+    rules.RULES.clear()
+    rules.RULES.update(saved_rules)
+    rules.THRESHOLDS.clear()
+    rules.THRESHOLDS.update(saved_thresholds)
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool | None, bool]]:
+    """The (precision, thorough) of every trafilatura run, the runs themselves unchanged."""
+    seen: list[tuple[bool | None, bool]] = []
+    real = text_module._trafilatura_text
+
+    def recording(
+        document: text_module.Document, url: str, *, precision: bool | None, thorough: bool = False
+    ) -> str | None:
+        seen.append((precision, thorough))
+        return real(document, url, precision=precision, thorough=thorough)
+
+    monkeypatch.setattr(text_module, "_trafilatura_text", recording)
+    return seen
+
+
+def _tree() -> text_module.lxml.html.HtmlElement:
+    tree = build_page(PAGE, URL).tree
+    assert tree is not None
+    return tree
+
+
+def test_a_plausible_text_needs_no_further_pass(
+    passes: list[tuple[bool | None, bool]],
+) -> None:
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    assert words is not None and words > 300
+    text = text_module.html_main_text(tree, URL, page_words=words)
+    assert text is not None and "Step 14 of the installation guide" in text
+    assert passes == [(True, False)]  # the guide is most of the page: one fast pass
+
+
+def test_a_text_short_for_the_page_gets_the_full_cascade(
+    passes: list[tuple[bool | None, bool]], restore_rules: None
+) -> None:
+    """Far more visible words than the text: the full cascade runs, but only a much
+    longer result replaces the text (here it finds the same guide, so the text stays)."""
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    assert words is not None
+    rules.RULES["text_recall_when_short"] = False
+    alone = text_module.html_main_text(tree, URL, page_words=words)
+    passes.clear()
+    text = text_module.html_main_text(tree, URL, page_words=words * 20)
+    assert (None, True) in passes
+    assert text == alone
+
+
+def test_the_full_cascade_replaces_a_stray_notice() -> None:
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    assert words is not None
+    notice = "Cookies help us deliver this guide."
+    text = text_module._thorough_when_short(tree, URL, notice, words)
+    assert text is not None and text != notice
+    assert "Step 0 of the installation guide" in text and "Step 14" in text
+    # the page's tree is left as it was for the other field extractors
+    assert text_module.visible_words(tree) == words
+
+
+def test_the_full_cascade_is_not_run_when_switched_off(
+    passes: list[tuple[bool | None, bool]], restore_rules: None
+) -> None:
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    assert words is not None
+    rules.RULES["text_thorough_when_short"] = False
+    rules.RULES["text_recall_when_short"] = False
+    text_module.html_main_text(tree, URL, page_words=words * 20)
+    assert all(not thorough for _, thorough in passes)
+
+
+def test_a_short_text_that_is_the_whole_article_stays() -> None:
+    """A brief notice page: the full cascade finds nothing much longer, the text stays."""
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><main><h1>Service notice</h1>"
+        "<p>The reading room is closed on Monday for maintenance of the heating system.</p>"
+        "</main></body></html>"
+    )
+    tree = build_page(html, URL).tree
+    assert tree is not None
+    chosen = "The reading room is closed on Monday for maintenance of the heating system."
+    assert text_module._thorough_when_short(tree, URL, chosen, 1000) == chosen
