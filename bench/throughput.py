@@ -47,6 +47,7 @@ every contender, and the ratios (interleaved runs) are what to compare.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -55,8 +56,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -132,6 +135,7 @@ class Run:
     peak_pss: int
     pages: int
     exit_code: int
+    pool: dict[str, Any] | None = None  # what bench/poolstats.py saw (--pool-stats)
 
     @property
     def rate(self) -> float:
@@ -182,10 +186,19 @@ class Bench:
     """The page server, the URL lists and the command of each contender."""
 
     def __init__(
-        self, pages_dir: Path, latency: float, concurrency: int, keep: bool, busy: int = 0
+        self,
+        pages_dir: Path,
+        latency: float,
+        concurrency: int,
+        keep: bool,
+        busy: int = 0,
+        pool_stats: bool = False,
+        extra: Sequence[str] = (),
     ) -> None:
         self.concurrency = concurrency
         self.busy = busy
+        self.pool_stats = pool_stats
+        self.extra = list(extra)  # -s NAME=VALUE for our contenders (b, d, e)
         self.work = Path(tempfile.mkdtemp(prefix="throughput-"))
         self.keep = keep
         self.python = sys.executable
@@ -232,6 +245,15 @@ class Bench:
             settings["EXTRACT_WORKERS"] = "0"
         if name == "e":
             settings["EXTRACT_THOROUGH"] = "true"
+        if self.pool_stats:
+            from crawler import settings as project_settings  # the checkout's own EXTENSIONS
+
+            extensions = {**project_settings.EXTENSIONS, "bench.poolstats.PoolStats": 900}
+            settings["EXTENSIONS"] = json.dumps(extensions)
+            settings["POOL_STATS_FILE"] = str(run_dir / "poolstats.json")
+        for assignment in self.extra:
+            key, _, value = assignment.partition("=")
+            settings[key] = value
         command = [self.python, "-m", "scrapy", "crawl", "sources", "-a", f"sources={urls}"]
         for key, value in settings.items():
             command += ["-s", f"{key}={value}"]
@@ -249,6 +271,9 @@ class Bench:
             for burner in burners:
                 burner.kill()
                 burner.wait()
+        stats = run_dir / "poolstats.json"
+        if stats.exists():
+            result.pool = json.loads(stats.read_text(encoding="utf-8"))
         output = run_dir / "out.jsonl"
         if output.exists():
             with output.open("rb") as f:
@@ -309,6 +334,23 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
         print(f"b / e (the pool and the per-page savings): {ratio('b', 'e')}")
 
 
+def _pool_line(p: dict[str, Any]) -> str:
+    """One line of what bench/poolstats.py measured in a run of ours."""
+    mean = p["mean"]
+    wall = p["elapsed"]
+    return (
+        f"reactor lag mean {p['reactor_lag_mean_ms']:.0f} ms, "
+        f"p95 {p['reactor_lag_p95_ms']:.0f} ms; "
+        f"pages in items {mean['items']:.1f}, waiting for room {mean['waiting_room']:.1f}, "
+        f"queued {mean['queued']:.1f}, held {mean['held']:.1f}; "
+        f"a worker idle while pages waited {p['share_idle_while_waiting']:.0%} of samples; "
+        f"main: CPU {p['main_cpu_s'] / wall:.0%}, run queue {p['main_runqueue_s'] / wall:.0%}; "
+        f"workers: CPU {p['workers_cpu_s'] / max(p['workers_wall_s'], 1e-9):.0%}, "
+        f"run queue {p['workers_runqueue_s'] / max(p['workers_wall_s'], 1e-9):.0%}, "
+        f"asleep {p['workers_asleep_share']:.0%} (of each worker's wall time)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -333,6 +375,19 @@ def main() -> None:
         "--busy", action="store_true", help="competing CPU-bound processes during every run"
     )
     parser.add_argument("--busy-procs", type=int, default=2, help="how many (default 2)")
+    parser.add_argument(
+        "--pool-stats",
+        action="store_true",
+        help="sample the pool, the reactor's lag and CPU shares in ours (bench/poolstats.py)",
+    )
+    parser.add_argument(
+        "-s",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for our contenders (b, d, e); repeatable",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 300, 1
@@ -340,7 +395,9 @@ def main() -> None:
         args.only = "abcd" if args.quick else "abcde"
     cores = len(os.sched_getaffinity(0))
     busy = args.busy_procs if args.busy else 0
-    bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep, busy)
+    bench = Bench(
+        args.pages_dir, args.latency, args.concurrency, args.keep, busy, args.pool_stats, args.extra
+    )
     print(
         f"pages: {args.pages_dir} ({bench.pages_info[1]} files, "
         f"{int(bench.pages_info[2]) / int(bench.pages_info[1]) / 1024:.0f} KB mean); "
@@ -372,6 +429,8 @@ def main() -> None:
                       f"{r.cpu / r.n * 1000:5.1f} CPU ms/page, "
                       f"{r.peak_rss / 2**20:4.0f} MB, {r.pages} records, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                if r.pool:
+                    print(f"    {_pool_line(r.pool)}", flush=True)
         print(f"\nN={args.n}, medians of {args.rounds} round(s):")
         print_table(results, cores)
     finally:

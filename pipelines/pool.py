@@ -256,6 +256,8 @@ class ProcessPool:
         self._live: dict[int, _Worker] = {}  # slot → its current worker, for close()
         self._lock = threading.Lock()
         self._closed = False
+        self._waiting = 0  # run() calls waiting for room (read by occupancy())
+        self._held = 0  # tasks a slot thread has taken and not settled yet
 
     def start(self) -> None:
         """Start the workers (they import their code while the caller carries on)."""
@@ -272,13 +274,22 @@ class ProcessPool:
         with self._lock:
             return [w.pid for w in self._live.values()]
 
+    def occupancy(self) -> tuple[int, int, int]:
+        """Tasks waiting for room, queued for a worker, and held by a worker (for benchmarks)."""
+        return self._waiting, self._tasks.qsize(), self._held
+
     async def run(self, arg: Any) -> Any:
         """Run the function on ``arg`` in a worker and return its result."""
         if self._closed:
             raise PoolClosed("the pool is closed")
         if self._room is None:
             self._room = asyncio.Semaphore(self.max_pending)
-        async with self._room:
+        self._waiting += 1
+        try:
+            await self._room.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             # Pickled only once there is room: a copy of every waiting body
             # would double the memory a slow pool makes the caller hold.
             try:
@@ -289,6 +300,8 @@ class ProcessPool:
             future: asyncio.Future[Any] = loop.create_future()
             self._tasks.put((data, future, loop))
             return await future
+        finally:
+            self._room.release()
 
     def close(self, grace: float = 5.0) -> None:
         """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`."""
@@ -330,7 +343,11 @@ class ProcessPool:
                 data, future, _loop = task
                 if future.cancelled():
                     continue
+                with self._lock:
+                    self._held += 1
                 worker, outcome = self._attempt(slot, worker, data)
+                with self._lock:
+                    self._held -= 1
                 _settle(task, outcome)
                 if isinstance(outcome, TaskTooLarge) or (
                     self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker
