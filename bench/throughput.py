@@ -71,6 +71,7 @@ CONTENDERS = {
     "c": "trafilatura (fetch+extract)",
     "d": "ours (in-process extract)",
     "e": "ours (in-process, thorough)",
+    "f": "ours at --before DIR",
 }
 
 
@@ -194,11 +195,13 @@ class Bench:
         busy: int = 0,
         pool_stats: bool = False,
         extra: Sequence[str] = (),
+        before: Path | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.busy = busy
         self.pool_stats = pool_stats
-        self.extra = list(extra)  # -s NAME=VALUE for our contenders (b, d, e)
+        self.extra = list(extra)  # -s NAME=VALUE for our contenders (b, d, e, f)
+        self.before = before  # another checkout of ours, contender f
         self.work = Path(tempfile.mkdtemp(prefix="throughput-"))
         self.keep = keep
         self.python = sys.executable
@@ -248,6 +251,7 @@ class Bench:
         if self.pool_stats:
             from crawler import settings as project_settings  # the checkout's own EXTENSIONS
 
+            # (--before: the other checkout has bench/poolstats.py and the same EXTENSIONS)
             extensions = {**project_settings.EXTENSIONS, "bench.poolstats.PoolStats": 900}
             settings["EXTENSIONS"] = json.dumps(extensions)
             settings["POOL_STATS_FILE"] = str(run_dir / "poolstats.json")
@@ -265,8 +269,12 @@ class Bench:
         burners = [
             subprocess.Popen([self.python, "-c", "while True: pass"]) for _ in range(self.busy)
         ]
+        cwd, env = ROOT, self.env
+        if name == "f":
+            assert self.before is not None
+            cwd, env = self.before, {**self.env, "PYTHONPATH": str(self.before)}
         try:
-            result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", self.env)
+            result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", env, cwd)
         finally:
             for burner in burners:
                 burner.kill()
@@ -332,6 +340,8 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
         print(f"b / d (the pool, same work per page): {ratio('b', 'd')}")
     if "b" in rate and "e" in rate:
         print(f"b / e (the pool and the per-page savings): {ratio('b', 'e')}")
+    if "b" in rate and "f" in rate:
+        print(f"b / f (this checkout against --before): {ratio('b', 'f')}")
 
 
 def _pool_line(p: dict[str, Any]) -> str:
@@ -376,6 +386,12 @@ def main() -> None:
     )
     parser.add_argument("--busy-procs", type=int, default=2, help="how many (default 2)")
     parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout of ours (an exported older commit), run as contender f",
+    )
+    parser.add_argument(
         "--pool-stats",
         action="store_true",
         help="sample the pool, the reactor's lag and CPU shares in ours (bench/poolstats.py)",
@@ -396,7 +412,14 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     busy = args.busy_procs if args.busy else 0
     bench = Bench(
-        args.pages_dir, args.latency, args.concurrency, args.keep, busy, args.pool_stats, args.extra
+        args.pages_dir,
+        args.latency,
+        args.concurrency,
+        args.keep,
+        busy,
+        args.pool_stats,
+        args.extra,
+        args.before.resolve() if args.before else None,
     )
     print(
         f"pages: {args.pages_dir} ({bench.pages_info[1]} files, "
@@ -418,7 +441,9 @@ def main() -> None:
                       f"{r.cpu / n * 1000:>11.1f} {r.peak_rss / 2**20:>11.0f} "
                       f"{r.peak_pss / 2**20:>11.0f} {r.pages:>8}", flush=True)  # fmt: skip
             return
-        names = [c for c in "abcde" if c in args.only]
+        if "f" in args.only and args.before is None:
+            parser.error("contender f needs --before DIR")
+        names = [c for c in "abcdef" if c in args.only]
         results: dict[str, list[Run]] = {name: [] for name in names}
         for index in range(args.rounds):
             order = names[index % len(names) :] + names[: index % len(names)]

@@ -32,6 +32,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 _STOP = b""  # an empty message asks a worker to exit; a pickle is never empty
 _READY = b"ready"  # a worker's first message: its imports are done
 _START_TIMEOUT = 300.0  # seconds a worker may take to import its code
+# Seconds a slot thread waits for an answer before it looks for a task to send
+# the worker meanwhile (only while the worker has room for one more).
+_FEED_SLICE = 0.01
 
 
 class PoolError(Exception):
@@ -68,6 +73,10 @@ class TaskFailed(PoolError):
 
 class PoolClosed(PoolError):
     """The pool was closed before the task ran."""
+
+
+class _Closing(Exception):
+    """Inside a slot thread: the pool closed while the thread replaced its worker."""
 
 
 def resolve(path: str) -> Callable[[Any], Any]:
@@ -104,16 +113,19 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: 
     for name in preload:
         importlib.import_module(name)
     func = resolve(func_path)
+    # A thread reads the tasks as they arrive, so that the parent's send of the
+    # next task (sent while this one runs: see ProcessPool) never waits for the
+    # task to finish, and a large result and a large task never block each other.
+    inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    threading.stack_size(256 * 1024)  # under the address-space cap below, it counts
+    threading.Thread(target=_read_tasks, args=(conn, inbox), daemon=True).start()
     # After the imports: the cap is for what one page makes a worker allocate.
     limit_memory(max_memory_mb)
     conn.send_bytes(_READY)
     while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return  # the parent is gone
+        data = inbox.get()
         if data == _STOP:
-            return
+            return  # told to, or the parent is gone
         try:
             payload = pickle.dumps(("ok", func(pickle.loads(data))), pickle.HIGHEST_PROTOCOL)
         except MemoryError:
@@ -125,7 +137,20 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: 
             return
         except Exception as exc:
             payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+        del data  # the body: not kept while the next task waits
         conn.send_bytes(payload)
+
+
+def _read_tasks(conn: Connection, inbox: queue.SimpleQueue[bytes]) -> None:
+    """Move the tasks from the parent's socket to ``inbox`` (a worker's reader thread)."""
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            data = _STOP  # the parent is gone
+        inbox.put(data)
+        if data == _STOP:
+            return
 
 
 # The worker's command line: the parent's sys.path first, so that the worker
@@ -170,11 +195,11 @@ class _Worker:
     def pid(self) -> int:
         return self.process.pid
 
-    def call(self, data: bytes, timeout: float | None) -> bytes:
-        """Send one pickled task and wait for the pickled answer.
+    def send(self, data: bytes) -> None:
+        """Send one pickled task (the worker reads it while it runs the one before).
 
-        Raises ``TimeoutError`` when no answer came in time, ``EOFError`` or
-        ``OSError`` when the worker died.
+        Raises ``TimeoutError`` when the worker never finished its imports,
+        ``EOFError`` or ``OSError`` when it died.
         """
         if not self.ready:
             # Start-up (imports) does not count against the task's timeout.
@@ -185,8 +210,13 @@ class _Worker:
             self.ready = True
         self.tasks += 1
         self.conn.send_bytes(data)
-        if timeout is not None and not self.conn.poll(timeout):
-            raise TimeoutError
+
+    def answered(self, timeout: float | None) -> bool:
+        """Whether an answer is there within ``timeout`` seconds (None: wait for it)."""
+        return self.conn.poll(timeout)
+
+    def receive(self) -> bytes:
+        """The pickled answer to the oldest task sent; ``EOFError``/``OSError`` when it died."""
         return self.conn.recv_bytes()
 
     def stop(self, grace: float) -> None:
@@ -207,7 +237,18 @@ class _Worker:
         self.conn.close()
 
 
-_Task = tuple[bytes, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+class _Task:
+    """One task: its pickle, the future its caller awaits, that future's loop, its tries."""
+
+    __slots__ = ("data", "future", "loop", "tries")
+
+    def __init__(
+        self, data: bytes, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.data = data
+        self.future = future
+        self.loop = loop
+        self.tries = 0  # deaths of a worker while it ran this task
 
 
 class ProcessPool:
@@ -235,6 +276,7 @@ class ProcessPool:
         max_tasks_per_worker: int = 0,
         preload: Sequence[str] = (),
         max_memory_mb: int = 0,
+        prefetch: int = 2,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
@@ -246,6 +288,7 @@ class ProcessPool:
         self.max_tasks_per_worker = max_tasks_per_worker
         self.preload = tuple(preload)
         self.max_memory_mb = max_memory_mb
+        self.prefetch = max(1, prefetch)
         self.too_large = 0
         self.started_workers = 0
         self.deaths = 0
@@ -298,7 +341,7 @@ class ProcessPool:
                 raise TaskFailed(f"cannot send the task: {type(exc).__name__}: {exc}") from exc
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Any] = loop.create_future()
-            self._tasks.put((data, future, loop))
+            self._tasks.put(_Task(data, future, loop))
             return await future
         finally:
             self._room.release()
@@ -335,72 +378,154 @@ class ProcessPool:
         return worker
 
     def _serve(self, slot: int, worker: _Worker) -> None:
+        """Feed one worker: up to ``prefetch`` tasks in its hands, answers read in order.
+
+        The worker runs its tasks one after the other, so the oldest task not
+        answered yet is the one it is running: a death or a timeout is blamed
+        on that task alone, and the tasks sent behind it (not started) go to
+        the replacement as they are.
+        """
+        inflight: deque[_Task] = deque()
+        started = time.monotonic()  # when the worker began the oldest task in flight
+        closing = False
         try:
             while True:
-                task = self._tasks.get()
-                if task is None:
-                    break
-                data, future, _loop = task
-                if future.cancelled():
-                    continue
-                with self._lock:
-                    self._held += 1
-                worker, outcome = self._attempt(slot, worker, data)
-                with self._lock:
-                    self._held -= 1
-                _settle(task, outcome)
-                if isinstance(outcome, TaskTooLarge) or (
-                    self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker
-                ):
+                while not closing and len(inflight) < self.prefetch:
+                    if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+                        break  # recycled once its tasks in flight are answered
+                    try:
+                        task = self._tasks.get_nowait() if inflight else self._tasks.get()
+                    except queue.Empty:
+                        break
+                    if task is None:
+                        closing = True
+                        break
+                    if task.future.cancelled():
+                        continue
+                    first = not inflight
+                    inflight.append(task)
+                    with self._lock:
+                        self._held += 1
+                    sent = self._send(worker, task)  # a new worker's imports are waited for here
+                    if first:
+                        started = time.monotonic()
+                    if not sent:
+                        break  # the worker is gone: noticed below, where the answer is read
+                if not inflight:
+                    if closing:
+                        break
+                    # Its share of tasks done: replace it before the next task.
                     worker.stop(grace=5.0)
-                    worker = self._new_worker(slot)
+                    worker, started = self._replace(slot, inflight)
+                    continue
+                worker, started = self._answer(slot, worker, inflight, started, closing)
+        except _Closing:
+            pass  # the tasks in flight fail below
         finally:
             worker.stop(grace=5.0)
             with self._lock:
                 self._live.pop(slot, None)
+                self._held -= len(inflight)
+            for task in inflight:
+                _settle(task, PoolClosed("the pool was closed"))
 
-    def _attempt(self, slot: int, worker: _Worker, data: bytes) -> tuple[_Worker, Any]:
-        """Run one task, replacing the worker as needed; return the worker and the outcome."""
-        for attempt in (1, 2):
+    def _send(self, worker: _Worker, task: _Task) -> bool:
+        """Send ``task`` to ``worker``; False when the worker is gone (or never started)."""
+        try:
+            worker.send(task.data)
+        except (TimeoutError, EOFError, OSError):
+            return False
+        return True
+
+    def _answer(
+        self,
+        slot: int,
+        worker: _Worker,
+        inflight: deque[_Task],
+        started: float,
+        closing: bool,
+    ) -> tuple[_Worker, float]:
+        """Wait for the oldest task's answer (or the worker's end) and settle what it decides.
+
+        While the worker has room for another task, wait in short slices, so
+        that a task queued meanwhile is sent before this answer comes: the
+        worker then starts it without waiting for this thread.
+        """
+        room = not closing and len(inflight) < self.prefetch
+        while True:
+            wait: float | None = None
+            if self.task_timeout is not None:
+                wait = max(0.0, started + self.task_timeout - time.monotonic())
+            if room:
+                wait = _FEED_SLICE if wait is None else min(wait, _FEED_SLICE)
             try:
-                answer = worker.call(data, self.task_timeout)
-            except TimeoutError:
+                if worker.answered(wait):
+                    break
+            except (EOFError, OSError):
+                break  # closed under us (close() past its grace): the read below says so
+            if self.task_timeout is not None and time.monotonic() >= started + self.task_timeout:
                 self.timeouts += 1
                 logger.warning("extraction worker %d timed out; killing it", worker.pid)
                 worker.kill()
-                return self._new_worker(slot), TaskTimeout(
-                    f"no result within {self.task_timeout:g} s"
+                self._finish(
+                    inflight.popleft(), TaskTimeout(f"no result within {self.task_timeout:g} s")
                 )
-            except (EOFError, OSError):
-                self.deaths += 1
-                worker.kill()
-                code = worker.process.returncode
-                logger.warning(
-                    "worker %d died (exit code %s) on attempt %d", worker.pid, code, attempt
-                )
-                worker = self._new_worker(slot)
-                if attempt == 2:
-                    return worker, WorkerDied(f"the worker process died twice (exit code {code})")
-                continue
-            try:
-                status, value = pickle.loads(answer)
-            except Exception as exc:
-                return worker, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}")
-            if status == "ok":
-                return worker, value
-            if status == "memory":
-                self.too_large += 1
-                logger.warning(
-                    "extraction worker %d passed its memory cap; replacing it", worker.pid
-                )
-                return worker, TaskTooLarge(str(value))
-            return worker, TaskFailed(str(value))
-        raise AssertionError("unreachable")
+                return self._replace(slot, inflight)
+            if room and not self._tasks.empty():
+                return worker, started  # back to the caller, which sends it
+        head = inflight[0]
+        try:
+            answer = worker.receive()
+        except (EOFError, OSError):
+            self.deaths += 1
+            worker.kill()
+            code = worker.process.returncode
+            head.tries += 1
+            logger.warning(
+                "worker %d died (exit code %s) on attempt %d", worker.pid, code, head.tries
+            )
+            if head.tries >= 2:
+                inflight.popleft()
+                self._finish(head, WorkerDied(f"the worker process died twice (exit code {code})"))
+            return self._replace(slot, inflight)
+        inflight.popleft()
+        now = time.monotonic()
+        try:
+            status, value = pickle.loads(answer)
+        except Exception as exc:
+            self._finish(head, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}"))
+            return worker, now
+        if status == "ok":
+            self._finish(head, value)
+            return worker, now
+        if status == "memory":
+            self.too_large += 1
+            logger.warning("extraction worker %d passed its memory cap; replacing it", worker.pid)
+            self._finish(head, TaskTooLarge(str(value)))
+            worker.stop(grace=5.0)  # it exits by itself after saying so
+            return self._replace(slot, inflight)
+        self._finish(head, TaskFailed(str(value)))
+        return worker, now
+
+    def _replace(self, slot: int, inflight: deque[_Task]) -> tuple[_Worker, float]:
+        """Start a new worker for ``slot`` and hand it the tasks still in flight, in order."""
+        if self._closed:
+            raise _Closing  # close() kills what it finds: a worker started now would be left
+        worker = self._new_worker(slot)
+        for task in inflight:
+            if not self._send(worker, task):
+                break
+        return worker, time.monotonic()
+
+    def _finish(self, task: _Task, outcome: Any) -> None:
+        with self._lock:
+            self._held -= 1
+        _settle(task, outcome)
 
 
 def _settle(task: _Task, outcome: Any) -> None:
     """Resolve the task's future on its own loop (futures are not thread-safe)."""
-    _data, future, loop = task
+    future, loop = task.future, task.loop
 
     def settle() -> None:
         if future.done():  # cancelled while it ran

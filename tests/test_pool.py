@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from pipelines.extract.job import ContentResult, ExtractJob, cap_markup, content_fields
-from pipelines.pool import ProcessPool, TaskFailed, TaskTimeout, WorkerDied
+from pipelines.pool import (
+    PoolClosed,
+    ProcessPool,
+    TaskFailed,
+    TaskTimeout,
+    TaskTooLarge,
+    WorkerDied,
+)
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer
 
@@ -36,6 +43,9 @@ def misbehave(arg: tuple[str, Any]) -> Any:
         return lambda: None
     if action == "pid":
         return os.getpid()
+    if action == "hog":
+        hog = bytearray(value * 1024**2)
+        hog[-1] = 1
     return value
 
 
@@ -140,6 +150,90 @@ def test_workers_are_recycled_after_max_tasks() -> None:
         assert len(set(pids)) == 3
     finally:
         pool.close()
+
+
+def test_tasks_sent_behind_a_crashing_one_are_not_lost_nor_blamed() -> None:
+    # One worker holds two tasks at once (the one it runs, the next in its
+    # socket): when it dies, only the first is its fault.
+    pool = ProcessPool("tests.test_pool.misbehave", 1, prefetch=2, max_pending=6)
+    pool.start()
+    try:
+        results = _run(pool, ("echo", 0), ("exit", 9), ("echo", 1), ("echo", 2), ("echo", 3))
+        assert results[0] == 0 and results[2:] == [1, 2, 3]
+        assert isinstance(results[1], WorkerDied)
+        assert pool.deaths == 2
+        assert pool.occupancy() == (0, 0, 0)  # nothing left waiting or held
+    finally:
+        pool.close()
+
+
+def test_tasks_sent_behind_a_runaway_one_go_to_its_replacement() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, task_timeout=0.5, prefetch=3)
+    pool.start()
+    try:
+        slow, *after = _run(pool, ("sleep", 30), ("echo", "a"), ("echo", "b"), ("echo", "c"))
+        assert isinstance(slow, TaskTimeout)
+        assert after == ["a", "b", "c"]
+        assert pool.timeouts == 1
+    finally:
+        pool.close()
+
+
+def test_a_task_past_the_memory_cap_fails_alone_and_its_worker_is_replaced() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, max_memory_mb=1024, prefetch=2)
+    pool.start()
+    try:
+        (before,) = _run(pool, ("pid", None))
+        hog, after, pid = _run(pool, ("hog", 3072), ("echo", "after"), ("pid", None))
+        assert isinstance(hog, TaskTooLarge)
+        assert after == "after" and pid != before
+        assert pool.too_large == 1 and pool.deaths == 0
+    finally:
+        pool.close()
+
+
+def test_large_tasks_and_large_results_do_not_block_each_other() -> None:
+    # Each task and each answer is larger than a socket's buffer, and the next
+    # task is sent while the worker answers the one before: the worker reads
+    # its tasks in a thread of their own, so neither side waits for the other.
+    pool = ProcessPool("tests.test_pool.misbehave", 1, task_timeout=120, prefetch=2)
+    pool.start()
+    payloads = [bytes([i]) * (4 * 1024 * 1024) for i in range(4)]
+    try:
+        assert _run(pool, *(("echo", p) for p in payloads)) == payloads
+    finally:
+        pool.close()
+
+
+def test_every_task_is_answered_whatever_the_order_they_finish_in() -> None:
+    # Tasks of different lengths over several workers: each caller gets its own
+    # answer, none is lost, whichever worker and order they ran in.
+    pool = ProcessPool("tests.test_pool.misbehave", 3, prefetch=2, max_pending=5)
+    pool.start()
+    tasks = [("sleep" if i % 4 == 0 else "echo", 0.05 if i % 4 == 0 else i) for i in range(40)]
+    try:
+        results = _run(pool, *tasks)
+        assert results == [v for _, v in tasks]
+        assert pool.deaths == pool.timeouts == 0
+    finally:
+        pool.close()
+
+
+def test_tasks_queued_at_close_fail_with_pool_closed_and_no_worker_is_left() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, prefetch=2, max_pending=10)
+    pool.start()
+    pids = pool.worker_pids()
+
+    async def main() -> list[Any]:
+        runs = [asyncio.ensure_future(pool.run(("sleep", 0.2))) for _ in range(6)]
+        await asyncio.sleep(0.5)  # some running or sent, the rest queued
+        await asyncio.get_running_loop().run_in_executor(None, pool.close)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert len(results) == 6
+    assert all(r is None or isinstance(r, PoolClosed) for r in results)
+    assert not any(_alive(pid) for pid in pids)
 
 
 def test_a_wrong_function_path_fails_at_start_up() -> None:
