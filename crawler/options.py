@@ -216,6 +216,12 @@ class ProjectSettings(BaseModel):
         "extraction worker processes; unset: one per core; 0: in the crawl process (debugging)",
         group="extraction",
     )
+    EXTRACT_SPARE_WORKERS: OptionalCount = _setting(
+        None,
+        "extra extraction workers run while other processes compete for the cores and pages "
+        "wait for the pool (retired when the competition ends); unset: one per core; 0: never",
+        group="extraction",
+    )
     EXTRACT_MAX_PENDING: Count = _setting(
         0,
         "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker",

@@ -46,6 +46,11 @@ _START_TIMEOUT = 300.0  # seconds a worker may take to import its code
 # Seconds a slot thread waits for an answer before it looks for a task to send
 # the worker meanwhile (only while the worker has room for one more).
 _FEED_SLICE = 0.01
+# The contention monitor samples every _CONTENTION_INTERVAL seconds and decides
+# on the mean of _CONTENTION_SAMPLES samples (runnable counts jump from one instant
+# to the next).
+_CONTENTION_INTERVAL = 0.5
+_CONTENTION_SAMPLES = 4
 
 
 class PoolError(Exception):
@@ -277,6 +282,7 @@ class ProcessPool:
         preload: Sequence[str] = (),
         max_memory_mb: int = 0,
         prefetch: int = 2,
+        spare_workers: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
@@ -289,6 +295,9 @@ class ProcessPool:
         self.preload = tuple(preload)
         self.max_memory_mb = max_memory_mb
         self.prefetch = max(1, prefetch)
+        self.spare_workers = max(0, spare_workers)
+        self.spares_wanted = 0  # spare slots the contention monitor wants running
+        self.spares_peak = 0
         self.too_large = 0
         self.started_workers = 0
         self.deaths = 0
@@ -305,12 +314,76 @@ class ProcessPool:
     def start(self) -> None:
         """Start the workers (they import their code while the caller carries on)."""
         for slot in range(self.workers):
-            worker = self._new_worker(slot)
-            thread = threading.Thread(
-                target=self._serve, args=(slot, worker), name=f"pool-slot-{slot}", daemon=True
-            )
+            self._start_slot(slot)
+        if self.spare_workers and _procs_running() is not None:
+            threading.Thread(
+                target=self._watch_contention, name="pool-monitor", daemon=True
+            ).start()
+
+    def _start_slot(self, slot: int) -> None:
+        worker = self._new_worker(slot)
+        thread = threading.Thread(
+            target=self._serve, args=(slot, worker), name=f"pool-slot-{slot}", daemon=True
+        )
+        with self._lock:
             self._threads.append(thread)
-            thread.start()
+        thread.start()
+
+    def _watch_contention(self) -> None:
+        """Run spare workers while other processes compete for the cores and pages wait.
+
+        The kernel shares a contested core among runnable threads alike, so
+        with two outside processes each of our two workers gets the share of
+        one of them, and pages wait for the pool. A spare worker is one more
+        share for the same work; it is started only while outside processes
+        are runnable (``/proc/loadavg`` less our own runnable threads) and
+        pages are queued for a worker, and retired when the competition ends,
+        so an idle machine never pays its memory.
+        """
+        recent: deque[int] = deque(maxlen=_CONTENTION_SAMPLES)
+        running = set(range(self.workers))
+        while not self._closed:
+            time.sleep(_CONTENTION_INTERVAL)
+            total = _procs_running()
+            if total is None:
+                return
+            recent.append(max(0, total - self._own_running()))
+            if len(recent) < recent.maxlen:  # type: ignore[operator]
+                continue
+            others = sum(recent) / len(recent)
+            if others >= 1 and self._tasks.qsize() > 0:
+                # One at a time: each new worker changes the picture.
+                self.spares_wanted = min(self.spare_workers, self.spares_wanted + 1, round(others))
+            elif others < 0.5:
+                self.spares_wanted = max(0, self.spares_wanted - 1)
+            else:
+                continue
+            recent.clear()
+            self.spares_peak = max(self.spares_peak, self.spares_wanted)
+            for slot in range(self.workers, self.workers + self.spares_wanted):
+                with self._lock:
+                    alive = slot in self._live
+                if not alive and slot not in running and not self._closed:
+                    running.add(slot)
+                    self._start_slot(slot)
+            running = {s for s in running if s < self.workers or s in self._live}
+
+    def _own_running(self) -> int:
+        """Runnable threads of this process and of its workers."""
+        return sum(_runnable_threads(pid) for pid in (os.getpid(), *self.worker_pids()))
+
+    def _takes_more(self, slot: int, worker: _Worker) -> bool:
+        """Whether the slot's worker may be sent another task.
+
+        Not when it has had its share (``max_tasks_per_worker``: it is
+        recycled once its tasks in flight are answered), nor when it is a
+        spare the monitor no longer wants (or the pool is closing).
+        """
+        if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+            return False
+        return slot < self.workers or (
+            not self._closed and slot < self.workers + self.spares_wanted
+        )
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers."""
@@ -351,9 +424,11 @@ class ProcessPool:
         if self._closed:
             return
         self._closed = True
-        for _ in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._tasks.put(None)
-        for thread in self._threads:
+        for thread in threads:
             thread.join(grace + 1)
         with self._lock:
             leftovers = list(self._live.values())
@@ -391,10 +466,17 @@ class ProcessPool:
         try:
             while True:
                 while not closing and len(inflight) < self.prefetch:
-                    if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
-                        break  # recycled once its tasks in flight are answered
+                    if not self._takes_more(slot, worker):
+                        if not inflight and slot >= self.workers:
+                            closing = True  # a spare no longer wanted
+                        break  # (a worker past its share is recycled below)
                     try:
-                        task = self._tasks.get_nowait() if inflight else self._tasks.get()
+                        if inflight:
+                            task = self._tasks.get_nowait()
+                        elif slot >= self.workers:  # a spare: looks up now and then
+                            task = self._tasks.get(timeout=_CONTENTION_INTERVAL)
+                        else:
+                            task = self._tasks.get()
                     except queue.Empty:
                         break
                     if task is None:
@@ -414,11 +496,15 @@ class ProcessPool:
                 if not inflight:
                     if closing:
                         break
-                    # Its share of tasks done: replace it before the next task.
-                    worker.stop(grace=5.0)
-                    worker, started = self._replace(slot, inflight)
-                    continue
-                worker, started = self._answer(slot, worker, inflight, started, closing)
+                    if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+                        # Its share of tasks done: replace it before the next task.
+                        worker.stop(grace=5.0)
+                        worker, started = self._replace(slot, inflight)
+                    continue  # (a spare found nothing queued: it looks again)
+                room = (
+                    not closing and len(inflight) < self.prefetch and self._takes_more(slot, worker)
+                )
+                worker, started = self._answer(slot, worker, inflight, started, room)
         except _Closing:
             pass  # the tasks in flight fail below
         finally:
@@ -443,7 +529,7 @@ class ProcessPool:
         worker: _Worker,
         inflight: deque[_Task],
         started: float,
-        closing: bool,
+        room: bool,
     ) -> tuple[_Worker, float]:
         """Wait for the oldest task's answer (or the worker's end) and settle what it decides.
 
@@ -451,7 +537,6 @@ class ProcessPool:
         that a task queued meanwhile is sent before this answer comes: the
         worker then starts it without waiting for this thread.
         """
-        room = not closing and len(inflight) < self.prefetch
         while True:
             wait: float | None = None
             if self.task_timeout is not None:
@@ -537,6 +622,34 @@ def _settle(task: _Task, outcome: Any) -> None:
 
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         loop.call_soon_threadsafe(settle)
+
+
+def _procs_running() -> int | None:
+    """Runnable threads on the machine, from ``/proc/loadavg`` (None: not on Linux)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _runnable_threads(pid: int) -> int:
+    """Threads of ``pid`` that are running or waiting for a core (state ``R``)."""
+    count = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: the state follows the last ")"
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return count
 
 
 def default_workers() -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,9 @@ def misbehave(arg: tuple[str, Any]) -> Any:
     if action == "unpicklable":
         return lambda: None
     if action == "pid":
+        return os.getpid()
+    if action == "nap_pid":
+        time.sleep(value)
         return os.getpid()
     if action == "hog":
         hog = bytearray(value * 1024**2)
@@ -232,8 +237,38 @@ def test_tasks_queued_at_close_fail_with_pool_closed_and_no_worker_is_left() -> 
 
     results = asyncio.run(main())
     assert len(results) == 6
-    assert all(r is None or isinstance(r, PoolClosed) for r in results)
+    assert all(r == 0.2 or isinstance(r, PoolClosed) for r in results), results
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_spare_workers_run_while_other_processes_compete_and_stop_with_the_pool() -> None:
+    # Two processes that never sleep compete for the cores for the whole test;
+    # pages keep waiting for the one regular worker, so the spare is started.
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    pool = ProcessPool("tests.test_pool.misbehave", 1, spare_workers=1, max_pending=8)
+    pool.start()
+    try:
+        pids = _run(pool, *[("nap_pid", 0.2)] * 60)
+        seen = pool.spares_peak, len(set(pids)), pool.worker_pids()
+    finally:
+        pool.close()
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    peak, distinct, live = seen
+    assert peak == 1 and distinct == 2  # the pages were shared with the spare
+    assert all(pid in set(pids) for pid in live)
+    assert not any(_alive(pid) for pid in set(pids))
+
+
+def test_no_spare_worker_when_none_is_allowed() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, spare_workers=0)
+    pool.start()
+    try:
+        pids = _run(pool, *[("nap_pid", 0.05)] * 20)
+        assert len(set(pids)) == 1 and pool.spares_peak == 0
+    finally:
+        pool.close()
 
 
 def test_a_wrong_function_path_fails_at_start_up() -> None:
