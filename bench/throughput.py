@@ -37,6 +37,14 @@ is a single host where a real crawl has thousands.
 contender's run and stops them after it, the same for every contender: the machine a
 cron job meets is rarely idle.
 
+``--before DIR`` adds contender f: ours from another checkout (an exported older commit),
+so that a change is measured before and after in the same interleaved run (``b / f``).
+``-s NAME=VALUE`` (repeatable) passes a setting to every run of ours (b, d, e, f).
+``--pool-stats`` adds bench/poolstats.py to ours and prints, under each run of ours, the
+reactor's lag, the pages waiting for and held by the pool, and the share of its wall time
+the crawl process and the workers spent on a core, in the run queue, and (workers) asleep
+waiting for a page.
+
 ``--scaling`` runs only (b) at N = 1,000, 5,000 and 20,000 (``--sizes``) and
 prints time per page and peak RSS for each.
 
