@@ -224,7 +224,8 @@ class ProjectSettings(BaseModel):
     )
     EXTRACT_MAX_PENDING: Count = _setting(
         0,
-        "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker",
+        "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker, "
+        "spares included",
         group="extraction",
     )
     EXTRACT_TIMEOUT: Seconds = _setting(

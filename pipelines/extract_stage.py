@@ -33,7 +33,7 @@ class ExtractPipeline(Stage):
     extraction in the crawl process), ``EXTRACT_SPARE_WORKERS`` (more workers
     while other processes compete for the cores; default one per core),
     ``EXTRACT_MAX_PENDING`` (pages queued or being extracted at once;
-    default 4 per worker), ``EXTRACT_TIMEOUT``
+    default 4 per worker, spares included), ``EXTRACT_TIMEOUT``
     (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
     on the markup handed to extraction), ``EXTRACT_WORKER_MAX_TASKS`` (pages
     after which a worker is replaced), ``EXTRACT_FUNCTION`` (dotted path of

@@ -260,15 +260,19 @@ class ProcessPool:
     """Run ``func_path`` (a picklable-argument, picklable-result function) in worker processes.
 
     ``workers`` processes, each served by one thread; at most ``max_pending``
-    tasks queued or running (``run`` waits for room, which is the back
-    pressure a fast producer needs). A task whose worker dies is retried
-    once in a fresh worker (the death may not be its fault), then fails
-    with :class:`WorkerDied`; a task running longer than ``task_timeout``
-    seconds fails with :class:`TaskTimeout`. A worker is replaced after
-    ``max_tasks_per_worker`` tasks (0: never), which bounds any slow leak in
-    the libraries it runs. ``max_memory_mb`` (0: none) caps each worker's
-    address space: a task that passes it fails with :class:`TaskTooLarge`
-    (not retried: it would pass it again) and its worker is replaced.
+    (default 4 per worker, spares included) tasks queued or running (``run``
+    waits for room, which is the back pressure a fast producer needs). Each
+    worker holds up to ``prefetch`` tasks (the one it runs and the next), so
+    it never waits for the parent between tasks. A task whose worker dies is
+    retried once in a fresh worker (the death may not be its fault), then
+    fails with :class:`WorkerDied`; a task running longer than
+    ``task_timeout`` seconds fails with :class:`TaskTimeout`. A worker is
+    replaced after ``max_tasks_per_worker`` tasks (0: never), which bounds any
+    slow leak in the libraries it runs. ``max_memory_mb`` (0: none) caps each
+    worker's address space: a task that passes it fails with
+    :class:`TaskTooLarge` (not retried: it would pass it again) and its worker
+    is replaced. Up to ``spare_workers`` more workers run while other
+    processes compete for the cores (see :meth:`_watch_contention`).
     """
 
     def __init__(
@@ -289,7 +293,6 @@ class ProcessPool:
         resolve(func_path)  # fail at start-up, in the parent, on a wrong path
         self.func_path = func_path
         self.workers = workers
-        self.max_pending = max_pending or 4 * workers
         self.task_timeout = task_timeout or None
         self.max_tasks_per_worker = max_tasks_per_worker
         self.preload = tuple(preload)
@@ -298,6 +301,10 @@ class ProcessPool:
         self.spare_workers = max(0, spare_workers)
         self.spares_wanted = 0  # spare slots the contention monitor wants running
         self.spares_peak = 0
+        # Room for every worker, spares included, to hold its next task and have
+        # two more queued: a settled task frees its room only when the caller's
+        # loop runs, and on a busy machine that loop runs late.
+        self.max_pending = max_pending or 4 * (workers + self.spare_workers)
         self.too_large = 0
         self.started_workers = 0
         self.deaths = 0
