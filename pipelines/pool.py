@@ -51,6 +51,7 @@ _FEED_SLICE = 0.01
 # to the next).
 _CONTENTION_INTERVAL = 0.5
 _CONTENTION_SAMPLES = 4
+_TREE_EVERY = 10  # samples between two walks of /proc for this process's descendants
 
 
 class PoolError(Exception):
@@ -349,12 +350,19 @@ class ProcessPool:
         """
         recent: deque[int] = deque(maxlen=_CONTENTION_SAMPLES)
         running = set(range(self.workers))
+        tree: set[int] = set()
+        ticks = 0
         while not self._closed:
             time.sleep(_CONTENTION_INTERVAL)
             total = _procs_running()
             if total is None:
                 return
-            recent.append(max(0, total - self._own_running()))
+            if ticks % _TREE_EVERY == 0:
+                # Our other children (a browser that renders pages) are not
+                # competition: walking /proc for them costs more, so now and then.
+                tree = _descendants(os.getpid())
+            ticks += 1
+            recent.append(max(0, total - self._own_running(tree)))
             if len(recent) < recent.maxlen:  # type: ignore[operator]
                 continue
             others = sum(recent) / len(recent)
@@ -375,9 +383,10 @@ class ProcessPool:
                     self._start_slot(slot)
             running = {s for s in running if s < self.workers or s in self._live}
 
-    def _own_running(self) -> int:
-        """Runnable threads of this process and of its workers."""
-        return sum(_runnable_threads(pid) for pid in (os.getpid(), *self.worker_pids()))
+    def _own_running(self, tree: set[int]) -> int:
+        """Runnable threads of this process, its workers and the rest of ``tree``."""
+        pids = {os.getpid(), *self.worker_pids(), *tree}
+        return sum(_runnable_threads(pid) for pid in pids)
 
     def _takes_more(self, slot: int, worker: _Worker) -> bool:
         """Whether the slot's worker may be sent another task.
@@ -657,6 +666,33 @@ def _runnable_threads(pid: int) -> int:
         if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
             count += 1
     return count
+
+
+def _descendants(root: int) -> set[int]:
+    """Process ids of every descendant of ``root`` (from ``/proc``; empty when unreadable)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            parent = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
 
 
 def default_workers() -> int:
