@@ -344,13 +344,15 @@ class ProcessPool:
         with two outside processes each of our two workers gets the share of
         one of them, and pages wait for the pool. A spare worker is one more
         share for the same work; it is started only while outside processes
-        are runnable (``/proc/loadavg`` less our own runnable threads) and
-        pages are queued for a worker, and retired when the competition ends,
-        so an idle machine never pays its memory.
+        that share our workers' share are runnable (those of our own session
+        when the kernel's autogroups are on, else ``/proc/loadavg`` less our
+        own runnable threads) and pages are queued for a worker, and retired
+        when the competition ends, so an idle machine never pays its memory.
         """
         recent: deque[int] = deque(maxlen=_CONTENTION_SAMPLES)
         running = set(range(self.workers))
         tree: set[int] = set()
+        peers: set[int] | None = None
         ticks = 0
         while not self._closed:
             time.sleep(_CONTENTION_INTERVAL)
@@ -361,15 +363,25 @@ class ProcessPool:
                 # Our other children (a browser that renders pages) are not
                 # competition: walking /proc for them costs more, so now and then.
                 tree = _descendants(os.getpid())
+                peers = _autogroup_peers(os.getpid(), tree)
             ticks += 1
-            recent.append(max(0, total - self._own_running(tree)))
+            if peers is None:
+                others = total - self._own_running(tree)
+            else:
+                # With autogroups the kernel first shares the cores among sessions:
+                # only our own session's processes take from our workers' share.
+                workers = set(self.worker_pids())  # a spare started since the last walk
+                others = sum(_runnable_threads(pid) for pid in peers - workers)
+            recent.append(max(0, others))
             if len(recent) < recent.maxlen:  # type: ignore[operator]
                 continue
-            others = sum(recent) / len(recent)
-            if others >= 1 and self._tasks.qsize() > 0:
+            competing = sum(recent) / len(recent)
+            if competing >= 1 and self._tasks.qsize() > 0:
                 # One at a time: each new worker changes the picture.
-                self.spares_wanted = min(self.spare_workers, self.spares_wanted + 1, round(others))
-            elif others < 0.5:
+                self.spares_wanted = min(
+                    self.spare_workers, self.spares_wanted + 1, round(competing)
+                )
+            elif competing < 0.5:
                 self.spares_wanted = max(0, self.spares_wanted - 1)
             else:
                 continue
@@ -693,6 +705,37 @@ def _descendants(root: int) -> set[int]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+def _autogroup_peers(me: int, ours: set[int]) -> set[int] | None:
+    """The other processes of ``me``'s scheduler autogroup (None: autogroups are off).
+
+    With ``kernel.sched_autogroup_enabled`` the kernel shares the cores fairly
+    among autogroups (one per session) before the threads within one: a
+    process of another session does not take from our workers' share, and
+    more workers would not win any of its share back.
+    """
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled", "rb") as f:
+            if f.read().strip() != b"1":
+                return None
+        with open(f"/proc/{me}/autogroup", "rb") as f:
+            mine = f.read().split()[0]
+        entries = os.listdir("/proc")
+    except (OSError, IndexError):
+        return None
+    peers: set[int] = set()
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me or int(entry) in ours:
+            continue
+        try:
+            with open(f"/proc/{entry}/autogroup", "rb") as f:
+                group = f.read().split()[0]
+        except (OSError, IndexError):
+            continue
+        if group == mine:
+            peers.add(int(entry))
+    return peers
 
 
 def default_workers() -> int:
