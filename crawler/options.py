@@ -217,9 +217,10 @@ class ProjectSettings(BaseModel):
         group="extraction",
     )
     EXTRACT_SPARE_WORKERS: OptionalCount = _setting(
-        None,
-        "extra extraction workers run while other processes compete for the cores and pages "
-        "wait for the pool (retired when the competition ends); unset: one per core; 0: never",
+        0,
+        "extra extraction workers run while other processes of the session compete for the "
+        "cores and pages wait for the pool (retired when the competition ends); 0: never "
+        "(measured no gain on a shared machine); unset: one per core",
         group="extraction",
     )
     EXTRACT_MAX_PENDING: Count = _setting(

@@ -31,7 +31,7 @@ class ExtractPipeline(Stage):
     Settings: ``PREVIEW_CHARS`` (default 3000), ``FULL_TEXT`` (default False),
     ``EXTRACT_WORKERS`` (worker processes; default one per core, 0 runs
     extraction in the crawl process), ``EXTRACT_SPARE_WORKERS`` (more workers
-    while other processes compete for the cores; default one per core),
+    while other processes compete for the cores; default 0, none),
     ``EXTRACT_MAX_PENDING`` (pages queued or being extracted at once;
     default 4 per worker, spares included), ``EXTRACT_TIMEOUT``
     (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
