@@ -263,8 +263,9 @@ class ProcessPool:
     ``workers`` processes, each served by one thread; at most ``max_pending``
     (default 4 per worker, spares included) tasks queued or running (``run``
     waits for room, which is the back pressure a fast producer needs). Each
-    worker holds up to ``prefetch`` tasks (the one it runs and the next), so
-    it never waits for the parent between tasks. A task whose worker dies is
+    worker holds up to ``prefetch`` tasks (default 1; with 2, the one it runs
+    and the next, so that it never waits for the parent between tasks: in the
+    busy benchmark that did not pay, see bench/README.md). A task whose worker dies is
     retried once in a fresh worker (the death may not be its fault), then
     fails with :class:`WorkerDied`; a task running longer than
     ``task_timeout`` seconds fails with :class:`TaskTimeout`. A worker is
@@ -286,7 +287,7 @@ class ProcessPool:
         max_tasks_per_worker: int = 0,
         preload: Sequence[str] = (),
         max_memory_mb: int = 0,
-        prefetch: int = 2,
+        prefetch: int = 1,
         spare_workers: int = 0,
     ) -> None:
         if workers < 1:
