@@ -37,6 +37,14 @@ is a single host where a real crawl has thousands.
 contender's run and stops them after it, the same for every contender: the machine a
 cron job meets is rarely idle.
 
+``--before DIR`` adds contender f: ours from another checkout (an exported older commit),
+so that a change is measured before and after in the same interleaved run (``b / f``).
+``-s NAME=VALUE`` (repeatable) passes a setting to every run of ours (b, d, e, f).
+``--pool-stats`` adds bench/poolstats.py to ours and prints, under each run of ours, the
+reactor's lag, the pages waiting for and held by the pool, and the share of its wall time
+the crawl process and the workers spent on a core, in the run queue, and (workers) asleep
+waiting for a page.
+
 ``--scaling`` runs only (b) at N = 1,000, 5,000 and 20,000 (``--sizes``) and
 prints time per page and peak RSS for each.
 
@@ -47,6 +55,7 @@ every contender, and the ratios (interleaved runs) are what to compare.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -55,8 +64,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -69,6 +80,8 @@ CONTENDERS = {
     "d": "ours (in-process extract)",
     "e": "ours (in-process, thorough)",
 }
+# Run only when asked (--only with f, and --before DIR): not one of the default contenders.
+LABELS = {**CONTENDERS, "f": "ours at --before DIR"}
 
 
 # --- measuring a process tree ----------------------------------------------------------
@@ -132,6 +145,7 @@ class Run:
     peak_pss: int
     pages: int
     exit_code: int
+    pool: dict[str, Any] | None = None  # what bench/poolstats.py saw (--pool-stats)
 
     @property
     def rate(self) -> float:
@@ -182,10 +196,21 @@ class Bench:
     """The page server, the URL lists and the command of each contender."""
 
     def __init__(
-        self, pages_dir: Path, latency: float, concurrency: int, keep: bool, busy: int = 0
+        self,
+        pages_dir: Path,
+        latency: float,
+        concurrency: int,
+        keep: bool,
+        busy: int = 0,
+        pool_stats: bool = False,
+        extra: Sequence[str] = (),
+        before: Path | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.busy = busy
+        self.pool_stats = pool_stats
+        self.extra = list(extra)  # -s NAME=VALUE for our contenders (b, d, e, f)
+        self.before = before  # another checkout of ours, contender f
         self.work = Path(tempfile.mkdtemp(prefix="throughput-"))
         self.keep = keep
         self.python = sys.executable
@@ -232,6 +257,16 @@ class Bench:
             settings["EXTRACT_WORKERS"] = "0"
         if name == "e":
             settings["EXTRACT_THOROUGH"] = "true"
+        if self.pool_stats:
+            from crawler import settings as project_settings  # the checkout's own EXTENSIONS
+
+            # (--before: the other checkout has bench/poolstats.py and the same EXTENSIONS)
+            extensions = {**project_settings.EXTENSIONS, "bench.poolstats.PoolStats": 900}
+            settings["EXTENSIONS"] = json.dumps(extensions)
+            settings["POOL_STATS_FILE"] = str(run_dir / "poolstats.json")
+        for assignment in self.extra:
+            key, _, value = assignment.partition("=")
+            settings[key] = value
         command = [self.python, "-m", "scrapy", "crawl", "sources", "-a", f"sources={urls}"]
         for key, value in settings.items():
             command += ["-s", f"{key}={value}"]
@@ -243,12 +278,19 @@ class Bench:
         burners = [
             subprocess.Popen([self.python, "-c", "while True: pass"]) for _ in range(self.busy)
         ]
+        cwd, env = ROOT, self.env
+        if name == "f":
+            assert self.before is not None
+            cwd, env = self.before, {**self.env, "PYTHONPATH": str(self.before)}
         try:
-            result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", self.env)
+            result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", env, cwd)
         finally:
             for burner in burners:
                 burner.kill()
                 burner.wait()
+        stats = run_dir / "poolstats.json"
+        if stats.exists():
+            result.pool = json.loads(stats.read_text(encoding="utf-8"))
         output = run_dir / "out.jsonl"
         if output.exists():
             with output.open("rb") as f:
@@ -300,13 +342,32 @@ def print_table(results: dict[str, list[Run]], cores: int) -> None:
         vs_a, vs_c = ratio(name, "a"), ratio(name, "c")
         pages = min(r.pages for r in runs)
         print(
-            f"{name + ' ' + CONTENDERS[name]:<30} {rate[name]:>8.1f} {cpu_per_page:>10.4f} "
+            f"{name + ' ' + LABELS[name]:<30} {rate[name]:>8.1f} {cpu_per_page:>10.4f} "
             f"{busy:>9.0%} {rss:>11.0f} {pss:>11.0f} {vs_a:>6} {vs_c:>6} {pages:>8}"
         )
     if "b" in rate and "d" in rate:
         print(f"b / d (the pool, same work per page): {ratio('b', 'd')}")
     if "b" in rate and "e" in rate:
         print(f"b / e (the pool and the per-page savings): {ratio('b', 'e')}")
+    if "b" in rate and "f" in rate:
+        print(f"b / f (this checkout against --before): {ratio('b', 'f')}")
+
+
+def _pool_line(p: dict[str, Any]) -> str:
+    """One line of what bench/poolstats.py measured in a run of ours."""
+    mean = p["mean"]
+    wall = p["elapsed"]
+    return (
+        f"reactor lag mean {p['reactor_lag_mean_ms']:.0f} ms, "
+        f"p95 {p['reactor_lag_p95_ms']:.0f} ms; "
+        f"pages in items {mean['items']:.1f}, waiting for room {mean['waiting_room']:.1f}, "
+        f"queued {mean['queued']:.1f}, held {mean['held']:.1f}; "
+        f"a worker idle while pages waited {p['share_idle_while_waiting']:.0%} of samples; "
+        f"main: CPU {p['main_cpu_s'] / wall:.0%}, run queue {p['main_runqueue_s'] / wall:.0%}; "
+        f"workers: CPU {p['workers_cpu_s'] / max(p['workers_wall_s'], 1e-9):.0%}, "
+        f"run queue {p['workers_runqueue_s'] / max(p['workers_wall_s'], 1e-9):.0%}, "
+        f"asleep {p['workers_asleep_share']:.0%} (of each worker's wall time)"
+    )
 
 
 def main() -> None:
@@ -333,6 +394,25 @@ def main() -> None:
         "--busy", action="store_true", help="competing CPU-bound processes during every run"
     )
     parser.add_argument("--busy-procs", type=int, default=2, help="how many (default 2)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout of ours (an exported older commit), run as contender f",
+    )
+    parser.add_argument(
+        "--pool-stats",
+        action="store_true",
+        help="sample the pool, the reactor's lag and CPU shares in ours (bench/poolstats.py)",
+    )
+    parser.add_argument(
+        "-s",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for our contenders (b, d, e); repeatable",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 300, 1
@@ -340,7 +420,16 @@ def main() -> None:
         args.only = "abcd" if args.quick else "abcde"
     cores = len(os.sched_getaffinity(0))
     busy = args.busy_procs if args.busy else 0
-    bench = Bench(args.pages_dir, args.latency, args.concurrency, args.keep, busy)
+    bench = Bench(
+        args.pages_dir,
+        args.latency,
+        args.concurrency,
+        args.keep,
+        busy,
+        args.pool_stats,
+        args.extra,
+        args.before.resolve() if args.before else None,
+    )
     print(
         f"pages: {args.pages_dir} ({bench.pages_info[1]} files, "
         f"{int(bench.pages_info[2]) / int(bench.pages_info[1]) / 1024:.0f} KB mean); "
@@ -361,7 +450,9 @@ def main() -> None:
                       f"{r.cpu / n * 1000:>11.1f} {r.peak_rss / 2**20:>11.0f} "
                       f"{r.peak_pss / 2**20:>11.0f} {r.pages:>8}", flush=True)  # fmt: skip
             return
-        names = [c for c in "abcde" if c in args.only]
+        if "f" in args.only and args.before is None:
+            parser.error("contender f needs --before DIR")
+        names = [c for c in "abcdef" if c in args.only]
         results: dict[str, list[Run]] = {name: [] for name in names}
         for index in range(args.rounds):
             order = names[index % len(names) :] + names[: index % len(names)]
@@ -372,6 +463,8 @@ def main() -> None:
                       f"{r.cpu / r.n * 1000:5.1f} CPU ms/page, "
                       f"{r.peak_rss / 2**20:4.0f} MB, {r.pages} records, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                if r.pool:
+                    print(f"    {_pool_line(r.pool)}", flush=True)
         print(f"\nN={args.n}, medians of {args.rounds} round(s):")
         print_table(results, cores)
     finally:

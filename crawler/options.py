@@ -216,9 +216,17 @@ class ProjectSettings(BaseModel):
         "extraction worker processes; unset: one per core; 0: in the crawl process (debugging)",
         group="extraction",
     )
+    EXTRACT_SPARE_WORKERS: OptionalCount = _setting(
+        0,
+        "extra extraction workers run while other processes of the session compete for the "
+        "cores and pages wait for the pool (retired when the competition ends); 0: never "
+        "(measured no gain on a shared machine); unset: one per core",
+        group="extraction",
+    )
     EXTRACT_MAX_PENDING: Count = _setting(
         0,
-        "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker",
+        "pages queued or being extracted at once (the downloader waits beyond); 0: 4 per worker, "
+        "spares included",
         group="extraction",
     )
     EXTRACT_TIMEOUT: Seconds = _setting(

@@ -30,8 +30,10 @@ class ExtractPipeline(Stage):
 
     Settings: ``PREVIEW_CHARS`` (default 3000), ``FULL_TEXT`` (default False),
     ``EXTRACT_WORKERS`` (worker processes; default one per core, 0 runs
-    extraction in the crawl process), ``EXTRACT_MAX_PENDING`` (pages queued
-    or being extracted at once; default 4 per worker), ``EXTRACT_TIMEOUT``
+    extraction in the crawl process), ``EXTRACT_SPARE_WORKERS`` (more workers
+    while other processes compete for the cores; default 0, none),
+    ``EXTRACT_MAX_PENDING`` (pages queued or being extracted at once;
+    default 4 per worker, spares included), ``EXTRACT_TIMEOUT``
     (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
     on the markup handed to extraction), ``EXTRACT_WORKER_MAX_TASKS`` (pages
     after which a worker is replaced), ``EXTRACT_FUNCTION`` (dotted path of
@@ -49,6 +51,10 @@ class ExtractPipeline(Stage):
         self.workers = default_workers() if workers in (None, "") else int(workers)
         if self.workers < 0:
             raise ValueError("EXTRACT_WORKERS must be 0 (in-process) or more")
+        spares = settings.get("EXTRACT_SPARE_WORKERS")
+        self.spare_workers = default_workers() if spares in (None, "") else int(spares)
+        if self.spare_workers < 0:
+            raise ValueError("EXTRACT_SPARE_WORKERS must be 0 (none) or more")
         self.function = settings.get("EXTRACT_FUNCTION")
         self.pool: ProcessPool | None = None
         if self.workers:
@@ -59,6 +65,7 @@ class ExtractPipeline(Stage):
                 task_timeout=settings.getfloat("EXTRACT_TIMEOUT") or None,
                 max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS"),
                 max_memory_mb=settings.getint("EXTRACT_WORKER_MAX_MEMORY_MB"),
+                spare_workers=self.spare_workers,
                 # Workers import the extractor as they start, while the first pages download.
                 preload=("pipelines.extract",),
             )
@@ -81,6 +88,8 @@ class ExtractPipeline(Stage):
         assert self.crawler.stats is not None
         stats = self.crawler.stats
         stats.set_value("extract/workers_started", self.pool.started_workers)
+        if self.pool.spares_peak:
+            stats.set_value("extract/spare_workers_peak", self.pool.spares_peak)
         if self.pool.deaths:
             stats.set_value("extract/worker_deaths", self.pool.deaths)
         if self.pool.timeouts:

@@ -32,6 +32,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -41,6 +43,15 @@ logger = logging.getLogger(__name__)
 _STOP = b""  # an empty message asks a worker to exit; a pickle is never empty
 _READY = b"ready"  # a worker's first message: its imports are done
 _START_TIMEOUT = 300.0  # seconds a worker may take to import its code
+# Seconds a slot thread waits for an answer before it looks for a task to send
+# the worker meanwhile (only while the worker has room for one more).
+_FEED_SLICE = 0.01
+# The contention monitor samples every _CONTENTION_INTERVAL seconds and decides
+# on the mean of _CONTENTION_SAMPLES samples (runnable counts jump from one instant
+# to the next).
+_CONTENTION_INTERVAL = 0.5
+_CONTENTION_SAMPLES = 4
+_TREE_EVERY = 10  # samples between two walks of /proc for this process's descendants
 
 
 class PoolError(Exception):
@@ -68,6 +79,10 @@ class TaskFailed(PoolError):
 
 class PoolClosed(PoolError):
     """The pool was closed before the task ran."""
+
+
+class _Closing(Exception):
+    """Inside a slot thread: the pool closed while the thread replaced its worker."""
 
 
 def resolve(path: str) -> Callable[[Any], Any]:
@@ -104,16 +119,19 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: 
     for name in preload:
         importlib.import_module(name)
     func = resolve(func_path)
+    # A thread reads the tasks as they arrive, so that the parent's send of the
+    # next task (sent while this one runs: see ProcessPool) never waits for the
+    # task to finish, and a large result and a large task never block each other.
+    inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    threading.stack_size(256 * 1024)  # under the address-space cap below, it counts
+    threading.Thread(target=_read_tasks, args=(conn, inbox), daemon=True).start()
     # After the imports: the cap is for what one page makes a worker allocate.
     limit_memory(max_memory_mb)
     conn.send_bytes(_READY)
     while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return  # the parent is gone
+        data = inbox.get()
         if data == _STOP:
-            return
+            return  # told to, or the parent is gone
         try:
             payload = pickle.dumps(("ok", func(pickle.loads(data))), pickle.HIGHEST_PROTOCOL)
         except MemoryError:
@@ -125,7 +143,20 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: 
             return
         except Exception as exc:
             payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+        del data  # the body: not kept while the next task waits
         conn.send_bytes(payload)
+
+
+def _read_tasks(conn: Connection, inbox: queue.SimpleQueue[bytes]) -> None:
+    """Move the tasks from the parent's socket to ``inbox`` (a worker's reader thread)."""
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            data = _STOP  # the parent is gone
+        inbox.put(data)
+        if data == _STOP:
+            return
 
 
 # The worker's command line: the parent's sys.path first, so that the worker
@@ -170,11 +201,11 @@ class _Worker:
     def pid(self) -> int:
         return self.process.pid
 
-    def call(self, data: bytes, timeout: float | None) -> bytes:
-        """Send one pickled task and wait for the pickled answer.
+    def send(self, data: bytes) -> None:
+        """Send one pickled task (the worker reads it while it runs the one before).
 
-        Raises ``TimeoutError`` when no answer came in time, ``EOFError`` or
-        ``OSError`` when the worker died.
+        Raises ``TimeoutError`` when the worker never finished its imports,
+        ``EOFError`` or ``OSError`` when it died.
         """
         if not self.ready:
             # Start-up (imports) does not count against the task's timeout.
@@ -185,8 +216,13 @@ class _Worker:
             self.ready = True
         self.tasks += 1
         self.conn.send_bytes(data)
-        if timeout is not None and not self.conn.poll(timeout):
-            raise TimeoutError
+
+    def answered(self, timeout: float | None) -> bool:
+        """Whether an answer is there within ``timeout`` seconds (None: wait for it)."""
+        return self.conn.poll(timeout)
+
+    def receive(self) -> bytes:
+        """The pickled answer to the oldest task sent; ``EOFError``/``OSError`` when it died."""
         return self.conn.recv_bytes()
 
     def stop(self, grace: float) -> None:
@@ -207,22 +243,38 @@ class _Worker:
         self.conn.close()
 
 
-_Task = tuple[bytes, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+class _Task:
+    """One task: its pickle, the future its caller awaits, that future's loop, its tries."""
+
+    __slots__ = ("data", "future", "loop", "tries")
+
+    def __init__(
+        self, data: bytes, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.data = data
+        self.future = future
+        self.loop = loop
+        self.tries = 0  # deaths of a worker while it ran this task
 
 
 class ProcessPool:
     """Run ``func_path`` (a picklable-argument, picklable-result function) in worker processes.
 
     ``workers`` processes, each served by one thread; at most ``max_pending``
-    tasks queued or running (``run`` waits for room, which is the back
-    pressure a fast producer needs). A task whose worker dies is retried
-    once in a fresh worker (the death may not be its fault), then fails
-    with :class:`WorkerDied`; a task running longer than ``task_timeout``
-    seconds fails with :class:`TaskTimeout`. A worker is replaced after
-    ``max_tasks_per_worker`` tasks (0: never), which bounds any slow leak in
-    the libraries it runs. ``max_memory_mb`` (0: none) caps each worker's
-    address space: a task that passes it fails with :class:`TaskTooLarge`
-    (not retried: it would pass it again) and its worker is replaced.
+    (default 4 per worker, spares included) tasks queued or running (``run``
+    waits for room, which is the back pressure a fast producer needs). Each
+    worker holds up to ``prefetch`` tasks (default 1; with 2, the one it runs
+    and the next, so that it never waits for the parent between tasks: in the
+    busy benchmark that did not pay, see bench/README.md). A task whose worker dies is
+    retried once in a fresh worker (the death may not be its fault), then
+    fails with :class:`WorkerDied`; a task running longer than
+    ``task_timeout`` seconds fails with :class:`TaskTimeout`. A worker is
+    replaced after ``max_tasks_per_worker`` tasks (0: never), which bounds any
+    slow leak in the libraries it runs. ``max_memory_mb`` (0: none) caps each
+    worker's address space: a task that passes it fails with
+    :class:`TaskTooLarge` (not retried: it would pass it again) and its worker
+    is replaced. Up to ``spare_workers`` more workers run while other
+    processes compete for the cores (see :meth:`_watch_contention`).
     """
 
     def __init__(
@@ -235,17 +287,26 @@ class ProcessPool:
         max_tasks_per_worker: int = 0,
         preload: Sequence[str] = (),
         max_memory_mb: int = 0,
+        prefetch: int = 1,
+        spare_workers: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
         resolve(func_path)  # fail at start-up, in the parent, on a wrong path
         self.func_path = func_path
         self.workers = workers
-        self.max_pending = max_pending or 4 * workers
         self.task_timeout = task_timeout or None
         self.max_tasks_per_worker = max_tasks_per_worker
         self.preload = tuple(preload)
         self.max_memory_mb = max_memory_mb
+        self.prefetch = max(1, prefetch)
+        self.spare_workers = max(0, spare_workers)
+        self.spares_wanted = 0  # spare slots the contention monitor wants running
+        self.spares_peak = 0
+        # Room for every worker, spares included, to hold its next task and have
+        # two more queued: a settled task frees its room only when the caller's
+        # loop runs, and on a busy machine that loop runs late.
+        self.max_pending = max_pending or 4 * (workers + self.spare_workers)
         self.too_large = 0
         self.started_workers = 0
         self.deaths = 0
@@ -256,21 +317,111 @@ class ProcessPool:
         self._live: dict[int, _Worker] = {}  # slot → its current worker, for close()
         self._lock = threading.Lock()
         self._closed = False
+        self._waiting = 0  # run() calls waiting for room (read by occupancy())
+        self._held = 0  # tasks a slot thread has taken and not settled yet
 
     def start(self) -> None:
         """Start the workers (they import their code while the caller carries on)."""
         for slot in range(self.workers):
-            worker = self._new_worker(slot)
-            thread = threading.Thread(
-                target=self._serve, args=(slot, worker), name=f"pool-slot-{slot}", daemon=True
-            )
+            self._start_slot(slot)
+        if self.spare_workers and _procs_running() is not None:
+            threading.Thread(
+                target=self._watch_contention, name="pool-monitor", daemon=True
+            ).start()
+
+    def _start_slot(self, slot: int) -> None:
+        worker = self._new_worker(slot)
+        thread = threading.Thread(
+            target=self._serve, args=(slot, worker), name=f"pool-slot-{slot}", daemon=True
+        )
+        with self._lock:
             self._threads.append(thread)
-            thread.start()
+        thread.start()
+
+    def _watch_contention(self) -> None:
+        """Run spare workers while other processes compete for the cores and pages wait.
+
+        The kernel shares a contested core among runnable threads alike, so
+        with two outside processes each of our two workers gets the share of
+        one of them, and pages wait for the pool. A spare worker is one more
+        share for the same work; it is started only while outside processes
+        that share our workers' share are runnable (those of our own session
+        when the kernel's autogroups are on, else ``/proc/loadavg`` less our
+        own runnable threads) and pages are queued for a worker, and retired
+        when the competition ends, so an idle machine never pays its memory.
+        """
+        recent: deque[int] = deque(maxlen=_CONTENTION_SAMPLES)
+        running = set(range(self.workers))
+        tree: set[int] = set()
+        peers: set[int] | None = None
+        ticks = 0
+        while not self._closed:
+            time.sleep(_CONTENTION_INTERVAL)
+            total = _procs_running()
+            if total is None:
+                return
+            if ticks % _TREE_EVERY == 0:
+                # Our other children (a browser that renders pages) are not
+                # competition: walking /proc for them costs more, so now and then.
+                tree = _descendants(os.getpid())
+                peers = _autogroup_peers(os.getpid(), tree)
+            ticks += 1
+            if peers is None:
+                others = total - self._own_running(tree)
+            else:
+                # With autogroups the kernel first shares the cores among sessions:
+                # only our own session's processes take from our workers' share.
+                workers = set(self.worker_pids())  # a spare started since the last walk
+                others = sum(_runnable_threads(pid) for pid in peers - workers)
+            recent.append(max(0, others))
+            if len(recent) < recent.maxlen:  # type: ignore[operator]
+                continue
+            competing = sum(recent) / len(recent)
+            if competing >= 1 and self._tasks.qsize() > 0:
+                # One at a time: each new worker changes the picture.
+                self.spares_wanted = min(
+                    self.spare_workers, self.spares_wanted + 1, round(competing)
+                )
+            elif competing < 0.5:
+                self.spares_wanted = max(0, self.spares_wanted - 1)
+            else:
+                continue
+            recent.clear()
+            self.spares_peak = max(self.spares_peak, self.spares_wanted)
+            for slot in range(self.workers, self.workers + self.spares_wanted):
+                with self._lock:
+                    alive = slot in self._live
+                if not alive and slot not in running and not self._closed:
+                    running.add(slot)
+                    self._start_slot(slot)
+            running = {s for s in running if s < self.workers or s in self._live}
+
+    def _own_running(self, tree: set[int]) -> int:
+        """Runnable threads of this process, its workers and the rest of ``tree``."""
+        pids = {os.getpid(), *self.worker_pids(), *tree}
+        return sum(_runnable_threads(pid) for pid in pids)
+
+    def _takes_more(self, slot: int, worker: _Worker) -> bool:
+        """Whether the slot's worker may be sent another task.
+
+        Not when it has had its share (``max_tasks_per_worker``: it is
+        recycled once its tasks in flight are answered), nor when it is a
+        spare the monitor no longer wants (or the pool is closing).
+        """
+        if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+            return False
+        return slot < self.workers or (
+            not self._closed and slot < self.workers + self.spares_wanted
+        )
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers."""
         with self._lock:
             return [w.pid for w in self._live.values()]
+
+    def occupancy(self) -> tuple[int, int, int]:
+        """Tasks waiting for room, queued for a worker, and held by a worker (for benchmarks)."""
+        return self._waiting, self._tasks.qsize(), self._held
 
     async def run(self, arg: Any) -> Any:
         """Run the function on ``arg`` in a worker and return its result."""
@@ -278,7 +429,12 @@ class ProcessPool:
             raise PoolClosed("the pool is closed")
         if self._room is None:
             self._room = asyncio.Semaphore(self.max_pending)
-        async with self._room:
+        self._waiting += 1
+        try:
+            await self._room.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             # Pickled only once there is room: a copy of every waiting body
             # would double the memory a slow pool makes the caller hold.
             try:
@@ -287,17 +443,21 @@ class ProcessPool:
                 raise TaskFailed(f"cannot send the task: {type(exc).__name__}: {exc}") from exc
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Any] = loop.create_future()
-            self._tasks.put((data, future, loop))
+            self._tasks.put(_Task(data, future, loop))
             return await future
+        finally:
+            self._room.release()
 
     def close(self, grace: float = 5.0) -> None:
         """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`."""
         if self._closed:
             return
         self._closed = True
-        for _ in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._tasks.put(None)
-        for thread in self._threads:
+        for thread in threads:
             thread.join(grace + 1)
         with self._lock:
             leftovers = list(self._live.values())
@@ -322,68 +482,164 @@ class ProcessPool:
         return worker
 
     def _serve(self, slot: int, worker: _Worker) -> None:
+        """Feed one worker: up to ``prefetch`` tasks in its hands, answers read in order.
+
+        The worker runs its tasks one after the other, so the oldest task not
+        answered yet is the one it is running: a death or a timeout is blamed
+        on that task alone, and the tasks sent behind it (not started) go to
+        the replacement as they are.
+        """
+        inflight: deque[_Task] = deque()
+        started = time.monotonic()  # when the worker began the oldest task in flight
+        closing = False
         try:
             while True:
-                task = self._tasks.get()
-                if task is None:
-                    break
-                data, future, _loop = task
-                if future.cancelled():
-                    continue
-                worker, outcome = self._attempt(slot, worker, data)
-                _settle(task, outcome)
-                if isinstance(outcome, TaskTooLarge) or (
-                    self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker
-                ):
-                    worker.stop(grace=5.0)
-                    worker = self._new_worker(slot)
+                while not closing and len(inflight) < self.prefetch:
+                    if not self._takes_more(slot, worker):
+                        if not inflight and slot >= self.workers:
+                            closing = True  # a spare no longer wanted
+                        break  # (a worker past its share is recycled below)
+                    try:
+                        if inflight:
+                            task = self._tasks.get_nowait()
+                        elif slot >= self.workers:  # a spare: looks up now and then
+                            task = self._tasks.get(timeout=_CONTENTION_INTERVAL)
+                        else:
+                            task = self._tasks.get()
+                    except queue.Empty:
+                        break
+                    if task is None:
+                        closing = True
+                        break
+                    if task.future.cancelled():
+                        continue
+                    first = not inflight
+                    inflight.append(task)
+                    with self._lock:
+                        self._held += 1
+                    sent = self._send(worker, task)  # a new worker's imports are waited for here
+                    if first:
+                        started = time.monotonic()
+                    if not sent:
+                        break  # the worker is gone: noticed below, where the answer is read
+                if not inflight:
+                    if closing:
+                        break
+                    if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
+                        # Its share of tasks done: replace it before the next task.
+                        worker.stop(grace=5.0)
+                        worker, started = self._replace(slot, inflight)
+                    continue  # (a spare found nothing queued: it looks again)
+                room = (
+                    not closing and len(inflight) < self.prefetch and self._takes_more(slot, worker)
+                )
+                worker, started = self._answer(slot, worker, inflight, started, room)
+        except _Closing:
+            pass  # the tasks in flight fail below
         finally:
             worker.stop(grace=5.0)
             with self._lock:
                 self._live.pop(slot, None)
+                self._held -= len(inflight)
+            for task in inflight:
+                _settle(task, PoolClosed("the pool was closed"))
 
-    def _attempt(self, slot: int, worker: _Worker, data: bytes) -> tuple[_Worker, Any]:
-        """Run one task, replacing the worker as needed; return the worker and the outcome."""
-        for attempt in (1, 2):
+    def _send(self, worker: _Worker, task: _Task) -> bool:
+        """Send ``task`` to ``worker``; False when the worker is gone (or never started)."""
+        try:
+            worker.send(task.data)
+        except (TimeoutError, EOFError, OSError):
+            return False
+        return True
+
+    def _answer(
+        self,
+        slot: int,
+        worker: _Worker,
+        inflight: deque[_Task],
+        started: float,
+        room: bool,
+    ) -> tuple[_Worker, float]:
+        """Wait for the oldest task's answer (or the worker's end) and settle what it decides.
+
+        While the worker has room for another task, wait in short slices, so
+        that a task queued meanwhile is sent before this answer comes: the
+        worker then starts it without waiting for this thread.
+        """
+        while True:
+            wait: float | None = None
+            if self.task_timeout is not None:
+                wait = max(0.0, started + self.task_timeout - time.monotonic())
+            if room:
+                wait = _FEED_SLICE if wait is None else min(wait, _FEED_SLICE)
             try:
-                answer = worker.call(data, self.task_timeout)
-            except TimeoutError:
+                if worker.answered(wait):
+                    break
+            except (EOFError, OSError):
+                break  # closed under us (close() past its grace): the read below says so
+            if self.task_timeout is not None and time.monotonic() >= started + self.task_timeout:
                 self.timeouts += 1
                 logger.warning("extraction worker %d timed out; killing it", worker.pid)
                 worker.kill()
-                return self._new_worker(slot), TaskTimeout(
-                    f"no result within {self.task_timeout:g} s"
+                self._finish(
+                    inflight.popleft(), TaskTimeout(f"no result within {self.task_timeout:g} s")
                 )
-            except (EOFError, OSError):
-                self.deaths += 1
-                worker.kill()
-                code = worker.process.returncode
-                logger.warning(
-                    "worker %d died (exit code %s) on attempt %d", worker.pid, code, attempt
-                )
-                worker = self._new_worker(slot)
-                if attempt == 2:
-                    return worker, WorkerDied(f"the worker process died twice (exit code {code})")
-                continue
-            try:
-                status, value = pickle.loads(answer)
-            except Exception as exc:
-                return worker, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}")
-            if status == "ok":
-                return worker, value
-            if status == "memory":
-                self.too_large += 1
-                logger.warning(
-                    "extraction worker %d passed its memory cap; replacing it", worker.pid
-                )
-                return worker, TaskTooLarge(str(value))
-            return worker, TaskFailed(str(value))
-        raise AssertionError("unreachable")
+                return self._replace(slot, inflight)
+            if room and not self._tasks.empty():
+                return worker, started  # back to the caller, which sends it
+        head = inflight[0]
+        try:
+            answer = worker.receive()
+        except (EOFError, OSError):
+            self.deaths += 1
+            worker.kill()
+            code = worker.process.returncode
+            head.tries += 1
+            logger.warning(
+                "worker %d died (exit code %s) on attempt %d", worker.pid, code, head.tries
+            )
+            if head.tries >= 2:
+                inflight.popleft()
+                self._finish(head, WorkerDied(f"the worker process died twice (exit code {code})"))
+            return self._replace(slot, inflight)
+        inflight.popleft()
+        now = time.monotonic()
+        try:
+            status, value = pickle.loads(answer)
+        except Exception as exc:
+            self._finish(head, TaskFailed(f"cannot read the result: {type(exc).__name__}: {exc}"))
+            return worker, now
+        if status == "ok":
+            self._finish(head, value)
+            return worker, now
+        if status == "memory":
+            self.too_large += 1
+            logger.warning("extraction worker %d passed its memory cap; replacing it", worker.pid)
+            self._finish(head, TaskTooLarge(str(value)))
+            worker.stop(grace=5.0)  # it exits by itself after saying so
+            return self._replace(slot, inflight)
+        self._finish(head, TaskFailed(str(value)))
+        return worker, now
+
+    def _replace(self, slot: int, inflight: deque[_Task]) -> tuple[_Worker, float]:
+        """Start a new worker for ``slot`` and hand it the tasks still in flight, in order."""
+        if self._closed:
+            raise _Closing  # close() kills what it finds: a worker started now would be left
+        worker = self._new_worker(slot)
+        for task in inflight:
+            if not self._send(worker, task):
+                break
+        return worker, time.monotonic()
+
+    def _finish(self, task: _Task, outcome: Any) -> None:
+        with self._lock:
+            self._held -= 1
+        _settle(task, outcome)
 
 
 def _settle(task: _Task, outcome: Any) -> None:
     """Resolve the task's future on its own loop (futures are not thread-safe)."""
-    _data, future, loop = task
+    future, loop = task.future, task.loop
 
     def settle() -> None:
         if future.done():  # cancelled while it ran
@@ -395,6 +651,92 @@ def _settle(task: _Task, outcome: Any) -> None:
 
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         loop.call_soon_threadsafe(settle)
+
+
+def _procs_running() -> int | None:
+    """Runnable threads on the machine, from ``/proc/loadavg`` (None: not on Linux)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _runnable_threads(pid: int) -> int:
+    """Threads of ``pid`` that are running or waiting for a core (state ``R``)."""
+    count = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: the state follows the last ")"
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return count
+
+
+def _descendants(root: int) -> set[int]:
+    """Process ids of every descendant of ``root`` (from ``/proc``; empty when unreadable)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            parent = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _autogroup_peers(me: int, ours: set[int]) -> set[int] | None:
+    """The other processes of ``me``'s scheduler autogroup (None: autogroups are off).
+
+    With ``kernel.sched_autogroup_enabled`` the kernel shares the cores fairly
+    among autogroups (one per session) before the threads within one: a
+    process of another session does not take from our workers' share, and
+    more workers would not win any of its share back.
+    """
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled", "rb") as f:
+            if f.read().strip() != b"1":
+                return None
+        with open(f"/proc/{me}/autogroup", "rb") as f:
+            mine = f.read().split()[0]
+        entries = os.listdir("/proc")
+    except (OSError, IndexError):
+        return None
+    peers: set[int] = set()
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me or int(entry) in ours:
+            continue
+        try:
+            with open(f"/proc/{entry}/autogroup", "rb") as f:
+                group = f.read().split()[0]
+        except (OSError, IndexError):
+            continue
+        if group == mine:
+            peers.add(int(entry))
+    return peers
 
 
 def default_workers() -> int:

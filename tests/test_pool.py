@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shlex
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,14 @@ from typing import Any
 import pytest
 
 from pipelines.extract.job import ContentResult, ExtractJob, cap_markup, content_fields
-from pipelines.pool import ProcessPool, TaskFailed, TaskTimeout, WorkerDied
+from pipelines.pool import (
+    PoolClosed,
+    ProcessPool,
+    TaskFailed,
+    TaskTimeout,
+    TaskTooLarge,
+    WorkerDied,
+)
 from tests.conftest import run_crawl
 from tests.pageserver import PageServer
 
@@ -36,6 +47,12 @@ def misbehave(arg: tuple[str, Any]) -> Any:
         return lambda: None
     if action == "pid":
         return os.getpid()
+    if action == "nap_pid":
+        time.sleep(value)
+        return os.getpid()
+    if action == "hog":
+        hog = bytearray(value * 1024**2)
+        hog[-1] = 1
     return value
 
 
@@ -138,6 +155,130 @@ def test_workers_are_recycled_after_max_tasks() -> None:
     try:
         pids = [_run(pool, ("pid", None))[0] for _ in range(5)]
         assert len(set(pids)) == 3
+    finally:
+        pool.close()
+
+
+def test_tasks_sent_behind_a_crashing_one_are_not_lost_nor_blamed() -> None:
+    # One worker holds two tasks at once (the one it runs, the next in its
+    # socket): when it dies, only the first is its fault.
+    pool = ProcessPool("tests.test_pool.misbehave", 1, prefetch=2, max_pending=6)
+    pool.start()
+    try:
+        results = _run(pool, ("echo", 0), ("exit", 9), ("echo", 1), ("echo", 2), ("echo", 3))
+        assert results[0] == 0 and results[2:] == [1, 2, 3]
+        assert isinstance(results[1], WorkerDied)
+        assert pool.deaths == 2
+        assert pool.occupancy() == (0, 0, 0)  # nothing left waiting or held
+    finally:
+        pool.close()
+
+
+def test_tasks_sent_behind_a_runaway_one_go_to_its_replacement() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, task_timeout=0.5, prefetch=3)
+    pool.start()
+    try:
+        slow, *after = _run(pool, ("sleep", 30), ("echo", "a"), ("echo", "b"), ("echo", "c"))
+        assert isinstance(slow, TaskTimeout)
+        assert after == ["a", "b", "c"]
+        assert pool.timeouts == 1
+    finally:
+        pool.close()
+
+
+def test_a_task_past_the_memory_cap_fails_alone_and_its_worker_is_replaced() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, max_memory_mb=1024, prefetch=2)
+    pool.start()
+    try:
+        (before,) = _run(pool, ("pid", None))
+        hog, after, pid = _run(pool, ("hog", 3072), ("echo", "after"), ("pid", None))
+        assert isinstance(hog, TaskTooLarge)
+        assert after == "after" and pid != before
+        assert pool.too_large == 1 and pool.deaths == 0
+    finally:
+        pool.close()
+
+
+def test_large_tasks_and_large_results_do_not_block_each_other() -> None:
+    # Each task and each answer is larger than a socket's buffer, and the next
+    # task is sent while the worker answers the one before: the worker reads
+    # its tasks in a thread of their own, so neither side waits for the other.
+    pool = ProcessPool("tests.test_pool.misbehave", 1, task_timeout=120, prefetch=2)
+    pool.start()
+    payloads = [bytes([i]) * (4 * 1024 * 1024) for i in range(4)]
+    try:
+        assert _run(pool, *(("echo", p) for p in payloads)) == payloads
+    finally:
+        pool.close()
+
+
+def test_every_task_is_answered_whatever_the_order_they_finish_in() -> None:
+    # Tasks of different lengths over several workers: each caller gets its own
+    # answer, none is lost, whichever worker and order they ran in.
+    pool = ProcessPool("tests.test_pool.misbehave", 3, prefetch=2, max_pending=5)
+    pool.start()
+    tasks = [("sleep" if i % 4 == 0 else "echo", 0.05 if i % 4 == 0 else i) for i in range(40)]
+    try:
+        results = _run(pool, *tasks)
+        assert results == [v for _, v in tasks]
+        assert pool.deaths == pool.timeouts == 0
+    finally:
+        pool.close()
+
+
+def test_tasks_queued_at_close_fail_with_pool_closed_and_no_worker_is_left() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, prefetch=2, max_pending=10)
+    pool.start()
+    pids = pool.worker_pids()
+
+    async def main() -> list[Any]:
+        runs = [asyncio.ensure_future(pool.run(("sleep", 0.2))) for _ in range(6)]
+        await asyncio.sleep(0.5)  # some running or sent, the rest queued
+        await asyncio.get_running_loop().run_in_executor(None, pool.close)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert len(results) == 6
+    assert all(r == 0.2 or isinstance(r, PoolClosed) for r in results), results
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _outside_burner() -> int:
+    """Start a process that never sleeps and is not ours: a shell starts it and exits.
+
+    (The pool counts its own descendants, a rendering browser say, as no competition.)
+    """
+    script = f"{shlex.quote(sys.executable)} -c 'while True: pass' >/dev/null 2>&1 & echo $!"
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def test_spare_workers_run_while_other_processes_compete_and_stop_with_the_pool() -> None:
+    # Two processes that never sleep compete for the cores for the whole test;
+    # pages keep waiting for the one regular worker, so the spare is started.
+    burners = [_outside_burner() for _ in range(2)]
+    pool = ProcessPool("tests.test_pool.misbehave", 1, spare_workers=1, max_pending=8)
+    try:
+        pool.start()
+        pids = _run(pool, *[("nap_pid", 0.2)] * 60)
+        seen = pool.spares_peak, len(set(pids)), pool.worker_pids()
+    finally:
+        pool.close()
+        for burner in burners:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(burner, signal.SIGKILL)
+    peak, distinct, live = seen
+    assert peak == 1 and distinct == 2  # the pages were shared with the spare
+    assert all(pid in set(pids) for pid in live)
+    assert not any(_alive(pid) for pid in set(pids))
+
+
+def test_no_spare_worker_when_none_is_allowed() -> None:
+    pool = ProcessPool("tests.test_pool.misbehave", 1, spare_workers=0)
+    pool.start()
+    try:
+        pids = _run(pool, *[("nap_pid", 0.05)] * 20)
+        assert len(set(pids)) == 1 and pool.spares_peak == 0
     finally:
         pool.close()
 
