@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.evaluate import table
+from bench.offline import offline_services
 from bench.scoring import Prediction, Scores, load_truth, read_page, score
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ CRAWL_SETTINGS = {
     "ROBOTSTXT_OBEY": "false",
     "AUTOTHROTTLE_ENABLED": "false",
     "PREVIEW_CHARS": str(PREVIEW_CHARS),
+    **offline_services(),  # the archive and paper look-ups stay on loopback
 }
 
 

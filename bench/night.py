@@ -54,6 +54,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.nightweb import load_pages, make_plan, source_url  # noqa: E402
+from bench.offline import offline_services  # noqa: E402
 from bench.throughput import measure  # noqa: E402
 
 
@@ -172,6 +173,7 @@ def main() -> None:
         "EXTENSIONS": json.dumps(extensions),
         "NIGHT_STATS_FILE": str(stats_file),
         "PROGRESS": "log",
+        **offline_services(),  # the archive and paper look-ups stay on loopback
         **overrides,
     }
     command = [sys.executable, "-m", "scrapy", "crawl", "sources", "-a", f"sources={sources}"]

@@ -71,6 +71,11 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.offline import offline_services  # noqa: E402
+
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 CONTENDERS = {
@@ -252,6 +257,7 @@ class Bench:
             "CONCURRENT_REQUESTS": str(self.concurrency),
             "CONCURRENT_REQUESTS_PER_DOMAIN": str(self.concurrency),
             "LOG_LEVEL": "INFO",
+            **offline_services(),  # the archive and paper look-ups stay on loopback
         }
         if name in "de":
             settings["EXTRACT_WORKERS"] = "0"

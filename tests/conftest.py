@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.offline import offline_services
 from tests.pageserver import PageServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,9 @@ TEST_SETTINGS = {
     "DOWNLOAD_TIMEOUT": "10",
     "RETRY_TIMES": "1",
     "LOG_LEVEL": "INFO",
+    # Wayback, arXiv and Crossref at a closed loopback port: tests send traffic only to
+    # 127.0.0.0/8 (a test of those look-ups points them at its own server)
+    **offline_services(),
 }
 
 
