@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from crawler.fetch.hosts import HostFailureMiddleware
 from tests.conftest import run_crawl
+from tests.loopserver import LoopServer
 from tests.pageserver import PageServer
 
 SETTINGS = {
@@ -31,16 +31,13 @@ SETTINGS = {
 }
 
 
-class HangingServer:
+class HangingServer(LoopServer):
     """Accepts, reads a request, never answers (robots.txt gets a 404 when ``robots_ok``)."""
 
     def __init__(self, *, robots_ok: bool) -> None:
+        super().__init__()
         self.robots_ok = robots_ok
         self.seen: Counter[str] = Counter()  # request path → connections that asked for it
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -57,29 +54,6 @@ class HangingServer:
             pass
         finally:
             writer.close()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self.ready.set()
-        self.loop.run_forever()
-        server.close()
-        tasks = asyncio.all_tasks(self.loop)
-        for task in tasks:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.loop.run_until_complete(server.wait_closed())
-        self.loop.close()
-
-    def __enter__(self) -> HangingServer:
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
     def pages_seen(self) -> int:
         return sum(n for path, n in self.seen.items() if path != "/robots.txt")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,6 +21,7 @@ from scrapy.http import Response
 from twisted.internet.task import LoopingCall
 
 from tests.conftest import run_crawl
+from tests.loopserver import LoopServer
 
 SETTINGS = {
     "EXTRACT_WORKERS": "0",
@@ -107,7 +107,7 @@ class DownloaderSampler:
         self.path.write_text(json.dumps(self.seen), encoding="utf-8")
 
 
-class SlowServer:
+class SlowServer(LoopServer):
     """HTTP/1.1 on 127.0.0.1: robots.txt after ``robots_delay`` s, pages after ``page_delay`` s.
 
     ``/big/<n>`` is an HTML page of ``n`` bytes; ``/fail-once/<key>`` answers 500 the first
@@ -115,17 +115,11 @@ class SlowServer:
     """
 
     def __init__(self, *, robots_delay: float = 0.0, page_delay: float = 0.0) -> None:
+        super().__init__()
         self.robots_delay = robots_delay
         self.page_delay = page_delay
         self.arrivals: list[str] = []
         self.failed_once: set[str] = set()
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         if path == "/robots.txt":
@@ -162,28 +156,6 @@ class SlowServer:
             pass
         finally:
             writer.close()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self.ready.set()
-        self.loop.run_forever()
-        server.close()
-        tasks = asyncio.all_tasks(self.loop)
-        for task in tasks:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.loop.close()
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def crawl(tmp_path: Path, urls: list[str], **settings: str) -> tuple[Any, dict[str, int]]:
