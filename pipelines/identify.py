@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.fetch.urls import redact_url
+from crawler.fetch.urls import redact_url, strip_credentials_in
 from crawler.ids import canonical_url, domain_of, resource_id, stable_id
 from crawler.items import SourceItem
 from crawler.stage import Stage
@@ -36,5 +36,6 @@ class IdentifyPipeline(Stage):
             final_url=redact_url(item.final_url) if item.final_url else None,
             domain=domain_of(item.final_url or (url if canonical else None)),
             fetched_at=iso_z(item.fetched_at),
-            source=entry.fields,
+            # passed through untouched, except for credentials in URLs (never shown)
+            source=strip_credentials_in(entry.fields),
         )

@@ -167,7 +167,8 @@ class SourceRecord(BaseModel):
         default=None, description="The full main text; written only when FULL_TEXT is on."
     )
     source: dict[str, Any] = Field(
-        description="The entry's other fields (title, type, tags, …), passed through untouched."
+        description="The entry's other fields (title, type, tags, …), passed through untouched "
+        "except for the user:password@ of any URL in them."
     )
     publication: Publication | None = Field(
         description="The venue matched by domain when a publications file is configured."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from w3lib.http import basic_auth_header
@@ -228,3 +229,20 @@ def fetchable_url(url: str, max_length: int | None = None) -> Target | Refusal:
 def strip_credentials(text: str) -> str:
     """Remove the ``user:password@`` part of every URL in ``text`` (sentences, log lines)."""
     return URL_SPAN.sub(lambda m: redact_url(m.group(0)), text) if "@" in text else text
+
+
+def strip_credentials_in(value: Any) -> Any:
+    """``value`` with :func:`strip_credentials` applied to every string in it, keys included.
+
+    For the entry's pass-through fields: a sources list may hold a mirror or
+    archive URL with its login in any field, and the record must not show it.
+    The structure is already bounded by the sources reader (depth, size), so
+    the walk is too. Values without an ``@`` come back as the same objects.
+    """
+    if isinstance(value, str):
+        return strip_credentials(value)
+    if isinstance(value, dict):
+        return {strip_credentials_in(k): strip_credentials_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_credentials_in(v) for v in value]
+    return value
