@@ -78,6 +78,7 @@ FIELD: dict[str, str] = {
     "date_rdf_statement": "date",
     "date_itemprop_over_guess": "date",
     "date_local_offset": "date",
+    "date_published_label": "date",
 }
 # Rules whose effect also reaches other fields, scored there too.
 ALSO: dict[str, tuple[str, ...]] = {

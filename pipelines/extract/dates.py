@@ -20,8 +20,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 from htmldate import find_date
+from htmldate.extractors import try_date_expr
 
 from pipelines.extract import dateparser_locales, rules
 from pipelines.extract.markup import Page, squash
@@ -401,6 +403,10 @@ def reconcile_published(
       statements count too (``date_itemprop_over_guess``).
     - ``local-offset``: a guess that is only the UTC day of a timestamp the
       page also writes with its own offset becomes that local day.
+    - ``label``: a guess that no structured statement supports gives way to
+      the date the page's own text introduces as the publication date
+      ("Published: 3 March 2019", "Erschienen am 26.01.2022"), when there is
+      no trusted structured statement (``date_published_label``).
 
     ``html`` is the raw markup (default: ``document`` when it is a string),
     read for Dublin Core RDF dates, which the comment-free shared tree lacks.
@@ -444,6 +450,10 @@ def reconcile_published(
         trusted.add("itemprop")
     if stated is not None and source in trusted and guessed not in supported:
         return stated, "stated"
+    if rules.on("date_published_label") and guessed not in supported and page.tree is not None:
+        labelled = published_label_day(visible_text(page.tree), fetched)
+        if labelled is not None and labelled != guessed:
+            return labelled, "label"
     return guessed, "htmldate"
 
 
@@ -482,6 +492,102 @@ def updated_days(html: str, fetched: date) -> list[date]:
                     days.append(day)
             start = lowered.find(label, start + len(label))
     return days
+
+
+# "Published: 3 March 2019", "Posted on 03/03/2019", "Erschienen am 26. Jan 2022",
+# "Publié le 12 février 2020": the date a visible label introduces as the
+# publication date. Searched in the page's visible text only (comments, scripts
+# and attributes hold ad-slot notes such as "/* 728x90, Erstellt 07.05.09 */"
+# and calendar labels), with str.find on the lowercased text; the label must
+# stand as a word of its own and be followed by a space or a colon, so "will
+# not be published)" or "datePublished" do not count.
+_PUBLISHED_LABELS = (
+    "published",
+    "posted",
+    "written",
+    "erschienen",
+    "veröffentlicht",
+    "erstellt am",
+    "datum",
+    "publié",
+    "publicado",
+    "pubblicato",
+    "gepubliceerd",
+    "opublikowano",
+)
+_PUBLISHED_TAIL = re.compile(
+    r"(?:\s+(?:on|am|le|el|il|op|em))?\s*:?\s*(\S[^\x1f]{5,39})", re.IGNORECASE
+)
+_MAX_PUBLISHED_LABELS = 5
+_FIELD_END = re.compile(r"[:|]")
+_LABEL_FOLLOWERS = frozenset(" \t\r\n\xa0:\x1f")
+_LABEL_MIN = datetime(MIN_YEAR, 1, 1)
+# Text nodes outside scripts and styles; the shared tree holds no comments.
+_VISIBLE_TEXT = lxml.etree.XPath(
+    "//body//text()[not(parent::script or parent::style or parent::noscript or parent::template)]"
+)
+# Bounds the text searched on very large pages (labels sit near the headline).
+_MAX_VISIBLE_CHARS = 200_000
+
+
+# Between text nodes: a label's value ends with its node ("26. Jan 2022" and
+# not the next paragraph's dates). \x1f counts as whitespace for ``\s``.
+_NODE_SEPARATOR = "\x1f"
+
+
+def visible_text(tree: lxml.html.HtmlElement) -> str:
+    """The text of the page's body outside scripts and styles, nodes apart by ``\\x1f``."""
+    try:
+        nodes = _VISIBLE_TEXT(tree)
+    except lxml.etree.XPathError:  # defensive: xpath on odd trees
+        return ""
+    parts: list[str] = []
+    size = 0
+    for node in nodes:
+        text = str(node)
+        parts.append(text)
+        size += len(text) + 1
+        if size > _MAX_VISIBLE_CHARS:
+            break
+    return _NODE_SEPARATOR.join(parts)
+
+
+def published_label_day(text: str, fetched: date) -> date | None:
+    """The first date a publication label ("Published: …") introduces in ``text``."""
+    lowered = text.lower()
+    latest = datetime(fetched.year, fetched.month, fetched.day, 23, 59, 59)
+    best: tuple[int, date] | None = None
+    for label in _PUBLISHED_LABELS:
+        start, seen = lowered.find(label), 0
+        # a later label cannot come first: stop at the best position found so far
+        while start != -1 and seen < _MAX_PUBLISHED_LABELS and (best is None or start < best[0]):
+            seen += 1
+            end = start + len(label)
+            before = lowered[start - 1] if start else " "
+            after = lowered[end] if end < len(lowered) else " "
+            if not (before.isalnum() or before in "_-.:\"'/=") and after in _LABEL_FOLLOWERS:
+                # matched in the lowercased text: its offsets are the label's
+                match = _PUBLISHED_TAIL.match(lowered, end)
+                if match is not None:
+                    # the value ends where another field begins ("Datum und Uhrzeit: …")
+                    value = _FIELD_END.split(squash(match[1]) or "", maxsplit=1)[0]
+                    day = _label_value(value, fetched, latest)
+                    if day is not None:
+                        best = (start, day)
+                        break
+            start = lowered.find(label, end)
+    return best[1] if best is not None else None
+
+
+def _label_value(value: str, fetched: date, latest: datetime) -> date | None:
+    """The date ``value`` states: our metadata formats, then htmldate's fast parsers."""
+    day = _plausible(parse_date(value), fetched) or _plausible(
+        parse_date(_TRAILING_TIME.sub("", value).strip()), fetched
+    )
+    if day is not None:
+        return day
+    found = try_date_expr(value, "%Y-%m-%d", False, _LABEL_MIN, latest)
+    return _plausible(parse_date(found), fetched) if found else None
 
 
 def apply_last_updated(

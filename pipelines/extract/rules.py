@@ -90,6 +90,9 @@ RULES: dict[str, bool] = {
     # A guess that is only the UTC day of a timestamp the page also states with its
     # own offset gives way to the local day written there.
     "date_local_offset": True,
+    # A date the page's text introduces as its publication ("Published: …",
+    # "Erschienen am …") beats an htmldate guess no structured statement supports.
+    "date_published_label": True,
 }
 
 THRESHOLDS: dict[str, float] = {
