@@ -9,6 +9,7 @@ import pytest
 from pipelines.extract import extract, rules
 from pipelines.extract.dates import (
     htmldate_published,
+    parse_date,
     published_label_day,
     reconcile_published,
     visible_text,
@@ -121,3 +122,121 @@ def test_supported_guess_is_not_moved_by_a_label() -> None:
     )
     page = build_page(html, "https://x.example/a")
     assert reconcile_published(page, page.tree, FETCHED, html=html)[0] == date(2022, 1, 27)
+
+
+# --- the URL's date, offsets and numeric dates (other rules of the same round) ---
+
+
+def test_magazine_issue_date_in_the_url_gives_way_to_the_stated_day() -> None:
+    head = '<meta property="article:published_time" content="2016-11-28T00:00:00.000Z">'
+    url = "https://mag.example/magazine/2016/12/05/lessons"
+    page = build_page(article(head), url)
+    assert htmldate_published(page.tree, page.url, FETCHED) == date(2016, 12, 5)
+    assert reconcile_published(page, page.tree, FETCHED, html=article(head)) == (
+        date(2016, 11, 28),
+        "url-issue",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stated", "url"),
+    [
+        # a day off is a UTC timestamp's day, not an issue date
+        ("2016-12-04T23:00:00Z", "https://x.example/2016/12/05/a"),
+        # a statement after the URL's date: republished or updated
+        ("2017-02-01T10:00:00Z", "https://x.example/2016/12/05/a"),
+        # more than two months before: not an issue's lead time
+        ("2016-06-01T10:00:00Z", "https://x.example/2016/12/05/a"),
+    ],
+)
+def test_url_issue_needs_a_statement_shortly_before_the_url_date(stated: str, url: str) -> None:
+    head = f'<meta property="article:published_time" content="{stated}">'
+    page = build_page(article(head), url)
+    assert reconcile_published(page, page.tree, FETCHED, html=article(head))[1] != "url-issue"
+
+
+def test_month_issue_url_and_a_numeric_meta_date() -> None:
+    head = '<meta property="article:published_time" content="12-15-2016">'
+    page = build_page(article(head), "https://mag.example/magazine/2017/01/toys/")
+    assert reconcile_published(page, page.tree, FETCHED, html=article(head)) == (
+        date(2016, 12, 15),
+        "url-issue",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12-15-2016", date(2016, 12, 15)),
+        ("15-12-2016", date(2016, 12, 15)),
+        ("05-04-2021", None),  # 5 April or 4 May
+        ("31-02-2021", None),
+    ],
+)
+def test_numeric_dates_are_read_only_when_unambiguous(value: str, expected: date | None) -> None:
+    assert parse_date(value) == expected
+
+
+def test_numeric_rule_switched_off_reads_no_hyphenated_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(rules.RULES, "date_numeric_unambiguous", False)
+    assert parse_date("12-15-2016") is None
+
+
+REPUBLISHED = (
+    '<script type="application/ld+json">{"@type": "BlogPosting", '
+    '"datePublished": "2024-04-25T08:18:00+02:00"}</script>'
+)
+
+
+def test_url_month_does_not_move_a_stated_guess() -> None:
+    url = "https://blog.example/2018/04/post.html"
+    body = "<p>Aus dem Archiv: 3. April 2018</p>"
+    page = build_page(article(REPUBLISHED, body), url)
+    assert htmldate_published(page.tree, url, FETCHED) == date(2024, 4, 25)
+    assert reconcile_published(page, page.tree, FETCHED, html=article(REPUBLISHED, body))[
+        0
+    ] == date(2024, 4, 25)
+
+
+def test_url_month_stated_switched_off_searches_the_month(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(rules.RULES, "date_url_month_stated", False)
+    url = "https://blog.example/2018/04/post.html"
+    body = "<p>Aus dem Archiv: 3. April 2018</p>"
+    page = build_page(article(REPUBLISHED, body), url)
+    assert reconcile_published(page, page.tree, FETCHED, html=article(REPUBLISHED, body)) == (
+        date(2018, 4, 3),
+        "url-month",
+    )
+
+
+EVENING = (
+    '<meta name="date" content="2026-05-18">'
+    '<script type="application/ld+json">{"@type": "NewsArticle", '
+    '"datePublished": "2026-05-17T19:30:02+02:00"}</script>'
+)
+
+
+def test_offset_stamped_day_beats_a_bare_neighbouring_date() -> None:
+    page = build_page(article(EVENING), "https://x.example/artikel/1.html")
+    fetched = date(2026, 12, 1)
+    assert htmldate_published(page.tree, page.url, fetched) == date(2026, 5, 18)
+    assert reconcile_published(page, page.tree, fetched, html=article(EVENING)) == (
+        date(2026, 5, 17),
+        "offset-day",
+    )
+
+
+def test_offset_day_leaves_a_guess_another_timestamp_names() -> None:
+    # Two items, one in UTC naming the guess: the offset stamp belongs to another item.
+    head = (
+        '<meta property="article:published_time" content="2021-09-19T14:00:49+00:00">'
+        '<script type="application/ld+json">[{"@type": "Article", '
+        '"datePublished": "2021-09-19T14:00:49Z"}, {"@type": "Article", '
+        '"datePublished": "2021-09-20T09:45:26-07:00"}]</script>'
+    )
+    page = build_page(article(head), "https://x.example/a")
+    assert reconcile_published(page, page.tree, FETCHED, html=article(head))[0] == date(2021, 9, 19)

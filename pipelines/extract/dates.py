@@ -37,6 +37,8 @@ MIN_YEAR = 1900
 
 _ISO = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
 _COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:$|[T\s])")
+# 15-12-2016 or 12-15-2016 (day-first and US month-first writers both use it).
+_NUMERIC_HYPHEN = re.compile(r"^\s*(\d{1,2})-(\d{1,2})-(\d{4})(?![\d])")
 _EPOCH = re.compile(r"^\s*(\d{10})(?:\d{3})?\s*$")
 _TEXT_FORMATS = (
     "%B %d, %Y",
@@ -107,6 +109,9 @@ def parse_date(value: Any) -> date | None:
             return datetime.fromtimestamp(int(match[1]), tz=UTC).date()
         except (OverflowError, OSError, ValueError):
             return None
+    match = _NUMERIC_HYPHEN.match(text)
+    if match is not None and rules.on("date_numeric_unambiguous"):
+        return _unambiguous_day(int(match[1]), int(match[2]), int(match[3]))
     try:
         return parsedate_to_datetime(text).date()
     except (TypeError, ValueError, IndexError):
@@ -118,6 +123,16 @@ def parse_date(value: Any) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def _unambiguous_day(first: int, second: int, year: int) -> date | None:
+    """``first-second-year`` read day first or month first, when only one of them is a date.
+
+    ``15-12-2016`` and ``12-15-2016`` are the same day; ``05-04-2021`` is
+    either 5 April or 4 May and gives nothing.
+    """
+    readings = {_make_date(year, second, first), _make_date(year, first, second)} - {None}
+    return readings.pop() if len(readings) == 1 else None
 
 
 def _make_date(year: int, month: int, day: int) -> date | None:
@@ -281,6 +296,22 @@ def url_day(url: str) -> date | None:
     return _make_date(int(year), int(month), int(day))
 
 
+# Magazines put the issue's cover date in the URL (/magazine/2016/12/05/,
+# /magazine/2017/01/) while the piece goes online days or weeks before it: a
+# publication statement that far before the URL's date is the day readers saw.
+# Two days at least (a UTC timestamp is a day off), two months at most.
+_ISSUE_LEAD = (2, 62)
+
+
+def url_issue_day(url: str) -> date | None:
+    """The date a URL's path names: its full date, else the first day of its month."""
+    day = url_day(url)
+    if day is not None:
+        return day
+    month = url_month(url)
+    return month[0] if month is not None else None
+
+
 def _stated_days(page: Page, fetched: date, rdf: Sequence[str] = ()) -> set[date]:
     """Every publication-like date the page states, each widened by a day for timestamps.
 
@@ -376,6 +407,34 @@ def local_day_for(guessed: date, page: Page) -> date | None:
     return None
 
 
+def _timestamp_days(page: Page) -> set[date]:
+    """Calendar days of the JSON-LD/meta publication statements that carry a time of day."""
+    values: list[Any] = _jsonld_dates(page, "datePublished")
+    values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
+    days: set[date] = set()
+    for value in values:
+        if isinstance(value, str) and _HAS_TIME.search(value):
+            day = parse_date(value)
+            if day is not None:
+                days.add(day)
+    return days
+
+
+def offset_day_beside(guessed: date, page: Page) -> date | None:
+    """The local day of the page's offset-stamped publication time, when the guess is its neighbour.
+
+    A timestamp written with its own non-zero offset (``2026-05-17T19:30+02:00``)
+    names the publisher's local day; a guess one day from it that no stated
+    timestamp names (a bare date at most) is a print-edition date or another
+    time zone's day.
+    """
+    local_days = {local for local, _ in _offset_days(page)}
+    if len(local_days) != 1 or guessed in local_days or guessed in _timestamp_days(page):
+        return None
+    (local,) = local_days
+    return local if abs((guessed - local).days) == 1 else None
+
+
 def reconcile_published(
     page: Page,
     document: str | lxml.html.HtmlElement | None,
@@ -401,6 +460,9 @@ def reconcile_published(
       (even allowing a day for UTC timestamps), the guess came from free text
       and the publisher's statement wins. ``itemprop``/``<time pubdate>``
       statements count too (``date_itemprop_over_guess``).
+    - ``url-issue``: a JSON-LD/meta publication statement two days to two
+      months before the date the URL's path names wins: the URL holds a
+      magazine issue's cover date (``date_url_issue``).
     - ``local-offset``: a guess that is only the UTC day of a timestamp the
       page also writes with its own offset becomes that local day.
     - ``label``: a guess that no structured statement supports gives way to
@@ -416,8 +478,20 @@ def reconcile_published(
     rdf = functools.cache(lambda: _rdf_statements(markup))
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched, rdf)
+    if rules.on("date_url_issue") and source in {"json-ld", "meta"} and stated is not None:
+        issue = url_issue_day(page.url)
+        if issue is not None and _ISSUE_LEAD[0] <= (issue - stated).days <= _ISSUE_LEAD[1]:
+            return stated, "url-issue"
     month = url_month(page.url) if rules.on("date_url_month") else None
     outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
+    if (
+        rules.on("date_url_month_stated")
+        and guessed is not None
+        and guessed == stated
+        and source in {"json-ld", "meta"}
+    ):
+        # a republished post keeps its old permalink: the page states the guess
+        outside = False
     if month is not None and outside and month[0] <= fetched:
         inside = htmldate_published(
             page.tree, page.url, fetched, earliest=month[0], latest=month[1]
@@ -434,6 +508,10 @@ def reconcile_published(
         local = local_day_for(guessed, page)
         if local is not None and local <= fetched:
             return local, "local-offset"
+    if rules.on("date_offset_day_over_neighbour"):
+        neighbour = offset_day_beside(guessed, page)
+        if neighbour is not None and neighbour <= fetched:
+            return neighbour, "offset-day"
     # RDF dates support a guess where they were read (no earlier statement)
     supported = _stated_days(page, fetched, rdf() if source not in {"json-ld", "meta"} else ())
     if (
