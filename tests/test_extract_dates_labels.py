@@ -240,3 +240,15 @@ def test_offset_day_leaves_a_guess_another_timestamp_names() -> None:
     )
     page = build_page(article(head), "https://x.example/a")
     assert reconcile_published(page, page.tree, FETCHED, html=article(head))[0] == date(2021, 9, 19)
+
+
+def test_offset_day_leaves_a_guess_the_url_states() -> None:
+    # The permalink names the guess: a statement of the day like a timestamp.
+    head = '<meta property="article:published_time" content="2016-12-23T16:42:59-05:00">'
+    url = "https://x.example/press/2016/12/24/weekly-address"
+    page = build_page(article(head), url)
+    assert htmldate_published(page.tree, url, FETCHED) == date(2016, 12, 24)
+    assert reconcile_published(page, page.tree, FETCHED, html=article(head)) == (
+        date(2016, 12, 24),
+        "htmldate",
+    )

@@ -424,12 +424,14 @@ def offset_day_beside(guessed: date, page: Page) -> date | None:
     """The local day of the page's offset-stamped publication time, when the guess is its neighbour.
 
     A timestamp written with its own non-zero offset (``2026-05-17T19:30+02:00``)
-    names the publisher's local day; a guess one day from it that no stated
-    timestamp names (a bare date at most) is a print-edition date or another
-    time zone's day.
+    names the publisher's local day; a guess one day from it that neither a
+    stated timestamp nor the URL's path names (a bare date at most) is a
+    print-edition date or another time zone's day.
     """
     local_days = {local for local, _ in _offset_days(page)}
     if len(local_days) != 1 or guessed in local_days or guessed in _timestamp_days(page):
+        return None
+    if guessed == url_day(page.url):
         return None
     (local,) = local_days
     return local if abs((guessed - local).days) == 1 else None
