@@ -78,6 +78,11 @@ FIELD: dict[str, str] = {
     "date_rdf_statement": "date",
     "date_itemprop_over_guess": "date",
     "date_local_offset": "date",
+    "date_published_label": "date",
+    "date_url_issue": "date",
+    "date_numeric_unambiguous": "date",
+    "date_url_month_stated": "date",
+    "date_offset_day_over_neighbour": "date",
 }
 # Rules whose effect also reaches other fields, scored there too.
 ALSO: dict[str, tuple[str, ...]] = {

@@ -20,8 +20,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 from htmldate import find_date
+from htmldate.extractors import try_date_expr
 
 from pipelines.extract import dateparser_locales, rules
 from pipelines.extract.markup import Page, squash
@@ -35,6 +37,8 @@ MIN_YEAR = 1900
 
 _ISO = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d])")
 _COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:$|[T\s])")
+# 15-12-2016 or 12-15-2016 (day-first and US month-first writers both use it).
+_NUMERIC_HYPHEN = re.compile(r"^\s*(\d{1,2})-(\d{1,2})-(\d{4})(?![\d])")
 _EPOCH = re.compile(r"^\s*(\d{10})(?:\d{3})?\s*$")
 _TEXT_FORMATS = (
     "%B %d, %Y",
@@ -105,6 +109,9 @@ def parse_date(value: Any) -> date | None:
             return datetime.fromtimestamp(int(match[1]), tz=UTC).date()
         except (OverflowError, OSError, ValueError):
             return None
+    match = _NUMERIC_HYPHEN.match(text)
+    if match is not None and rules.on("date_numeric_unambiguous"):
+        return _unambiguous_day(int(match[1]), int(match[2]), int(match[3]))
     try:
         return parsedate_to_datetime(text).date()
     except (TypeError, ValueError, IndexError):
@@ -116,6 +123,16 @@ def parse_date(value: Any) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def _unambiguous_day(first: int, second: int, year: int) -> date | None:
+    """``first-second-year`` read day first or month first, when only one of them is a date.
+
+    ``15-12-2016`` and ``12-15-2016`` are the same day; ``05-04-2021`` is
+    either 5 April or 4 May and gives nothing.
+    """
+    readings = {_make_date(year, second, first), _make_date(year, first, second)} - {None}
+    return readings.pop() if len(readings) == 1 else None
 
 
 def _make_date(year: int, month: int, day: int) -> date | None:
@@ -279,6 +296,22 @@ def url_day(url: str) -> date | None:
     return _make_date(int(year), int(month), int(day))
 
 
+# Magazines put the issue's cover date in the URL (/magazine/2016/12/05/,
+# /magazine/2017/01/) while the piece goes online days or weeks before it: a
+# publication statement that far before the URL's date is the day readers saw.
+# Two days at least (a UTC timestamp is a day off), two months at most.
+_ISSUE_LEAD = (2, 62)
+
+
+def url_issue_day(url: str) -> date | None:
+    """The date a URL's path names: its full date, else the first day of its month."""
+    day = url_day(url)
+    if day is not None:
+        return day
+    month = url_month(url)
+    return month[0] if month is not None else None
+
+
 def _stated_days(page: Page, fetched: date, rdf: Sequence[str] = ()) -> set[date]:
     """Every publication-like date the page states, each widened by a day for timestamps.
 
@@ -374,6 +407,36 @@ def local_day_for(guessed: date, page: Page) -> date | None:
     return None
 
 
+def _timestamp_days(page: Page) -> set[date]:
+    """Calendar days of the JSON-LD/meta publication statements that carry a time of day."""
+    values: list[Any] = _jsonld_dates(page, "datePublished")
+    values += [v for key in PUBLISHED_META for v in page.meta.get(key, ())]
+    days: set[date] = set()
+    for value in values:
+        if isinstance(value, str) and _HAS_TIME.search(value):
+            day = parse_date(value)
+            if day is not None:
+                days.add(day)
+    return days
+
+
+def offset_day_beside(guessed: date, page: Page) -> date | None:
+    """The local day of the page's offset-stamped publication time, when the guess is its neighbour.
+
+    A timestamp written with its own non-zero offset (``2026-05-17T19:30+02:00``)
+    names the publisher's local day; a guess one day from it that neither a
+    stated timestamp nor the URL's path names (a bare date at most) is a
+    print-edition date or another time zone's day.
+    """
+    local_days = {local for local, _ in _offset_days(page)}
+    if len(local_days) != 1 or guessed in local_days or guessed in _timestamp_days(page):
+        return None
+    if guessed == url_day(page.url):
+        return None
+    (local,) = local_days
+    return local if abs((guessed - local).days) == 1 else None
+
+
 def reconcile_published(
     page: Page,
     document: str | lxml.html.HtmlElement | None,
@@ -399,8 +462,15 @@ def reconcile_published(
       (even allowing a day for UTC timestamps), the guess came from free text
       and the publisher's statement wins. ``itemprop``/``<time pubdate>``
       statements count too (``date_itemprop_over_guess``).
+    - ``url-issue``: a JSON-LD/meta publication statement two days to two
+      months before the date the URL's path names wins: the URL holds a
+      magazine issue's cover date (``date_url_issue``).
     - ``local-offset``: a guess that is only the UTC day of a timestamp the
       page also writes with its own offset becomes that local day.
+    - ``label``: a guess that no structured statement supports gives way to
+      the date the page's own text introduces as the publication date
+      ("Published: 3 March 2019", "Erschienen am 26.01.2022"), when there is
+      no trusted structured statement (``date_published_label``).
 
     ``html`` is the raw markup (default: ``document`` when it is a string),
     read for Dublin Core RDF dates, which the comment-free shared tree lacks.
@@ -410,8 +480,20 @@ def reconcile_published(
     rdf = functools.cache(lambda: _rdf_statements(markup))
     guessed = htmldate_published(document, page.url, fetched)
     stated, source = structured_published(page, fetched, rdf)
+    if rules.on("date_url_issue") and source in {"json-ld", "meta"} and stated is not None:
+        issue = url_issue_day(page.url)
+        if issue is not None and _ISSUE_LEAD[0] <= (issue - stated).days <= _ISSUE_LEAD[1]:
+            return stated, "url-issue"
     month = url_month(page.url) if rules.on("date_url_month") else None
     outside = guessed is None or (month is not None and not month[0] <= guessed <= month[1])
+    if (
+        rules.on("date_url_month_stated")
+        and guessed is not None
+        and guessed == stated
+        and source in {"json-ld", "meta"}
+    ):
+        # a republished post keeps its old permalink: the page states the guess
+        outside = False
     if month is not None and outside and month[0] <= fetched:
         inside = htmldate_published(
             page.tree, page.url, fetched, earliest=month[0], latest=month[1]
@@ -428,6 +510,10 @@ def reconcile_published(
         local = local_day_for(guessed, page)
         if local is not None and local <= fetched:
             return local, "local-offset"
+    if rules.on("date_offset_day_over_neighbour"):
+        neighbour = offset_day_beside(guessed, page)
+        if neighbour is not None and neighbour <= fetched:
+            return neighbour, "offset-day"
     # RDF dates support a guess where they were read (no earlier statement)
     supported = _stated_days(page, fetched, rdf() if source not in {"json-ld", "meta"} else ())
     if (
@@ -444,6 +530,10 @@ def reconcile_published(
         trusted.add("itemprop")
     if stated is not None and source in trusted and guessed not in supported:
         return stated, "stated"
+    if rules.on("date_published_label") and guessed not in supported and page.tree is not None:
+        labelled = published_label_day(visible_text(page.tree), fetched)
+        if labelled is not None and labelled != guessed:
+            return labelled, "label"
     return guessed, "htmldate"
 
 
@@ -482,6 +572,102 @@ def updated_days(html: str, fetched: date) -> list[date]:
                     days.append(day)
             start = lowered.find(label, start + len(label))
     return days
+
+
+# "Published: 3 March 2019", "Posted on 03/03/2019", "Erschienen am 26. Jan 2022",
+# "Publié le 12 février 2020": the date a visible label introduces as the
+# publication date. Searched in the page's visible text only (comments, scripts
+# and attributes hold ad-slot notes such as "/* 728x90, Erstellt 07.05.09 */"
+# and calendar labels), with str.find on the lowercased text; the label must
+# stand as a word of its own and be followed by a space or a colon, so "will
+# not be published)" or "datePublished" do not count.
+_PUBLISHED_LABELS = (
+    "published",
+    "posted",
+    "written",
+    "erschienen",
+    "veröffentlicht",
+    "erstellt am",
+    "datum",
+    "publié",
+    "publicado",
+    "pubblicato",
+    "gepubliceerd",
+    "opublikowano",
+)
+_PUBLISHED_TAIL = re.compile(
+    r"(?:\s+(?:on|am|le|el|il|op|em))?\s*:?\s*(\S[^\x1f]{5,39})", re.IGNORECASE
+)
+_MAX_PUBLISHED_LABELS = 5
+_FIELD_END = re.compile(r"[:|]")
+_LABEL_FOLLOWERS = frozenset(" \t\r\n\xa0:\x1f")
+_LABEL_MIN = datetime(MIN_YEAR, 1, 1)
+# Text nodes outside scripts and styles; the shared tree holds no comments.
+_VISIBLE_TEXT = lxml.etree.XPath(
+    "//body//text()[not(parent::script or parent::style or parent::noscript or parent::template)]"
+)
+# Bounds the text searched on very large pages (labels sit near the headline).
+_MAX_VISIBLE_CHARS = 200_000
+
+
+# Between text nodes: a label's value ends with its node ("26. Jan 2022" and
+# not the next paragraph's dates). \x1f counts as whitespace for ``\s``.
+_NODE_SEPARATOR = "\x1f"
+
+
+def visible_text(tree: lxml.html.HtmlElement) -> str:
+    """The text of the page's body outside scripts and styles, nodes apart by ``\\x1f``."""
+    try:
+        nodes = _VISIBLE_TEXT(tree)
+    except lxml.etree.XPathError:  # defensive: xpath on odd trees
+        return ""
+    parts: list[str] = []
+    size = 0
+    for node in nodes:
+        text = str(node)
+        parts.append(text)
+        size += len(text) + 1
+        if size > _MAX_VISIBLE_CHARS:
+            break
+    return _NODE_SEPARATOR.join(parts)
+
+
+def published_label_day(text: str, fetched: date) -> date | None:
+    """The first date a publication label ("Published: …") introduces in ``text``."""
+    lowered = text.lower()
+    latest = datetime(fetched.year, fetched.month, fetched.day, 23, 59, 59)
+    best: tuple[int, date] | None = None
+    for label in _PUBLISHED_LABELS:
+        start, seen = lowered.find(label), 0
+        # a later label cannot come first: stop at the best position found so far
+        while start != -1 and seen < _MAX_PUBLISHED_LABELS and (best is None or start < best[0]):
+            seen += 1
+            end = start + len(label)
+            before = lowered[start - 1] if start else " "
+            after = lowered[end] if end < len(lowered) else " "
+            if not (before.isalnum() or before in "_-.:\"'/=") and after in _LABEL_FOLLOWERS:
+                # matched in the lowercased text: its offsets are the label's
+                match = _PUBLISHED_TAIL.match(lowered, end)
+                if match is not None:
+                    # the value ends where another field begins ("Datum und Uhrzeit: …")
+                    value = _FIELD_END.split(squash(match[1]) or "", maxsplit=1)[0]
+                    day = _label_value(value, fetched, latest)
+                    if day is not None:
+                        best = (start, day)
+                        break
+            start = lowered.find(label, end)
+    return best[1] if best is not None else None
+
+
+def _label_value(value: str, fetched: date, latest: datetime) -> date | None:
+    """The date ``value`` states: our metadata formats, then htmldate's fast parsers."""
+    day = _plausible(parse_date(value), fetched) or _plausible(
+        parse_date(_TRAILING_TIME.sub("", value).strip()), fetched
+    )
+    if day is not None:
+        return day
+    found = try_date_expr(value, "%Y-%m-%d", False, _LABEL_MIN, latest)
+    return _plausible(parse_date(found), fetched) if found else None
 
 
 def apply_last_updated(

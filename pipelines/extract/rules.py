@@ -90,6 +90,19 @@ RULES: dict[str, bool] = {
     # A guess that is only the UTC day of a timestamp the page also states with its
     # own offset gives way to the local day written there.
     "date_local_offset": True,
+    # A date the page's text introduces as its publication ("Published: …",
+    # "Erschienen am …") beats an htmldate guess no structured statement supports.
+    "date_published_label": True,
+    # A JSON-LD/meta publication date 2 to 62 days before the date in the URL's
+    # path (a magazine issue's cover date) wins over it.
+    "date_url_issue": True,
+    # A stated DD-MM-YYYY / MM-DD-YYYY date is read when only one order is a date.
+    "date_numeric_unambiguous": True,
+    # The /YYYY/MM/ month does not move a guess the page's JSON-LD/meta states.
+    "date_url_month_stated": True,
+    # The local day of a publication time stated with its own offset beats a
+    # guess one day from it.
+    "date_offset_day_over_neighbour": True,
 }
 
 THRESHOLDS: dict[str, float] = {
