@@ -70,6 +70,7 @@ FIELD: dict[str, str] = {
     "title_canonical_host": "title",
     "text_recall_when_short": "text",
     "text_thorough_when_short": "text",
+    "text_precise_thorough": "text",
     "date_url_month": "date",
     "date_newest_for_january_first": "date",
     "date_stated_over_guess": "date",

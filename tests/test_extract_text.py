@@ -119,3 +119,66 @@ def test_a_short_text_that_is_the_whole_article_stays() -> None:
     assert tree is not None
     chosen = "The reading room is closed on Monday for maintenance of the heating system."
     assert text_module._thorough_when_short(tree, URL, chosen, 1000) == chosen
+
+
+NOTICE = "Cookies help us deliver this guide."
+
+
+def test_the_careful_precise_pass_replaces_the_recall_text_when_it_finds_the_article() -> None:
+    """The fast precise pass kept a stray notice; the precise pass with trafilatura's
+    comparison finds the whole guide and replaces the recall text (here given the
+    page's footer on top, as a recall pass keeps it)."""
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    broad = text_module._trafilatura_text(tree, URL, precision=False)
+    assert broad is not None
+    broad += "\n\nLicence and contact"
+    text = text_module._precise_thorough(tree, URL, NOTICE, broad)
+    assert text is not None and text != broad and "Licence and contact" not in text
+    assert "Step 0 of the installation guide" in text and "Step 14" in text
+    # the page's tree is left as it was for the other field extractors
+    assert text_module.visible_words(tree) == words
+
+
+def test_the_recall_text_stays_when_the_careful_pass_finds_no_more() -> None:
+    """A careful text no longer than the fast precise one is the same reading again."""
+    tree = _tree()
+    broad = text_module._trafilatura_text(tree, URL, precision=False)
+    assert broad is not None
+    broad += "\n\nLicence and contact"
+    precise = text_module._trafilatura_text(tree, URL, precision=True)
+    assert text_module._precise_thorough(tree, URL, precise, broad) == broad
+
+
+@pytest.fixture
+def lost_precise(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool | None, bool]]:
+    """Every pass runs for real except the fast precise one, which keeps only a notice
+    (how it fails on templates it misreads); the runs are recorded."""
+    seen: list[tuple[bool | None, bool]] = []
+    real = text_module._trafilatura_text
+
+    def failing(
+        document: text_module.Document, url: str, *, precision: bool | None, thorough: bool = False
+    ) -> str | None:
+        seen.append((precision, thorough))
+        if precision is True and not thorough:
+            return NOTICE
+        return real(document, url, precision=precision, thorough=thorough)
+
+    monkeypatch.setattr(text_module, "_trafilatura_text", failing)
+    return seen
+
+
+def test_a_lost_precise_pass_gets_its_careful_twin(
+    lost_precise: list[tuple[bool | None, bool]], restore_rules: None
+) -> None:
+    tree = _tree()
+    words = text_module.visible_words(tree)
+    assert words is not None
+    text = text_module.html_main_text(tree, URL, page_words=words)
+    assert lost_precise[:3] == [(True, False), (False, False), (True, True)]
+    assert text is not None and "Step 14 of the installation guide" in text
+    lost_precise.clear()
+    rules.RULES["text_precise_thorough"] = False
+    text_module.html_main_text(tree, URL, page_words=words)
+    assert (True, True) not in lost_precise

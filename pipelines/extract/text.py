@@ -169,9 +169,10 @@ def html_main_text(
     ):
         return precise
     broad = _trafilatura_text(document, url, precision=False, thorough=thorough)
-    chosen = (
-        broad if precise is None or _words(precise) < MIN_PRECISE_SHARE * _words(broad) else precise
-    )
+    lost = precise is None or _words(precise) < MIN_PRECISE_SHARE * _words(broad)
+    chosen = broad if lost else precise
+    if lost and not thorough and rules.on("text_precise_thorough"):
+        chosen = _precise_thorough(document, url, precise, broad)
     if not thorough and page_words:
         if rules.on("text_thorough_when_short"):
             chosen = _thorough_when_short(document, url, chosen, page_words)
@@ -182,6 +183,32 @@ def html_main_text(
 
 # The rescue replaces a text only by one at least this many times longer.
 RESCUE_GAIN = 2.0
+# The precise pass with its comparison replaces the recall text only when it
+# found this many times the words of the fast precise pass: otherwise it has
+# settled on the same stray notice.
+PRECISE_GAIN = 1.5
+
+
+def _precise_thorough(
+    document: Document, url: str, precise: str | None, broad: str | None
+) -> str | None:
+    """The precise pass with trafilatura's comparison, once the fast precise pass lost the article.
+
+    When the fast precise pass keeps under :data:`MIN_PRECISE_SHARE` of the
+    recall pass's words (often nothing at all), the recall text is what is
+    left, with the boilerplate the precise pass exists to prune. The same
+    pass without ``fast`` compares its result with readability and jusText
+    and so recovers the article container while keeping its pruning. It runs
+    only on those pages (22 of the 583 pages with text truth in the two
+    evaluation corpora); its text is taken when it holds :data:`PRECISE_GAIN`
+    times the fast precise text's words, so a comparison that settles on the
+    same fragment leaves the recall text in place. It is taken even when
+    shorter than the recall text: requiring a share of the recall text's
+    words (0.5 to 0.8) lost the gains on the evaluation corpora's body text,
+    as the recall text's extra words there are mostly boilerplate.
+    """
+    careful = _trafilatura_text(document, url, precision=True, thorough=True)
+    return careful if _words(careful) >= PRECISE_GAIN * max(_words(precise), 1) else broad
 
 
 def _thorough_when_short(
