@@ -14,6 +14,7 @@ minor version range this was checked against).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from scrapy import Request
@@ -45,7 +46,21 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[mi
                 self._launch_lock = asyncio.Lock()
             async with self._launch_lock:
                 if not self._launched:
+                    started = time.monotonic()
                     await self._launch()
                     self._launched = True
+                    self.stats.inc_value(
+                        "render/ms/driver_start", round(1000 * (time.monotonic() - started))
+                    )
         response: Response = await super()._download_request(request, spider)
         return response
+
+    async def _maybe_launch_browser(self) -> None:
+        """Launch the browser when none runs, and count the time it took."""
+        started = time.monotonic()
+        launched = not hasattr(self, "browser")
+        await super()._maybe_launch_browser()
+        if launched and hasattr(self, "browser"):
+            self.stats.inc_value(
+                "render/ms/browser_launch", round(1000 * (time.monotonic() - started))
+            )

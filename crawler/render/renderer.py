@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,7 @@ class Renderer:
         )
         engine = self.crawler.engine
         assert engine is not None
+        started = time.monotonic()
         try:
             try:
                 response = await engine.download_async(request)
@@ -157,11 +159,14 @@ class Renderer:
                 raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
             if page is None:
                 raise RenderFailed("browser", "the browser gave no page")
+            self._time("load", started)
             settled = await self._settle(page, float(request.meta.get("download_latency") or 0))
+            mark = time.monotonic()
             try:
                 html = (await page.content()).encode("utf-8")
             except PlaywrightError as exc:
                 raise RenderFailed("browser", f"cannot read the page: {exc}") from exc
+            self._time("content", mark)
             self._check_not_proxy_answer(html, str(page.url))
             if self.max_bytes and len(html) > self.max_bytes:
                 raise RenderFailed("too_large", f"the rendered page has {len(html)} bytes")
@@ -171,6 +176,12 @@ class Renderer:
             if page is not None:
                 with contextlib.suppress(Exception):
                     await page.close()
+
+    def _time(self, phase: str, since: float) -> None:
+        """Add the milliseconds since ``since`` to the stat of one phase of rendering."""
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"render/ms/{phase}", round(1000 * (time.monotonic() - since)))
 
     async def _settle(self, page: Any, elapsed: float) -> bool:
         """Wait for the page to fall quiet; False when it was still busy at the deadline.
@@ -190,12 +201,16 @@ class Renderer:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
-                if wait == "network":
-                    await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
-                else:
-                    await page.wait_for_function(
-                        _TEXT_SETTLED, polling=250, timeout=1000 * remaining
-                    )
+                mark = time.monotonic()
+                try:
+                    if wait == "network":
+                        await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
+                    else:
+                        await page.wait_for_function(
+                            _TEXT_SETTLED, polling=250, timeout=1000 * remaining
+                        )
+                finally:
+                    self._time(f"settle_{wait}", mark)
         except PlaywrightTimeout:
             return False  # still busy at the deadline: the page is taken as it stands
         return True
