@@ -18,13 +18,16 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 
 from crawler.render.addon import RenderAddon
 from crawler.render.browser import browser_tree_memory, kill_browser_tree
+
+if TYPE_CHECKING:  # imports scrapy-playwright, which only the render extra installs
+    from crawler.render.handler import LazyPlaywrightHandler
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +83,16 @@ class Renderer:
         self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
         self.max_memory = settings.getint("RENDER_MAX_MEMORY_MB") * _MB
         self._slots = asyncio.Semaphore(max(1, settings.getint("RENDER_CONCURRENCY")))
+        self.idle_close = settings.getfloat("RENDER_IDLE_CLOSE")
         self._watchdog: asyncio.Task[None] | None = None
+        # pages being rendered, and when the last one ended; held while the idle
+        # browser is closed, so that no page starts in a browser going away
+        self._in_flight = 0
+        self._last_used = 0.0
+        self._use_lock = asyncio.Lock()
         self.peak_memory = 0
         self.restarts = 0
+        self.idle_closes = 0
         self._browser_failures = 0
         self.given_up = False
 
@@ -92,6 +102,8 @@ class Renderer:
             if self.given_up:
                 raise RenderFailed("unavailable", "rendering was given up for this run")
             self._start_watchdog()
+            async with self._use_lock:
+                self._in_flight += 1
             try:
                 rendered = await asyncio.wait_for(self._render(url), self.timeout + RENDER_GRACE)
             except TimeoutError as exc:
@@ -108,6 +120,9 @@ class Renderer:
                             exc,
                         )
                 raise
+            finally:
+                self._in_flight -= 1
+                self._last_used = time.monotonic()
             self._browser_failures = 0
             return rendered
 
@@ -122,6 +137,7 @@ class Renderer:
                 "playwright": True,
                 "playwright_include_page": True,
                 "playwright_context": "render",
+                "playwright_page_init_callback": "crawler.render.browser.init_page",
                 "playwright_context_kwargs": {
                     "java_script_enabled": True,
                     "accept_downloads": False,
@@ -224,24 +240,59 @@ class Renderer:
         kind = "blocked_address" if b"refused by the guard" in html else "connection"
         raise RenderFailed(kind, f"the page went on to {page_url}, which the proxy did not reach")
 
-    # --- memory ---------------------------------------------------------------
+    # --- memory and idleness ---------------------------------------------------
 
     def _start_watchdog(self) -> None:
-        if self._watchdog is None and self.max_memory > 0 and self.addon.proxy is not None:
-            self._watchdog = asyncio.ensure_future(self._watch(self.addon.proxy.port))
+        watch_memory = self.max_memory > 0 and self.addon.proxy is not None
+        if self._watchdog is None and (watch_memory or self.idle_close > 0):
+            self._watchdog = asyncio.ensure_future(self._watch())
 
-    async def _watch(self, port: int) -> None:
+    async def _watch(self) -> None:
+        """Every :data:`WATCH_INTERVAL`, while the browser runs: bound its memory, and
+        close it once it has been idle for ``RENDER_IDLE_CLOSE`` seconds."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            held = await asyncio.to_thread(browser_tree_memory, port)
-            self.peak_memory = max(self.peak_memory, held)
-            if held > self.max_memory:
-                logger.warning(
-                    "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
-                    held // _MB,
-                    self.max_memory // _MB,
-                )
-                await self.restart(port)
+            handler = self._handler()
+            if handler is None or not handler.running:
+                continue  # nothing started, or closed while idle: nothing to sample
+            if self.idle_close > 0 and await self._close_if_idle(handler):
+                continue
+            if self.max_memory > 0 and self.addon.proxy is not None:
+                port = self.addon.proxy.port
+                held = await asyncio.to_thread(browser_tree_memory, port)
+                self.peak_memory = max(self.peak_memory, held)
+                if held > self.max_memory:
+                    logger.warning(
+                        "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
+                        held // _MB,
+                        self.max_memory // _MB,
+                    )
+                    await self.restart(port)
+
+    async def _close_if_idle(self, handler: LazyPlaywrightHandler) -> bool:
+        """Close the browser and its driver when no page has been open for a while.
+
+        A night meets its shells a few at a time, minutes apart: between them
+        the browser and Playwright's driver would hold some 400 MB for
+        nothing. The next shell starts them again (about a second of CPU).
+        """
+        if self._in_flight or time.monotonic() - self._last_used < self.idle_close:
+            return False
+        async with self._use_lock:
+            if self._in_flight:
+                return False
+            logger.info(
+                "The browser has been idle for %g s (RENDER_IDLE_CLOSE): closing it",
+                self.idle_close,
+            )
+            try:
+                await asyncio.wait_for(handler.release(), CLOSE_GRACE)
+            except Exception as exc:  # a browser that will not close is killed
+                logger.info("The idle browser did not close (%s): killing it", exc)
+                if self.addon.proxy is not None:
+                    await asyncio.to_thread(kill_browser_tree, self.addon.proxy.port)
+            self.idle_closes += 1
+        return True
 
     async def restart(self, port: int) -> None:
         """Close the browser (kill it if it will not close); the next page launches a new one."""
@@ -255,16 +306,23 @@ class Renderer:
         if not closed:
             await asyncio.to_thread(kill_browser_tree, port)
 
-    def _browser(self) -> Any:
-        """The browser scrapy-playwright launched, if it runs."""
-        from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+    def _handler(self) -> LazyPlaywrightHandler | None:
+        """The download handler that drives the browser, once the engine has built it."""
+        try:
+            from crawler.render.handler import LazyPlaywrightHandler
+        except ImportError:  # scrapy-playwright comes with the render extra
+            return None
 
         engine = self.crawler.engine
         handlers = getattr(getattr(engine, "downloader", None), "handlers", None)
         for handler in getattr(handlers, "_handlers", {}).values():
-            if isinstance(handler, ScrapyPlaywrightDownloadHandler):
-                return getattr(handler, "browser", None)
+            if isinstance(handler, LazyPlaywrightHandler):
+                return handler
         return None
+
+    def _browser(self) -> Any:
+        """The browser scrapy-playwright launched, if it runs."""
+        return getattr(self._handler(), "browser", None)
 
     async def close(self) -> None:
         """Stop the watchdog."""
