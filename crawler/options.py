@@ -519,6 +519,12 @@ class ProjectSettings(BaseModel):
         "the browser's process tree (PSS) is restarted above this; 0: no ceiling",
         group="render",
     )
+    RENDER_IDLE_CLOSE: Seconds = _setting(
+        60.0,
+        "the browser and Playwright's driver are closed after this many seconds without a "
+        "page to render (the next shell starts them again); 0: kept until the crawl ends",
+        group="render",
+    )
     RENDER_HOSTS: Hosts = _setting(
         [], "hosts (and their subdomains) whose HTML pages are always rendered", group="render"
     )

@@ -12,7 +12,8 @@ HTML and ``rendered: false``; it is never lost.
 
 Settings: ``RENDER_ENABLED``, ``RENDER_HOSTS``, ``RENDER_NEVER_HOSTS``,
 ``RENDER_REMEMBER_DAYS``; the browser's own (``RENDER_BROWSER_PATH``,
-``RENDER_CONCURRENCY``, ``RENDER_TIMEOUT``, ``RENDER_MAX_MEMORY_MB``) are read
+``RENDER_CONCURRENCY``, ``RENDER_TIMEOUT``, ``RENDER_MAX_MEMORY_MB``,
+``RENDER_IDLE_CLOSE``) are read
 by :mod:`crawler.render`.
 """
 
@@ -141,6 +142,7 @@ class RenderPipeline(Stage):
             assert stats is not None
             stats.set_value("render/browser_peak_mb", self.renderer.peak_memory // (1024 * 1024))
             stats.set_value("render/browser_restarts", self.renderer.restarts)
+            stats.set_value("render/browser_idle_closes", self.renderer.idle_closes)
             addon = self.renderer.addon
             if addon.proxy is not None:
                 stats.set_value("render/proxy_refused", addon.proxy.refused)

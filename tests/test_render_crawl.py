@@ -111,6 +111,18 @@ class _Site:
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
 
+    def _late_delay(self) -> float:
+        """For the first fetch of /spa/late: wait until the browser has fetched the other
+        shell's script (its render is under way), then 4 s more, so that the browser has
+        been idle for longer than the test's RENDER_IDLE_CLOSE when this shell arrives."""
+        if self.hits["/spa/late"] > 1:
+            return 0.0
+        seen = self.hits["/spa/article.js"]  # other crawls of this module fetched it too
+        deadline = time.monotonic() + 90
+        while self.hits["/spa/article.js"] <= seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return 4.0
+
     def route(self, path: str) -> tuple[int, str, bytes, float]:
         blocked = f"http://{BLOCKED_HOST}:{self.blocked_port}"
         shell = '<div id="root"><p class="loading">Loading…</p></div>'
@@ -207,6 +219,21 @@ class _Site:
                 "application/javascript",
                 _inject(f"{name.title()} app: oyster beds recover", PARAGRAPHS, root).encode(),
             )
+        # an app that loads its chunk's style sheet first and mounts on the sheet's load
+        # event (as CSS-extracting bundlers do), beside assets a text never needs
+        routes["/spa/styled"] = (
+            "text/html",
+            _page(
+                "Styled",
+                '<div id="root"></div><img src="/spa/photo.png">'
+                "<script>var l=document.createElement('link');l.rel='stylesheet';"
+                "l.href='/spa/chunk.css';l.onload=function(){"
+                + _inject("Mounted after its style sheet", PARAGRAPHS)
+                + "};document.head.appendChild(l);</script>",
+                head='<link rel="stylesheet" href="/spa/static.css">'
+                '<link rel="prefetch" href="/spa/later.js"><link rel="icon" href="/spa/icon.png">',
+            ),
+        )
         routes["/spa/timer"] = (
             "text/html",
             _page(
@@ -216,6 +243,8 @@ class _Site:
                 + "</script>",
             ),
         )
+        if path == "/spa/late":  # the same shell, whose crawl fetch (the first) comes late
+            return 200, "text/html", routes["/spa/article"][1], self._late_delay()
         if path == "/slow.js":
             return 200, "application/javascript", b"", 8.0
         if path.startswith("/tick"):
@@ -272,6 +301,7 @@ def servers() -> Iterator[tuple[str, _Site, Counter[str]]]:
 PATHS = [
     *(f"/fw/{name}" for name in FRAMEWORKS),
     "/spa/timer",
+    "/spa/styled",
     "/spa/article",
     "/spa/api-page",
     "/spa/blocked",
@@ -349,6 +379,22 @@ def test_text_filled_by_a_timer_after_the_network_is_quiet(
     assert record["rendered"] is True
     for paragraph in API_PARAGRAPHS:
         assert paragraph in record["text"]
+
+
+def test_what_a_text_never_needs_is_not_fetched(
+    crawl: CrawlResult, servers: tuple[str, _Site, Counter[str]]
+) -> None:
+    """Style sheets are answered empty (an app waiting for one still mounts); images,
+    prefetches and icons are not loaded at all: none of them reaches the server."""
+    base, site, _blocked = servers
+    record = _record(crawl, base, "/spa/styled")
+    assert record["rendered"] is True
+    for paragraph in PARAGRAPHS:
+        assert paragraph in record["text"]
+    assert site.hits["/spa/styled"] >= 1
+    for asset in ("/spa/static.css", "/spa/chunk.css", "/spa/photo.png", "/spa/later.js"):
+        assert site.hits[asset] == 0, asset
+    assert site.hits["/spa/icon.png"] == 0
 
 
 def test_text_fetched_from_an_api_is_rendered(
@@ -546,3 +592,23 @@ def test_a_night_without_shells_starts_no_browser(
     # neither the Playwright driver nor the browser was started
     assert "Starting download handler" not in result.log
     assert "playwright/browser_count" not in result.log
+
+
+def test_an_idle_browser_is_closed_and_started_again_for_the_next_shell(
+    servers: tuple[str, _Site, Counter[str]], tmp_path: Path
+) -> None:
+    """RENDER_IDLE_CLOSE: between two shells far apart the browser and its driver go away."""
+    base = servers[0]
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"{base}/spa/article\n{base}/spa/late\n", encoding="utf-8")
+    result = run_crawl(sources, tmp_path / "out.jsonl", timeout=180, RENDER_IDLE_CLOSE="1", **GUARD)
+    assert result.exit_code == 0, result.log[-3000:]
+    for path in ("/spa/article", "/spa/late"):
+        record = _record(result, base, path)
+        assert record["rendered"] is True, path
+        assert PARAGRAPHS[0] in record["text"]
+    stats = _stats(result.log)
+    assert stats["render/browser_idle_closes"] >= 1, result.log[-6000:]
+    assert stats["render/rendered"] == 2
+    launches = re.search(r"'playwright/browser_count': (\d+)", result.log)
+    assert launches is not None and int(launches.group(1)) == 2

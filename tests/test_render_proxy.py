@@ -238,3 +238,63 @@ def test_target_parsing() -> None:
     assert parse_absolute_target("http://h.test") == ("h.test", 80, "/")
     with pytest.raises(ValueError):
         parse_absolute_target("https://h.test/")
+
+
+def test_a_name_is_looked_up_once_for_many_requests_and_its_failure_remembered() -> None:
+    """A shell asks for dozens of files on one unreachable CDN at once: one look-up for all."""
+    asked: Counter[str] = Counter()
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked[host] += 1
+        await asyncio.sleep(0.2)  # the requests below all arrive while this look-up runs
+        raise OSError("Name or service not known")
+
+    async def main() -> list[bytes]:
+        proxy = GuardedProxy(POLICY, resolver)
+        await proxy.start()
+        try:
+            request = b"CONNECT cdn.unreachable.test:443 HTTP/1.1\r\n\r\n"
+            first = await asyncio.gather(*(_exchange(proxy, request) for _ in range(20)))
+            # after the look-up failed, the answer comes from the cache
+            later = await _exchange(proxy, request)
+            return [*first, later]
+        finally:
+            await proxy.close()
+
+    answers = asyncio.run(main())
+    assert len(answers) == 21
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 502")
+        assert b"cannot resolve cdn.unreachable.test: Name or service not known" in answer
+    assert asked == {"cdn.unreachable.test": 1}
+
+
+def test_a_resolved_name_is_shared_by_concurrent_requests(allowed: _Upstream) -> None:
+    asked: Counter[str] = Counter()
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked[host] += 1
+        await asyncio.sleep(0.2)
+        return ["127.0.0.1"]
+
+    async def main() -> list[bytes]:
+        proxy = GuardedProxy(POLICY, resolver)
+        await proxy.start()
+        try:
+            return await asyncio.gather(
+                *(
+                    _exchange(
+                        proxy,
+                        f"GET http://shared.test:{allowed.port}/shared/{i} HTTP/1.1\r\n"
+                        "Host: shared.test\r\n\r\n".encode(),
+                    )
+                    for i in range(10)
+                )
+            )
+        finally:
+            await proxy.close()
+
+    answers = asyncio.run(main())
+    assert all(b" 200 " in answer.split(b"\r\n", 1)[0] for answer in answers)
+    assert asked == {"shared.test": 1}
+    assert sum(allowed.hits[f"/shared/{i}"] for i in range(10)) == 10

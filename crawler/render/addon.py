@@ -97,6 +97,8 @@ class RenderAddon:
             "PLAYWRIGHT_MAX_CONTEXTS": 1,
             "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": self.concurrency,
             "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": timeout_ms,
+            # the page's own route (crawler.render.browser.init_page) answers these
+            # first; this stays as the guard for any page opened without it
             "PLAYWRIGHT_ABORT_REQUEST": "crawler.render.browser.abort_request",
             "PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER": True,
         }.items():

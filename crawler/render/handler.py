@@ -14,6 +14,8 @@ minor version range this was checked against).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from typing import Any
 
 from scrapy import Request
@@ -45,7 +47,52 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[mi
                 self._launch_lock = asyncio.Lock()
             async with self._launch_lock:
                 if not self._launched:
+                    started = time.monotonic()
                     await self._launch()
                     self._launched = True
+                    self.stats.inc_value(
+                        "render/ms/driver_start", round(1000 * (time.monotonic() - started))
+                    )
         response: Response = await super()._download_request(request, spider)
         return response
+
+    async def _maybe_launch_browser(self) -> None:
+        """Launch the browser when none runs, and count the time it took."""
+        started = time.monotonic()
+        launched = not hasattr(self, "browser")
+        await super()._maybe_launch_browser()
+        if launched and hasattr(self, "browser"):
+            self.stats.inc_value(
+                "render/ms/browser_launch", round(1000 * (time.monotonic() - started))
+            )
+
+    @property
+    def running(self) -> bool:
+        """Whether Playwright (the driver, and perhaps the browser) is started."""
+        return self._launched
+
+    async def release(self) -> None:
+        """Close the browser and stop the Playwright driver; the next page starts them again.
+
+        The caller makes sure no page is open. The browser's ``disconnected``
+        listener is removed first: this close is wanted, and the stock
+        listener would otherwise tidy up after a relaunched browser.
+        """
+        if self._launch_lock is None:
+            self._launch_lock = asyncio.Lock()
+        async with self._launch_lock:
+            if not self._launched:
+                return
+            browser = getattr(self, "browser", None)
+            if browser is not None:
+                with contextlib.suppress(Exception):
+                    browser.remove_listener("disconnected", self._browser_disconnected_callback)
+            try:
+                await self._close()
+            finally:
+                self.context_wrappers.clear()
+                self.__dict__.pop("browser", None)
+                self.browser_provider = None
+                if self.config.max_contexts:  # whatever the closed contexts left acquired
+                    self.context_semaphore = asyncio.Semaphore(value=self.config.max_contexts)
+                self._launched = False

@@ -45,6 +45,11 @@ MAX_CONNECTIONS = 256
 #: Host names whose addresses are remembered, and for how long (seconds).
 DNS_CACHE_SIZE = 4096
 DNS_CACHE_TTL = 300.0
+#: Seconds a name that did not resolve is answered as unresolvable without asking
+#: again. A shell's scripts ask for dozens of files on each unreachable CDN at once;
+#: asked one by one, the system resolver answered some of them only after its own
+#: 5 s timeout, which held the page's network busy for its whole budget.
+DNS_FAILURE_TTL = 60.0
 
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization", b"te", b"upgrade"}
@@ -102,7 +107,10 @@ class GuardedProxy:
         self._sock: socket.socket | None = None
         self._server: asyncio.base_events.Server | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._dns: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
+        # host → (when, addresses, why not): an empty list remembers a failed look-up
+        self._dns: OrderedDict[str, tuple[float, list[str], str]] = OrderedDict()
+        # look-ups under way: a second request for the same name waits for the first
+        self._lookups: dict[str, asyncio.Future[tuple[list[str], str]]] = {}
         self.port = 0
         #: connections forwarded, and refused by the guard
         self.forwarded = 0
@@ -227,12 +235,30 @@ class GuardedProxy:
         raise ProxyRefusal(502, f"cannot connect to {host}:{port}: {'; '.join(failures)}")
 
     async def _addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``: from the cache, a look-up under way, or a new look-up.
+
+        Raises :class:`ProxyRefusal` (502) when the name does not resolve; that
+        answer is remembered for :data:`DNS_FAILURE_TTL` seconds.
+        """
         if is_ip_literal(host):
             return [host.strip("[]")]
-        now = time.monotonic()
         cached = self._dns.get(host)
-        if cached is not None and now - cached[0] < DNS_CACHE_TTL:
-            return cached[1]
+        if cached is not None:
+            when, addresses, why = cached
+            if time.monotonic() - when < (DNS_CACHE_TTL if addresses else DNS_FAILURE_TTL):
+                return _resolved(host, addresses, why)
+        pending = self._lookups.get(host)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(host, port))
+            self._lookups[host] = pending
+            pending.add_done_callback(lambda _: self._lookups.pop(host, None))
+        # shielded: one waiting request going away does not cancel the others' look-up
+        addresses, why = await asyncio.shield(pending)
+        return _resolved(host, addresses, why)
+
+    async def _look_up(self, host: str, port: int) -> tuple[list[str], str]:
+        """Resolve ``host`` once and cache the answer (an empty list and why, on failure)."""
+        why = ""
         try:
             if self._resolver is not None:
                 addresses = await self._resolver(host, port)
@@ -243,14 +269,19 @@ class GuardedProxy:
                 )
                 addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         except (OSError, TimeoutError) as exc:
-            raise ProxyRefusal(502, f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise ProxyRefusal(502, f"cannot resolve {host}")
-        self._dns[host] = (now, addresses)
+            addresses, why = [], str(exc) or type(exc).__name__
+        self._dns[host] = (time.monotonic(), addresses, why)
         self._dns.move_to_end(host)
         while len(self._dns) > DNS_CACHE_SIZE:
             self._dns.popitem(last=False)
-        return addresses
+        return addresses, why
+
+
+def _resolved(host: str, addresses: list[str], why: str) -> list[str]:
+    """``addresses``, or the refusal of a name that did not resolve."""
+    if not addresses:
+        raise ProxyRefusal(502, f"cannot resolve {host}" + (f": {why}" if why else ""))
+    return addresses
 
 
 def _close_headers(block: bytes) -> bytes:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -25,10 +26,19 @@ from scrapy.crawler import Crawler
 from crawler.render.addon import RenderAddon
 from crawler.render.browser import browser_tree_memory, kill_browser_tree
 
+if TYPE_CHECKING:  # imports scrapy-playwright, which only the render extra installs
+    from crawler.render.handler import LazyPlaywrightHandler
+
 logger = logging.getLogger(__name__)
 
-#: Seconds between two samples of the browser's memory.
-WATCH_INTERVAL = 0.5
+#: Seconds between two looks at the browser (its idleness, its resident memory).
+WATCH_INTERVAL = 1.0
+#: Seconds between two measures of the browser's proportional memory (PSS), at
+#: least. The resident size (RSS, cheap) is read at every look and is an upper
+#: bound of the PSS; the PSS (over 20 ms of CPU for Chromium's processes: sampled
+#: every 0.5 s it took some 5 % of a core from the crawl process) is measured only
+#: when the RSS reaches a new peak or exceeds the ceiling.
+PSS_INTERVAL = 2.0
 #: Seconds the browser gets to close before its processes are killed.
 CLOSE_GRACE = 10.0
 #: Browser failures in a row after which rendering is given up for the run (a
@@ -79,9 +89,19 @@ class Renderer:
         self.max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
         self.max_memory = settings.getint("RENDER_MAX_MEMORY_MB") * _MB
         self._slots = asyncio.Semaphore(max(1, settings.getint("RENDER_CONCURRENCY")))
+        self.idle_close = settings.getfloat("RENDER_IDLE_CLOSE")
         self._watchdog: asyncio.Task[None] | None = None
+        # pages being rendered, and when the last one ended; held while the idle
+        # browser is closed, so that no page starts in a browser going away
+        self._in_flight = 0
+        self._last_used = 0.0
+        self._use_lock = asyncio.Lock()
         self.peak_memory = 0
+        # the largest resident size measured, and when the PSS was last measured
+        self._resident_peak = 0
+        self._pss_measured = -PSS_INTERVAL
         self.restarts = 0
+        self.idle_closes = 0
         self._browser_failures = 0
         self.given_up = False
 
@@ -91,6 +111,8 @@ class Renderer:
             if self.given_up:
                 raise RenderFailed("unavailable", "rendering was given up for this run")
             self._start_watchdog()
+            async with self._use_lock:
+                self._in_flight += 1
             try:
                 rendered = await asyncio.wait_for(self._render(url), self.timeout + RENDER_GRACE)
             except TimeoutError as exc:
@@ -107,6 +129,9 @@ class Renderer:
                             exc,
                         )
                 raise
+            finally:
+                self._in_flight -= 1
+                self._last_used = time.monotonic()
             self._browser_failures = 0
             return rendered
 
@@ -121,6 +146,7 @@ class Renderer:
                 "playwright": True,
                 "playwright_include_page": True,
                 "playwright_context": "render",
+                "playwright_page_init_callback": "crawler.render.browser.init_page",
                 "playwright_context_kwargs": {
                     "java_script_enabled": True,
                     "accept_downloads": False,
@@ -139,6 +165,7 @@ class Renderer:
         )
         engine = self.crawler.engine
         assert engine is not None
+        started = time.monotonic()
         try:
             try:
                 response = await engine.download_async(request)
@@ -157,11 +184,17 @@ class Renderer:
                 raise RenderFailed(f"http_{response.status}", f"the browser got {response.status}")
             if page is None:
                 raise RenderFailed("browser", "the browser gave no page")
-            settled = await self._settle(page, float(request.meta.get("download_latency") or 0))
+            self._time("load", started)
             try:
+                settled = await self._settle(page, float(request.meta.get("download_latency") or 0))
+                mark = time.monotonic()
                 html = (await page.content()).encode("utf-8")
             except PlaywrightError as exc:
-                raise RenderFailed("browser", f"cannot read the page: {exc}") from exc
+                # A page closed under it (the memory watchdog restarted the browser, or
+                # the page crashed) is that page's failure, not a browser that cannot run.
+                kind = "closed" if page.is_closed() else "browser"
+                raise RenderFailed(kind, f"cannot read the page: {exc}") from exc
+            self._time("content", mark)
             self._check_not_proxy_answer(html, str(page.url))
             if self.max_bytes and len(html) > self.max_bytes:
                 raise RenderFailed("too_large", f"the rendered page has {len(html)} bytes")
@@ -171,6 +204,12 @@ class Renderer:
             if page is not None:
                 with contextlib.suppress(Exception):
                     await page.close()
+
+    def _time(self, phase: str, since: float) -> None:
+        """Add the milliseconds since ``since`` to the stat of one phase of rendering."""
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"render/ms/{phase}", round(1000 * (time.monotonic() - since)))
 
     async def _settle(self, page: Any, elapsed: float) -> bool:
         """Wait for the page to fall quiet; False when it was still busy at the deadline.
@@ -190,12 +229,16 @@ class Renderer:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
-                if wait == "network":
-                    await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
-                else:
-                    await page.wait_for_function(
-                        _TEXT_SETTLED, polling=250, timeout=1000 * remaining
-                    )
+                mark = time.monotonic()
+                try:
+                    if wait == "network":
+                        await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
+                    else:
+                        await page.wait_for_function(
+                            _TEXT_SETTLED, polling=250, timeout=1000 * remaining
+                        )
+                finally:
+                    self._time(f"settle_{wait}", mark)
         except PlaywrightTimeout:
             return False  # still busy at the deadline: the page is taken as it stands
         return True
@@ -209,24 +252,71 @@ class Renderer:
         kind = "blocked_address" if b"refused by the guard" in html else "connection"
         raise RenderFailed(kind, f"the page went on to {page_url}, which the proxy did not reach")
 
-    # --- memory ---------------------------------------------------------------
+    # --- memory and idleness ---------------------------------------------------
 
     def _start_watchdog(self) -> None:
-        if self._watchdog is None and self.max_memory > 0 and self.addon.proxy is not None:
-            self._watchdog = asyncio.ensure_future(self._watch(self.addon.proxy.port))
+        watch_memory = self.max_memory > 0 and self.addon.proxy is not None
+        if self._watchdog is None and (watch_memory or self.idle_close > 0):
+            self._watchdog = asyncio.ensure_future(self._watch())
 
-    async def _watch(self, port: int) -> None:
+    async def _watch(self) -> None:
+        """Every :data:`WATCH_INTERVAL`, while the browser runs: bound its memory, and
+        close it once it has been idle for ``RENDER_IDLE_CLOSE`` seconds."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            held = await asyncio.to_thread(browser_tree_memory, port)
-            self.peak_memory = max(self.peak_memory, held)
-            if held > self.max_memory:
-                logger.warning(
-                    "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
-                    held // _MB,
-                    self.max_memory // _MB,
-                )
-                await self.restart(port)
+            handler = self._handler()
+            if handler is None or not handler.running:
+                continue  # nothing started, or closed while idle: nothing to sample
+            if self.idle_close > 0 and await self._close_if_idle(handler):
+                continue
+            # an idle browser does not grow: its memory is looked at while pages are open
+            if self.max_memory > 0 and self.addon.proxy is not None and self._in_flight:
+                await self._check_memory(self.addon.proxy.port)
+
+    async def _check_memory(self, port: int) -> None:
+        """Restart the browser when its process tree holds more than the ceiling (PSS)."""
+        resident = await asyncio.to_thread(browser_tree_memory, port, proportional=False)
+        if resident <= self._resident_peak and resident <= self.max_memory:
+            return  # the PSS is at most the RSS: neither a new peak nor over the ceiling
+        now = time.monotonic()
+        if now - self._pss_measured < PSS_INTERVAL:
+            return
+        self._pss_measured = now
+        self._resident_peak = max(self._resident_peak, resident)
+        held = await asyncio.to_thread(browser_tree_memory, port)
+        self.peak_memory = max(self.peak_memory, held)
+        if held > self.max_memory:
+            logger.warning(
+                "The browser holds %d MB, more than RENDER_MAX_MEMORY_MB=%d: restarting it",
+                held // _MB,
+                self.max_memory // _MB,
+            )
+            await self.restart(port)
+
+    async def _close_if_idle(self, handler: LazyPlaywrightHandler) -> bool:
+        """Close the browser and its driver when no page has been open for a while.
+
+        A night meets its shells a few at a time, minutes apart: between them
+        the browser and Playwright's driver would hold some 400 MB for
+        nothing. The next shell starts them again (about a second of CPU).
+        """
+        if self._in_flight or time.monotonic() - self._last_used < self.idle_close:
+            return False
+        async with self._use_lock:
+            if self._in_flight:
+                return False
+            logger.info(
+                "The browser has been idle for %g s (RENDER_IDLE_CLOSE): closing it",
+                self.idle_close,
+            )
+            try:
+                await asyncio.wait_for(handler.release(), CLOSE_GRACE)
+            except Exception as exc:  # a browser that will not close is killed
+                logger.info("The idle browser did not close (%s): killing it", exc)
+                if self.addon.proxy is not None:
+                    await asyncio.to_thread(kill_browser_tree, self.addon.proxy.port)
+            self.idle_closes += 1
+        return True
 
     async def restart(self, port: int) -> None:
         """Close the browser (kill it if it will not close); the next page launches a new one."""
@@ -240,16 +330,23 @@ class Renderer:
         if not closed:
             await asyncio.to_thread(kill_browser_tree, port)
 
-    def _browser(self) -> Any:
-        """The browser scrapy-playwright launched, if it runs."""
-        from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+    def _handler(self) -> LazyPlaywrightHandler | None:
+        """The download handler that drives the browser, once the engine has built it."""
+        try:
+            from crawler.render.handler import LazyPlaywrightHandler
+        except ImportError:  # scrapy-playwright comes with the render extra
+            return None
 
         engine = self.crawler.engine
         handlers = getattr(getattr(engine, "downloader", None), "handlers", None)
         for handler in getattr(handlers, "_handlers", {}).values():
-            if isinstance(handler, ScrapyPlaywrightDownloadHandler):
-                return getattr(handler, "browser", None)
+            if isinstance(handler, LazyPlaywrightHandler):
+                return handler
         return None
+
+    def _browser(self) -> Any:
+        """The browser scrapy-playwright launched, if it runs."""
+        return getattr(self._handler(), "browser", None)
 
     async def close(self) -> None:
         """Stop the watchdog."""
