@@ -259,6 +259,20 @@ def test_login_evidence() -> None:
 # --- similarity, sketches, drift -------------------------------------------------------
 
 
+def test_sketch_bytes_are_stable() -> None:
+    # Sketches are kept in the state from night to night: a change of their
+    # bytes would make every page look drifted. Vectors from the first version.
+    cited = sketch(" ".join(article_text("cited")))
+    assert cited is not None and len(cited) == 256
+    assert cited[:16].hex() == "004660ba00c47ca101e3e92e01f76073"
+    assert cited[-8:].hex() == "2ae86def2aebf468"
+    short = sketch("Ein kurzer Text über Verläufe, 東京の天気 and more words")
+    assert short is not None
+    assert short.hex() == (
+        "1169e0772f97d799469adfe5a80ca20fcc8ad1e3f3f85b66fad1325dfd796507fdac84a7"
+    )
+
+
 def test_similarity_measures() -> None:
     a = " ".join(article_text("one"))
     b = " ".join(article_text("two"))
