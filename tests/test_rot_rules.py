@@ -17,6 +17,7 @@ from pipelines.extract import extract, make_preview
 from pipelines.rot import cdx
 from pipelines.rot.deadness import Failures, dead_confirmed, next_failures
 from pipelines.rot.drift import drift_of
+from pipelines.rot.parking import PARKING_MARKUP
 from pipelines.rot.probe import (
     PageView,
     identified_document,
@@ -175,6 +176,17 @@ def test_parking_pattern_alternatives_each_need_a_word() -> None:
         for word in _PARKING_WORDS:
             stripped = stripped.replace(word, "x" * len(word))
         assert _PARKING_TEXT.search(stripped) is None, phrase
+
+
+@pytest.mark.parametrize("marker", PARKING_MARKUP, ids=lambda m: m.decode())
+def test_every_parking_marker_is_found_in_its_order(marker: bytes) -> None:
+    later = PARKING_MARKUP[PARKING_MARKUP.index(marker) :]
+    body = b"<p>x</p>" * 5000 + b"<script src='//" + marker.upper() + b"/a.js'></script>"
+    assert markup_signals(body).parking_marker == marker.decode()
+    # with every later marker ahead of it in the page, the list's order decides
+    ahead = b"".join(b"<img src='//" + m + b"'>" for m in reversed(later))
+    assert markup_signals(ahead + body).parking_marker == marker.decode()
+    assert markup_signals(b"<p>" * 10 + marker[:-1] + b"</p>").parking_marker is None
 
 
 def _whole_head_phrase(body: bytes) -> str | None:

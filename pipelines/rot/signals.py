@@ -323,6 +323,8 @@ class MarkupSignals:
 # often where the for-sale wording is.
 _TAGS = re.compile(rb"<[^<>]{0,4096}>")
 _SPACES = re.compile(r"\s+")
+#: the parking markers, in their order, each with whether it contains "parking"
+_MARKERS = tuple((m, b"parking" in m) for m in PARKING_MARKUP)
 
 
 def _visible_text(markup: bytes) -> str:
@@ -367,7 +369,16 @@ def markup_signals(body: bytes | None) -> MarkupSignals:
         return MarkupSignals(None, None, False)
     head = body[:MARKUP_HEAD_BYTES]
     lowered = head.lower()
-    marker = next((m.decode() for m in PARKING_MARKUP if m in lowered), None)
+    # one pass for "parking" spares the markers that contain it a pass each
+    parking = b"parking" in lowered
+    marker = next(
+        (
+            m.decode()
+            for m, needs_parking in _MARKERS
+            if (parking or not needs_parking) and m in lowered
+        ),
+        None,
+    )
     # parking_wording reads only the first PARKING_TEXT_CHARS of the text
     phrase = parking_wording(None, visible_text_head(head, PARKING_TEXT_CHARS))
     return MarkupSignals(marker, phrase, bool(_PASSWORD_INPUT.search(head)))
