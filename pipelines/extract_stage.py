@@ -67,7 +67,7 @@ class ExtractPipeline(Stage):
                 max_memory_mb=settings.getint("EXTRACT_WORKER_MAX_MEMORY_MB"),
                 spare_workers=self.spare_workers,
                 # Workers import the extractor as they start, while the first pages download.
-                preload=("pipelines.extract",),
+                preload=("pipelines.extract.core",),
             )
 
     def open_spider(self) -> None:

@@ -377,3 +377,44 @@ def test_a_page_that_kills_its_worker_still_gets_its_record(
     assert all(r["error"] != "internal" for r in others)
     assert sum(r["status"] == "ok" for r in others) >= len(ARTICLES) - 1
     assert "'extract/worker_deaths': 2" in result.log
+
+
+def test_the_crawl_process_leaves_the_extractor_to_the_workers() -> None:
+    # The item pipelines import small modules of pipelines.extract; the
+    # extractor's libraries (megabytes of them) belong to the worker processes.
+    # A fresh interpreter, as sys.modules of this one holds them already.
+    stages = [
+        "crawler.settings",
+        "pipelines.identify",
+        "pipelines.rot_stage",
+        "pipelines.scholarly_stage",
+        "pipelines.render_stage",
+        "pipelines.extract_stage",
+        "pipelines.classify",
+        "pipelines.enrich",
+        "crawler.incremental.stage",
+        "pipelines.validate",
+        "crawler.spiders.sources",
+        "crawler.commands.crawl",
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {stages!r}: importlib.import_module(name)\n"
+        "heavy = {'trafilatura', 'htmldate', 'justext', 'pipelines.extract.core'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+        "from pipelines.extract import extract, make_preview, Extracted\n"
+        "print(extract.__module__, make_preview.__module__, Extracted.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[]"
+    # the package's names still load, on first use
+    assert lines[1] == "pipelines.extract.core pipelines.extract.preview Extracted"

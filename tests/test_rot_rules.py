@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from pipelines.extract import extract, make_preview
 from pipelines.rot import cdx
 from pipelines.rot.deadness import Failures, dead_confirmed, next_failures
 from pipelines.rot.drift import drift_of
+from pipelines.rot.parking import PARKING_MARKUP
 from pipelines.rot.probe import (
     PageView,
     identified_document,
@@ -23,12 +26,17 @@ from pipelines.rot.probe import (
     resembles_probe,
 )
 from pipelines.rot.signals import (
+    _PARKING_TEXT,
+    _PARKING_WORDS,
+    MARKUP_HEAD_BYTES,
+    PARKING_TEXT_CHARS,
     is_landing_path,
     login_evidence,
     markup_signals,
     not_found_wording,
     parking_host,
     parking_wording,
+    visible_text_head,
 )
 from pipelines.rot.similarity import sketch, sketch_similarity, text_similarity, title_similarity
 from tests.test_rot_sites import article_text
@@ -122,6 +130,114 @@ def test_parking_signals() -> None:
     assert parking_host(["https://example.org/sedo.com"]) is None
 
 
+# One phrase for each alternative of the parking pattern, in its order: each
+# must match, and only through a word of _PARKING_WORDS (the pre-check).
+PARKING_PHRASES = [
+    "this domain might be for sale",
+    "make an offer on this domain",
+    "domain name is for sale",
+    "this domain has been registered",
+    "parked free, courtesy of",
+    "the domain parking service",
+    "domain available for purchase",
+    "enquire about this domain",
+    "this webpage is parked",
+    "the owner has not yet uploaded their website",
+    "this domain name has expired",
+    "the domain example.org may be for sale",
+    "old-blog.co.uk is available for sale",
+    "example.com may be for purchase",
+    "diese domain kann erworben werden",
+    "acheter ce nom de domaine",
+    "este dominio está en venta",
+    "questo dominio è in vendita",
+    "compre este domínio",
+    "deze domeinnaam is te koop",
+    "купить этот домен",
+    "このドメインは販売中",
+    "该域名正在出售",
+    "domena na sprzedaż",
+]
+
+
+@pytest.mark.parametrize("phrase", PARKING_PHRASES)
+def test_parking_phrases_pass_the_word_check(phrase: str) -> None:
+    assert _PARKING_TEXT.search(phrase) is not None
+    assert any(word in phrase for word in _PARKING_WORDS)
+    assert parking_wording(None, f"Welcome. {phrase.upper()} today.") is not None
+
+
+def test_parking_pattern_alternatives_each_need_a_word() -> None:
+    # Striking each word out of every phrase that carries it must stop the
+    # match: an alternative that could match without any of the words would
+    # be skipped by the pre-check.
+    for phrase in PARKING_PHRASES:
+        stripped = phrase
+        for word in _PARKING_WORDS:
+            stripped = stripped.replace(word, "x" * len(word))
+        assert _PARKING_TEXT.search(stripped) is None, phrase
+
+
+@pytest.mark.parametrize("marker", PARKING_MARKUP, ids=lambda m: m.decode())
+def test_every_parking_marker_is_found_in_its_order(marker: bytes) -> None:
+    later = PARKING_MARKUP[PARKING_MARKUP.index(marker) :]
+    body = b"<p>x</p>" * 5000 + b"<script src='//" + marker.upper() + b"/a.js'></script>"
+    assert markup_signals(body).parking_marker == marker.decode()
+    # with every later marker ahead of it in the page, the list's order decides
+    ahead = b"".join(b"<img src='//" + m + b"'>" for m in reversed(later))
+    assert markup_signals(ahead + body).parking_marker == marker.decode()
+    assert markup_signals(b"<p>" * 10 + marker[:-1] + b"</p>").parking_marker is None
+
+
+def _whole_head_phrase(body: bytes) -> str | None:
+    """markup_signals' phrase as it was computed before: the text of the whole head."""
+    head = body[:MARKUP_HEAD_BYTES]
+    tags = re.compile(rb"<[^<>]{0,4096}>")
+    visible = re.sub(r"\s+", " ", tags.sub(b" ", head).decode("utf-8", "replace"))
+    found = _PARKING_TEXT.search(unicodedata.normalize("NFKC", visible[:4000]).casefold())
+    return found.group(0) if found else None
+
+
+def _hostile_markup(rng: random.Random, size: int) -> bytes:
+    # Pieces that make a window's cut hard: tags of every length (some over the
+    # tag bound, some unclosed), stray brackets, multi-byte characters (and
+    # broken ones), runs of every kind of whitespace, and parking words.
+    pieces = [
+        b"<p>", b"</div>", b"<a href='x'>", b"<", b">", b"<<", b">>", b" ", b"\n\t ",
+        b"\xc2\xa0", b"\xe3\x80\x80", "é".encode(), "ドメイン".encode(), b"\xe3\x83",
+        b"\xff", b"word ", b"this domain is for sale ", b"<script>var a = 1 > 0;</script>",
+        b"<!-- c -->", b"<" + b"x" * 5000 + b">", b"<" + b"y" * 4095 + b">",
+    ]  # fmt: skip
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(pieces)
+    return bytes(out)
+
+
+def test_visible_text_head_is_a_prefix_of_the_whole_text() -> None:
+    rng = random.Random(19)
+    tags = re.compile(rb"<[^<>]{0,4096}>")
+    for case in range(60):
+        body = _hostile_markup(rng, rng.choice([100, 20_000, 70_000, 300_000]))
+        head = body[:MARKUP_HEAD_BYTES]
+        whole = re.sub(r"\s+", " ", tags.sub(b" ", head).decode("utf-8", "replace"))
+        chars = rng.choice([1, 50, PARKING_TEXT_CHARS, 30_000])
+        part = visible_text_head(head, chars)
+        assert whole.startswith(part), case
+        assert len(part) >= min(chars, len(whole)), case
+
+
+def test_markup_phrase_is_the_whole_head_phrase() -> None:
+    rng = random.Random(7)
+    bodies = [_hostile_markup(rng, rng.choice([3_000, 40_000, 400_000])) for _ in range(40)]
+    # the phrase past the first window, after markup without text
+    bodies.append(b"<i>" * 20_000 + b"<b>this domain is for sale</b>")
+    bodies += [b"<i>" * 20_000 + b"word " * n + b"buy this domain" for n in (700, 900)]
+    bodies += [p.read_bytes() for p in sorted((TESTS / "extract_pages").glob("*.html"))]
+    for body in bodies:
+        assert markup_signals(body).parking_phrase == _whole_head_phrase(body)
+
+
 @pytest.mark.parametrize(
     ("url", "landing"),
     [
@@ -153,6 +269,20 @@ def test_login_evidence() -> None:
 
 
 # --- similarity, sketches, drift -------------------------------------------------------
+
+
+def test_sketch_bytes_are_stable() -> None:
+    # Sketches are kept in the state from night to night: a change of their
+    # bytes would make every page look drifted. Vectors from the first version.
+    cited = sketch(" ".join(article_text("cited")))
+    assert cited is not None and len(cited) == 256
+    assert cited[:16].hex() == "004660ba00c47ca101e3e92e01f76073"
+    assert cited[-8:].hex() == "2ae86def2aebf468"
+    short = sketch("Ein kurzer Text über Verläufe, 東京の天気 and more words")
+    assert short is not None
+    assert short.hex() == (
+        "1169e0772f97d799469adfe5a80ca20fcc8ad1e3f3f85b66fad1325dfd796507fdac84a7"
+    )
 
 
 def test_similarity_measures() -> None:

@@ -267,14 +267,23 @@ class IncrementalState:
 
     def item_scraped(self, item: Any) -> None:
         """Complete the pending state row with the exported record and store it."""
-        if self.store is None or not ItemAdapter.is_item(item):
+        if self.store is None:
             return
-        record = ItemAdapter(item)
+        # The exported record is a plain dict of JSON values (the validate
+        # stage's model_dump), which the store serialises at once: a shallow
+        # copy is all it needs. ItemAdapter.asdict would walk every nested
+        # value asking each adapter class whether it is an item.
+        if isinstance(item, dict):
+            record: Mapping[str, Any] = item
+        elif ItemAdapter.is_item(item):
+            record = ItemAdapter(item).asdict()
+        else:
+            return
         row = self.pending.pop(export_key(record), None)
         if row is None:
             return
         if record.get("status") in CONTENT_STATUSES:
-            row.record = record.asdict()
+            row.record = dict(record)
         self.store.put(row)
 
     # --- the end --------------------------------------------------------------

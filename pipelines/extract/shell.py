@@ -19,6 +19,7 @@ Pure: no Scrapy, no network; ``detect_shell(body)`` is a function of bytes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -126,13 +127,13 @@ def _text_of(element: etree._Element) -> int:
     return _chars("".join(element.itertext()))
 
 
-def _markup_segments(lowered: bytes) -> list[tuple[int, int]]:
-    """Spans of ``lowered`` outside ``<script>`` and ``<style>`` blocks.
+def _markup_segments(lowered: bytes) -> Iterator[tuple[int, int]]:
+    """Spans of ``lowered`` outside ``<script>`` and ``<style>`` blocks, in order.
 
     ``bytes.find`` runs at memory speed where a lazy ``<script.*?</script>``
-    pattern took milliseconds a page.
+    pattern took milliseconds a page. A generator: the paragraph count stops
+    reading spans once it has enough.
     """
-    spans = []
     pos, end = 0, len(lowered)
     # The next opening of each kind, found again only once passed: one scan per kind.
     following = {b"<script": lowered.find(b"<script"), b"<style": lowered.find(b"<style")}
@@ -142,23 +143,32 @@ def _markup_segments(lowered: bytes) -> list[tuple[int, int]]:
                 following[opener] = lowered.find(opener, pos)
         found = [(at, opener) for opener, at in following.items() if at >= 0]
         if not found:
-            spans.append((pos, end))
+            yield pos, end
             break
         start, opener = min(found)
-        spans.append((pos, start))
+        yield pos, start
         closer = b"</" + opener[1:]
         close = lowered.find(closer, start)
         pos = end if close < 0 else close + len(closer)
-    return spans
 
 
-def _rough_text(lowered: bytes, spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """(paragraph tags, non-blank bytes between tags) of the markup outside scripts and styles."""
-    paragraphs = text = 0
+def _has_paragraphs(lowered: bytes, spans: Iterable[tuple[int, int]], wanted: int) -> bool:
+    """Whether the spans hold at least ``wanted`` paragraph tags (stops at the ``wanted``-th)."""
+    found = 0
     for start, stop in spans:
-        paragraphs += len(_PARAGRAPH.findall(lowered, start, stop))
+        for _ in _PARAGRAPH.finditer(lowered, start, stop):
+            found += 1
+            if found >= wanted:
+                return True
+    return False
+
+
+def _rough_text(lowered: bytes, spans: Iterable[tuple[int, int]]) -> int:
+    """Non-blank bytes between tags of the markup outside scripts and styles."""
+    text = 0
+    for start, stop in spans:
         text += len(_TAG.sub(b"", lowered[start:stop]).translate(None, b" \t\r\n"))
-    return paragraphs, text
+    return text
 
 
 def _noscript_asks_for_js(lowered: bytes) -> bool:
@@ -194,9 +204,11 @@ def detect_shell(body: bytes) -> ShellVerdict:
     lowered = head.lower()
     if b"<script" not in lowered:
         return ShellVerdict(False, "no_scripts")
-    paragraphs, text = _rough_text(lowered, _markup_segments(lowered))
-    if paragraphs >= PARAGRAPHS_FOR_STATIC:
+    # Most pages have their paragraphs early: counting stops there, and the
+    # text between tags (a pass over every span) is only measured without them.
+    if _has_paragraphs(lowered, _markup_segments(lowered), PARAGRAPHS_FOR_STATIC):
         return ShellVerdict(False, "static")
+    text = _rough_text(lowered, _markup_segments(lowered))
     marker = any(m in lowered for m in _MARKERS) or _ROOT_IDS.search(lowered) is not None
     if not marker and text >= ROUGH_TEXT_FOR_STATIC and not _noscript_asks_for_js(lowered):
         # Only the heavy-scripts rule could still apply, and it needs a page

@@ -113,21 +113,22 @@ def text_overlap(a: str | None, b: str | None, *, ignore: Iterable[str] = ()) ->
     return len(sa & sb) / min(len(sa), len(sb))
 
 
-def _hash(shingle: str) -> int:
-    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=_HASH_BYTES).digest()
-    return int.from_bytes(digest, "big")
-
-
 def sketch(text: str | None) -> bytes | None:
     """A bottom-k sketch of the text's shingles: the ``SKETCH_SIZE`` smallest hashes, packed.
 
-    None for a text without words. Not reversible: the state keeps this, not the text.
+    Each hash is the first ``_HASH_BYTES`` of the shingle's BLAKE2b digest,
+    read big-endian. None for a text without words. Not reversible: the
+    state keeps this, not the text.
     """
     found = shingles(tokens(text))
     if not found:
         return None
-    smallest = heapq.nsmallest(SKETCH_SIZE, {_hash(s) for s in found})
-    return b"".join(h.to_bytes(_HASH_BYTES, "big") for h in sorted(smallest))
+    # Digests of one length compare as bytes the way their big-endian values
+    # compare as numbers, so they are ranked as they come, without a
+    # conversion to int and back for each of a page's hundreds of shingles.
+    blake2b = hashlib.blake2b
+    digests = {blake2b(s.encode("utf-8"), digest_size=_HASH_BYTES).digest() for s in found}
+    return b"".join(sorted(heapq.nsmallest(SKETCH_SIZE, digests)))
 
 
 def _unpack(data: bytes) -> set[int]:
