@@ -86,6 +86,9 @@ def test_a_hanging_host_costs_its_robots_timeout_once(tmp_path: Path) -> None:
     assert 1 <= server.seen["/robots.txt"] <= 2  # one request and its one retry
     assert server.pages_seen() == 0
     assert all("earlier in this run" in r["error_detail"] for r in result.records)
+    # robots.txt had its own timeout (ROBOTSTXT_TIMEOUT 1 s), not the page's 2 s
+    assert "robots.txt took longer than 1.0 seconds" in result.log, result.log
+    assert "robots.txt took longer than 2.0 seconds" not in result.log
 
 
 def test_a_host_hanging_after_robots_costs_one_probe_and_one_confirmation(

@@ -147,7 +147,11 @@ class HostFailureMiddleware:
         request.meta.setdefault(_FIRST_ATTEMPT, time.monotonic())
         if is_robots_request(request):
             if self.robots_timeout > 0:
-                request.meta.setdefault("download_timeout", self.robots_timeout)
+                # Scrapy's DownloadTimeoutMiddleware (350) has already put DOWNLOAD_TIMEOUT
+                # here, so a setdefault would never shorten it: a hanging robots.txt then
+                # cost the full page timeout on each of its attempts.
+                current = request.meta.get("download_timeout") or self.robots_timeout
+                request.meta["download_timeout"] = min(float(current), self.robots_timeout)
             return
         waited = False
         while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
