@@ -37,6 +37,7 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutErr
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
+from scrapy.utils.asyncio import CallLaterResult, call_later
 from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.httpobj import urlparse_cached
 
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 _FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this request began
 _PROBE = "hosts_probe"  # meta: the origin this request is the probe of
+_CONFIRM = "hosts_confirm"  # meta: the origin this request confirms a probe's timeout for
 _MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
 
 
@@ -85,8 +87,9 @@ class HostFailureMiddleware:
     outcome. A request that ends in a timeout or a refused connection while nothing
     else came from its origin is a strike against the origin; the origin is remembered
     as failed at the second strike (two different URLs: one slow page does not condemn
-    its host; the second probe gets one attempt, no retries) or at once when it was the
-    origin's robots.txt, a small static file. The waiting requests and every later one
+    its host) or at once when it was the origin's robots.txt, a small static file. The
+    second URL (one attempt, no retries) goes as soon as the probe's first attempt times
+    out, beside the probe's retries rather than after them. The waiting requests and every later one
     then end at once with :class:`HostTimedOutError` or :class:`HostRefusedError` (the
     same error kinds, ``timeout`` and ``connection``), not retried. A host that answers
     others of its pages while one hangs gets no strike for it.
@@ -109,6 +112,14 @@ class HostFailureMiddleware:
         self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
         self.probes: dict[str, asyncio.Future[None]] = {}
+        # origins whose probe timed out once: one other URL goes at once, beside the
+        # probe's retries (once per origin), and ``confirm_open`` holds those whose
+        # confirming request has not been chosen yet
+        self.confirming: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
+        self.confirm_open: set[str] = set()
+        # origin → its probe and confirming request still out: the waiters are
+        # released when the last of them ends (or at once, when a page answers)
+        self.deciders: dict[str, int] = {}
         self.probe_since: dict[str, float] = {}  # origin → when its probe was chosen
         # found by HostAnswerMiddleware, which sees each response before any later
         # middleware (decompression, say) can turn it into an exception
@@ -154,7 +165,11 @@ class HostFailureMiddleware:
                 request.meta["download_timeout"] = min(float(current), self.robots_timeout)
             return
         waited = False
-        while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
+        while (
+            not self.proven.get(origin)
+            and request.meta.get(_PROBE) != origin
+            and request.meta.get(_CONFIRM) != origin
+        ):
             probe = self.probes.get(origin)
             if probe is None or probe.done():
                 self._make_probe(request, origin)
@@ -178,6 +193,7 @@ class HostFailureMiddleware:
             request.meta["max_retry_times"] = 0  # confirming: one attempt
         self.probes[origin] = asyncio.get_running_loop().create_future()
         self.probe_since[origin] = time.monotonic()
+        self.deciders[origin] = 1
 
     def admit(self, request: Request) -> bool:
         """Whether ``request`` may go to the downloader now (marked when it becomes the probe).
@@ -197,6 +213,9 @@ class HostFailureMiddleware:
             return True
         probe = self.probes.get(origin)
         if probe is not None and not probe.done():
+            if origin in self.confirm_open:
+                self._make_confirmation(request, origin)
+                return True
             if time.monotonic() - self.probe_since.get(origin, 0.0) <= self.max_wait:
                 return False
             self._inc("hosts/probe_given_up")
@@ -204,13 +223,55 @@ class HostFailureMiddleware:
         self._make_probe(request, origin)
         return True
 
+    def _make_confirmation(self, request: Request, origin: str) -> None:
+        # one attempt: its timeout is the second strike's evidence, not a page to insist on
+        self.confirm_open.discard(origin)
+        request.meta[_CONFIRM] = origin
+        request.meta["max_retry_times"] = 0
+        self.deciders[origin] = self.deciders.get(origin, 0) + 1
+
+    def probe_timed_out(self, request: Request) -> None:
+        """An attempt of ``request`` timed out: if it is a probe, let one other URL go now.
+
+        The probe's retries take their timeouts one after the other; the second URL
+        that decides between "one slow page" and "a hanging host" goes beside them
+        instead of after them, so a hanging host costs the probe's timeouts (with its
+        retries) once, and a host with one slow page has its other pages released by
+        the first that answers.
+        """
+        origin = origin_of(request)
+        if (
+            request.meta.get(_PROBE) != origin
+            or self.proven.get(origin)
+            or origin in self.failed
+            or self.confirming.get(origin)
+        ):
+            return
+        self.confirming[origin] = True
+        self.confirm_open.add(origin)
+        self._inc("hosts/confirmations")
+
+    def has_failed(self, request: Request) -> bool:
+        """Whether ``request``'s origin is remembered as failed (it will fail at once)."""
+        return origin_of(request) in self.failed
+
     def probe_ended(self, request: Request) -> None:
         """``request`` ended without a verdict on its origin: release the origin's waiters."""
-        origin = origin_of(request)
-        if request.meta.get(_PROBE) == origin:
-            self._settle(origin)
+        self._decided(request, origin_of(request))
+
+    def _decided(self, request: Request, origin: str) -> None:
+        """The probe or the confirming request ended: release the waiters after the last."""
+        if origin not in (request.meta.get(_PROBE), request.meta.get(_CONFIRM)):
+            return
+        left = self.deciders.get(origin, 1) - 1
+        if left > 0 and origin not in self.failed:
+            self.deciders[origin] = left
+            self.confirm_open.discard(origin)  # the one still out decides
+            return
+        self._settle(origin)
 
     def _settle(self, origin: str) -> None:
+        self.deciders.pop(origin, None)
         self.probe_since.pop(origin, None)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
@@ -222,7 +283,9 @@ class HostFailureMiddleware:
         self.last_answer[origin] = time.monotonic()
         if not is_robots_request(request):
             self.proven[origin] = True
-        if request.meta.get(_PROBE) == origin:
+            self.confirm_open.discard(origin)
+            # a page answered (the probe, or its confirmation while the probe's retry
+            # is still out): the origin's other requests need wait no longer
             self._settle(origin)
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -259,10 +322,10 @@ class HostFailureMiddleware:
             logger.info("Origin %s %s (%d attempt(s)); its other sources fail fast", origin,
                         what, attempts)  # fmt: skip
         finally:
-            # The probe has its outcome (retries, which keep the mark, never reach here):
-            # the waiters fail fast, or the next of them probes.
-            if request.meta.get(_PROBE) == origin:
-                self._settle(origin)
+            # The probe or its confirmation has its outcome (retries, which keep the
+            # mark, never reach here): once both have, the waiters fail fast, or the
+            # next of them probes.
+            self._decided(request, origin)
 
 
 class HostAnswerMiddleware:
@@ -302,9 +365,11 @@ class HostAnswerMiddleware:
         requests would wait for the probe until they give up waiting.
         """
         memory = getattr(self.crawler, "host_failure_memory", None)
-        if isinstance(memory, HostFailureMiddleware) and not isinstance(
-            exception, (*TIMEOUT_ERRORS, *REFUSED_ERRORS)
-        ):
+        if not isinstance(memory, HostFailureMiddleware):
+            return
+        if isinstance(exception, TIMEOUT_ERRORS):
+            memory.probe_timed_out(request)  # every attempt: retries come later, at 550
+        elif not isinstance(exception, REFUSED_ERRORS):
             memory.probe_ended(request)
 
 
@@ -340,6 +405,16 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # the host's current one are stale and dropped when met.
         self._heap: list[tuple[float, int, str]] = []
         self._version: dict[str, int] = {}
+        # When each host last had a request handed over: it reaches its slot (and
+        # its slot's ``lastseen``) only after the middlewares, so the slot alone
+        # would let a second request through inside the host's delay.
+        self._handed: dict[str, float] = {}
+        # One pending wake-up of the engine, at the earliest moment a host held back
+        # by its delay may go (the engine otherwise asks again only when a download
+        # ends, or at its 5 s heartbeat).
+        self._wake: CallLaterResult | None = None
+        self._wake_when = 0.0
+        self._earliest = 0.0  # found by _choose: when the first delayed host may go
         for slot in self.pqueues:
             self._touch(slot)
 
@@ -361,8 +436,11 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         """
         if not self.pqueues:
             return None
+        self._earliest = 0.0
         slot = self._choose()
         if slot is None:
+            if self._earliest:
+                self._wake_at(self._earliest)
             return None
         self._held.forced = slot
         try:
@@ -371,8 +449,34 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             self._held.forced = None
         if request is not None:
             self._count -= 1
+            self._handed[slot] = time.monotonic()
         self._touch(slot)
         return request
+
+    def close(self) -> dict[str, list[int]]:
+        """Cancel a pending wake-up; then Scrapy's close."""
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        return super().close()
+
+    def _wake_at(self, when: float) -> None:
+        """Have the engine ask for a request again at ``when`` (monotonic seconds)."""
+        if self._wake is not None and self._wake_when <= when:
+            return  # an earlier wake-up is pending; it will find this host too
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake_when = when
+        self._wake = call_later(max(0.0, when - time.monotonic()), self._wake_engine)
+
+    def _wake_engine(self) -> None:
+        self._wake = None
+        # The engine's own "look for requests soon" call (private to Scrapy's engine,
+        # hence the getattr: without it the engine still asks at its heartbeat).
+        engine_slot = getattr(self.crawler.engine, "_slot", None)
+        nextcall = getattr(engine_slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
 
     def __len__(self) -> int:
         return self._count
@@ -386,6 +490,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         queue = self.pqueues.get(slot)
         if queue is None:
             self._version.pop(slot, None)
+            self._handed.pop(slot, None)  # its slot's own lastseen still holds the delay
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
@@ -444,6 +549,8 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return True
         if request is None:
             return False
+        if memory is not None and memory.has_failed(request):
+            return True  # failed at once in the middleware, never on the wire: no delay
         if robots is not None:
             state = robots.robots_state(request)
             if state is RobotsState.UNKNOWN and self._room(downloader, robots) > 0:
@@ -451,7 +558,28 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 self._inc("hosts/robots_prefetched")
             if state is not RobotsState.KNOWN:
                 return False
+        if downloader is not None:
+            ready = self._ready_at(downloader, slot)
+            if ready > time.monotonic():
+                # it would wait out the host's delay in its slot, holding a place
+                if not self._earliest or ready < self._earliest:
+                    self._earliest = ready
+                return False
         return memory is None or bool(memory.admit(request))
+
+    def _ready_at(self, downloader: Any, slot: str) -> float:
+        """When the host's delay (``DOWNLOAD_DELAY`` or the throttle's) next lets it send.
+
+        The slot sends at ``lastseen`` plus its delay (randomised around it with
+        ``RANDOMIZE_DOWNLOAD_DELAY``): a request handed over before then only waits in
+        the slot's queue. Measured from the later of the slot's last send and the last
+        request handed over here, which may not have reached the slot yet.
+        """
+        known = downloader.slots.get(slot)
+        if known is None or known.delay <= 0:
+            return 0.0
+        last = max(float(known.lastseen), self._handed.get(slot, 0.0))
+        return last + float(known.delay)
 
     @staticmethod
     def _room(downloader: Any, robots: SharedRobotsTxtMiddleware) -> int:
