@@ -11,7 +11,8 @@ Two parts, both about hosts rather than requests:
 - :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader only
   requests that can go on the wire now: not a page whose host's robots.txt is not known
   yet (it asks for that robots.txt ahead instead), nor one whose host's probe is out,
-  nor more than a host's slot can send at once. Such requests wait in the scheduler,
+  nor more than a host's slot can send at once, nor one its host's delay would keep in
+  the slot (the engine is woken when the delay ends). Such requests wait in the scheduler,
   not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
   queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
   one with the fewest requests in the downloader, then the one with the most work left
@@ -98,7 +99,8 @@ class HostFailureMiddleware:
     robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
     ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
     ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
-    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time).
+    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time),
+    ``hosts/confirmations`` (second URLs sent beside a probe's retries).
     """
 
     def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
@@ -382,12 +384,14 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     politeness. Handing over only what can be sent keeps the places for the wire: a
     host's next request waits here while its robots.txt is not known (asked for
     here, ahead, while the downloader has room), while its probe is out
-    (:meth:`HostFailureMiddleware.admit`), or while its slot already holds as many
-    requests as its concurrency. A host's count is every request of the downloader
-    with its slot key; the host with the fewest goes next, and among equals the one
-    with the most work left (queued requests times the host's latency, from
-    :class:`HostSpeedThrottle`), so the hosts that take longest start first.
-    Priorities still order each host's own requests. Stat: ``hosts/robots_prefetched``.
+    (:meth:`HostFailureMiddleware.admit`), while its slot already holds as many
+    requests as its concurrency, or until its delay since its last request has passed
+    (such a host sleeps outside the heap until then). A host's count is every request
+    of the downloader with its slot key; the host with the fewest goes next, and among
+    equals the one with the most work left (queued requests times the host's latency,
+    from :class:`HostSpeedThrottle`), so the hosts that take longest start first.
+    Priorities still order each host's own requests. Stats: ``hosts/robots_prefetched``,
+    ``hosts/pop_seconds`` (time spent choosing).
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
