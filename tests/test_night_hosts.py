@@ -86,6 +86,9 @@ def test_a_hanging_host_costs_its_robots_timeout_once(tmp_path: Path) -> None:
     assert 1 <= server.seen["/robots.txt"] <= 2  # one request and its one retry
     assert server.pages_seen() == 0
     assert all("earlier in this run" in r["error_detail"] for r in result.records)
+    # robots.txt had its own timeout (ROBOTSTXT_TIMEOUT 1 s), not the page's 2 s
+    assert "robots.txt took longer than 1.0 seconds" in result.log, result.log
+    assert "robots.txt took longer than 2.0 seconds" not in result.log
 
 
 def test_a_host_hanging_after_robots_costs_one_probe_and_one_confirmation(
@@ -105,6 +108,27 @@ def test_a_host_hanging_after_robots_costs_one_probe_and_one_confirmation(
     assert len([p for p, n in server.seen.items() if p != "/robots.txt" and n]) == 2
     fast = [r for r in result.records if "earlier in this run" in r["error_detail"]]
     assert len(fast) == len(urls) - 2
+
+
+def test_the_confirming_url_goes_beside_the_probes_retries(tmp_path: Path) -> None:
+    """The second URL goes when the probe's first attempt times out, not after its retries.
+
+    With two retries the probe ends on its third timeout; the confirming URL (one attempt)
+    started after the first, so it is the first strike and the probe's end the second.
+    """
+    with HangingServer(robots_ok=True) as server:
+        urls = [f"http://127.0.0.1:{server.port}/page/{i}" for i in range(5)]
+        result = run_crawl(
+            write_sources(tmp_path / "s.txt", urls),
+            tmp_path / "out.jsonl",
+            **{**SETTINGS, "RETRY_TIMES": "2"},
+        )
+    assert result.exit_code == 0, result.log
+    assert {(r["status"], r["error"]) for r in result.records} == {("error", "timeout")}
+    assert server.pages_seen() == 4  # the probe's three attempts and the confirming one
+    assert "(1 attempt(s)); one more URL will tell" in result.log, result.log
+    assert "(3 attempt(s)); its other sources fail fast" in result.log, result.log
+    assert "'hosts/confirmations': 1" in result.log
 
 
 def test_a_refusing_host_is_refused_once(tmp_path: Path, refusing_port: int) -> None:

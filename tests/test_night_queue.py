@@ -20,6 +20,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from twisted.internet.task import LoopingCall
 
+from crawler.items import ENTRY_META_KEY
 from tests.conftest import run_crawl
 from tests.loopserver import LoopServer
 
@@ -52,7 +53,11 @@ class DownloaderSampler:
             "probe_out": 0,  # samples with an origin's first page out and unanswered
             "pages_waiting_for_probe": 0,  # that origin's other pages in the downloader
             "largest_body": 0,  # longest response body the engine received
+            # sources whose request sat in its slot's queue, which could have sent it
+            # but for its delay
+            "waited_for_delay": 0,
         }
+        self.waited: set[str] = set()
         self.loop = LoopingCall(self.sample)
 
     @classmethod
@@ -84,6 +89,12 @@ class DownloaderSampler:
 
         active = list(engine.downloader.active)
         self.seen["samples"] += 1
+        for slot in engine.downloader.slots.values():
+            if slot.queue and len(slot.transferring) < slot.concurrency:
+                # the sources' requests, which come through the scheduler (the rot
+                # stage's soft-404 probe goes to the downloader directly)
+                self.waited.update(r.url for r, _ in slot.queue if ENTRY_META_KEY in r.meta)
+        self.seen["waited_for_delay"] = len(self.waited)
         pages = [r for r in active if not is_robots_request(r)]
         if any(is_robots_request(r) for r in active):
             self.seen["robots_pending"] += 1
@@ -228,3 +239,26 @@ def test_a_retry_goes_before_its_hosts_queued_requests(tmp_path: Path) -> None:
     first = pages.index("/fail-once/a")
     assert pages[first + 1] == "/fail-once/a", pages
     assert result.by_url()[urls[0]]["status"] == "ok"
+
+
+def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path: Path) -> None:
+    """A host's next request is handed over when its delay has passed, not queued in its slot.
+
+    The slot still enforces the delay; the queue only hands requests over later. The rot
+    stage's soft-404 probe reaches the slot without the scheduler, once per origin: a
+    source handed over just after it may wait out the delay behind it (at most one).
+    """
+    delay = 0.4
+    with SlowServer() as server:
+        urls = [server.url(f"/page/{i}") for i in range(6)]
+        result, seen = crawl(
+            tmp_path,
+            urls,
+            DOWNLOAD_DELAY=str(delay),
+            AUTOTHROTTLE_ENABLED="false",
+            RANDOMIZE_DOWNLOAD_DELAY="false",
+        )
+    assert all(r["status"] == "ok" for r in result.records)
+    assert seen["samples"] > 0
+    assert seen["waited_for_delay"] <= 1
+    assert server.arrivals.count("/robots.txt") == 1

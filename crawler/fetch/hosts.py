@@ -11,7 +11,8 @@ Two parts, both about hosts rather than requests:
 - :class:`HostAwarePriorityQueue` (``SCHEDULER_PRIORITY_QUEUE``) hands the downloader only
   requests that can go on the wire now: not a page whose host's robots.txt is not known
   yet (it asks for that robots.txt ahead instead), nor one whose host's probe is out,
-  nor more than a host's slot can send at once. Such requests wait in the scheduler,
+  nor more than a host's slot can send at once, nor one its host's delay would keep in
+  the slot (the engine is woken when the delay ends). Such requests wait in the scheduler,
   not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
   queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
   one with the fewest requests in the downloader, then the one with the most work left
@@ -37,6 +38,7 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutErr
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
+from scrapy.utils.asyncio import CallLaterResult, call_later
 from scrapy.utils.datatypes import LocalCache
 from scrapy.utils.httpobj import urlparse_cached
 
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 _FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this request began
 _PROBE = "hosts_probe"  # meta: the origin this request is the probe of
+_CONFIRM = "hosts_confirm"  # meta: the origin this request confirms a probe's timeout for
 _MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
 
 
@@ -85,8 +88,9 @@ class HostFailureMiddleware:
     outcome. A request that ends in a timeout or a refused connection while nothing
     else came from its origin is a strike against the origin; the origin is remembered
     as failed at the second strike (two different URLs: one slow page does not condemn
-    its host; the second probe gets one attempt, no retries) or at once when it was the
-    origin's robots.txt, a small static file. The waiting requests and every later one
+    its host) or at once when it was the origin's robots.txt, a small static file. The
+    second URL (one attempt, no retries) goes as soon as the probe's first attempt times
+    out, beside the probe's retries rather than after them. The waiting requests and every later one
     then end at once with :class:`HostTimedOutError` or :class:`HostRefusedError` (the
     same error kinds, ``timeout`` and ``connection``), not retried. A host that answers
     others of its pages while one hangs gets no strike for it.
@@ -95,7 +99,8 @@ class HostFailureMiddleware:
     robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
     ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
     ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
-    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time).
+    waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time),
+    ``hosts/confirmations`` (second URLs sent beside a probe's retries).
     """
 
     def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
@@ -109,6 +114,14 @@ class HostFailureMiddleware:
         self.proven: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.strikes: LocalCache[str, int] = LocalCache(_MAX_ORIGINS)
         self.probes: dict[str, asyncio.Future[None]] = {}
+        # origins whose probe timed out once: one other URL goes at once, beside the
+        # probe's retries (once per origin), and ``confirm_open`` holds those whose
+        # confirming request has not been chosen yet
+        self.confirming: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
+        self.confirm_open: set[str] = set()
+        # origin → its probe and confirming request still out: the waiters are
+        # released when the last of them ends (or at once, when a page answers)
+        self.deciders: dict[str, int] = {}
         self.probe_since: dict[str, float] = {}  # origin → when its probe was chosen
         # found by HostAnswerMiddleware, which sees each response before any later
         # middleware (decompression, say) can turn it into an exception
@@ -147,10 +160,18 @@ class HostFailureMiddleware:
         request.meta.setdefault(_FIRST_ATTEMPT, time.monotonic())
         if is_robots_request(request):
             if self.robots_timeout > 0:
-                request.meta.setdefault("download_timeout", self.robots_timeout)
+                # Scrapy's DownloadTimeoutMiddleware (350) has already put DOWNLOAD_TIMEOUT
+                # here, so a setdefault would never shorten it: a hanging robots.txt then
+                # cost the full page timeout on each of its attempts.
+                current = request.meta.get("download_timeout") or self.robots_timeout
+                request.meta["download_timeout"] = min(float(current), self.robots_timeout)
             return
         waited = False
-        while not self.proven.get(origin) and request.meta.get(_PROBE) != origin:
+        while (
+            not self.proven.get(origin)
+            and request.meta.get(_PROBE) != origin
+            and request.meta.get(_CONFIRM) != origin
+        ):
             probe = self.probes.get(origin)
             if probe is None or probe.done():
                 self._make_probe(request, origin)
@@ -174,6 +195,7 @@ class HostFailureMiddleware:
             request.meta["max_retry_times"] = 0  # confirming: one attempt
         self.probes[origin] = asyncio.get_running_loop().create_future()
         self.probe_since[origin] = time.monotonic()
+        self.deciders[origin] = 1
 
     def admit(self, request: Request) -> bool:
         """Whether ``request`` may go to the downloader now (marked when it becomes the probe).
@@ -193,6 +215,9 @@ class HostFailureMiddleware:
             return True
         probe = self.probes.get(origin)
         if probe is not None and not probe.done():
+            if origin in self.confirm_open:
+                self._make_confirmation(request, origin)
+                return True
             if time.monotonic() - self.probe_since.get(origin, 0.0) <= self.max_wait:
                 return False
             self._inc("hosts/probe_given_up")
@@ -200,13 +225,55 @@ class HostFailureMiddleware:
         self._make_probe(request, origin)
         return True
 
+    def _make_confirmation(self, request: Request, origin: str) -> None:
+        # one attempt: its timeout is the second strike's evidence, not a page to insist on
+        self.confirm_open.discard(origin)
+        request.meta[_CONFIRM] = origin
+        request.meta["max_retry_times"] = 0
+        self.deciders[origin] = self.deciders.get(origin, 0) + 1
+
+    def probe_timed_out(self, request: Request) -> None:
+        """An attempt of ``request`` timed out: if it is a probe, let one other URL go now.
+
+        The probe's retries take their timeouts one after the other; the second URL
+        that decides between "one slow page" and "a hanging host" goes beside them
+        instead of after them, so a hanging host costs the probe's timeouts (with its
+        retries) once, and a host with one slow page has its other pages released by
+        the first that answers.
+        """
+        origin = origin_of(request)
+        if (
+            request.meta.get(_PROBE) != origin
+            or self.proven.get(origin)
+            or origin in self.failed
+            or self.confirming.get(origin)
+        ):
+            return
+        self.confirming[origin] = True
+        self.confirm_open.add(origin)
+        self._inc("hosts/confirmations")
+
+    def has_failed(self, request: Request) -> bool:
+        """Whether ``request``'s origin is remembered as failed (it will fail at once)."""
+        return origin_of(request) in self.failed
+
     def probe_ended(self, request: Request) -> None:
         """``request`` ended without a verdict on its origin: release the origin's waiters."""
-        origin = origin_of(request)
-        if request.meta.get(_PROBE) == origin:
-            self._settle(origin)
+        self._decided(request, origin_of(request))
+
+    def _decided(self, request: Request, origin: str) -> None:
+        """The probe or the confirming request ended: release the waiters after the last."""
+        if origin not in (request.meta.get(_PROBE), request.meta.get(_CONFIRM)):
+            return
+        left = self.deciders.get(origin, 1) - 1
+        if left > 0 and origin not in self.failed:
+            self.deciders[origin] = left
+            self.confirm_open.discard(origin)  # the one still out decides
+            return
+        self._settle(origin)
 
     def _settle(self, origin: str) -> None:
+        self.deciders.pop(origin, None)
         self.probe_since.pop(origin, None)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
@@ -218,7 +285,9 @@ class HostFailureMiddleware:
         self.last_answer[origin] = time.monotonic()
         if not is_robots_request(request):
             self.proven[origin] = True
-        if request.meta.get(_PROBE) == origin:
+            self.confirm_open.discard(origin)
+            # a page answered (the probe, or its confirmation while the probe's retry
+            # is still out): the origin's other requests need wait no longer
             self._settle(origin)
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -255,10 +324,10 @@ class HostFailureMiddleware:
             logger.info("Origin %s %s (%d attempt(s)); its other sources fail fast", origin,
                         what, attempts)  # fmt: skip
         finally:
-            # The probe has its outcome (retries, which keep the mark, never reach here):
-            # the waiters fail fast, or the next of them probes.
-            if request.meta.get(_PROBE) == origin:
-                self._settle(origin)
+            # The probe or its confirmation has its outcome (retries, which keep the
+            # mark, never reach here): once both have, the waiters fail fast, or the
+            # next of them probes.
+            self._decided(request, origin)
 
 
 class HostAnswerMiddleware:
@@ -298,9 +367,11 @@ class HostAnswerMiddleware:
         requests would wait for the probe until they give up waiting.
         """
         memory = getattr(self.crawler, "host_failure_memory", None)
-        if isinstance(memory, HostFailureMiddleware) and not isinstance(
-            exception, (*TIMEOUT_ERRORS, *REFUSED_ERRORS)
-        ):
+        if not isinstance(memory, HostFailureMiddleware):
+            return
+        if isinstance(exception, TIMEOUT_ERRORS):
+            memory.probe_timed_out(request)  # every attempt: retries come later, at 550
+        elif not isinstance(exception, REFUSED_ERRORS):
             memory.probe_ended(request)
 
 
@@ -313,12 +384,14 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     politeness. Handing over only what can be sent keeps the places for the wire: a
     host's next request waits here while its robots.txt is not known (asked for
     here, ahead, while the downloader has room), while its probe is out
-    (:meth:`HostFailureMiddleware.admit`), or while its slot already holds as many
-    requests as its concurrency. A host's count is every request of the downloader
-    with its slot key; the host with the fewest goes next, and among equals the one
-    with the most work left (queued requests times the host's latency, from
-    :class:`HostSpeedThrottle`), so the hosts that take longest start first.
-    Priorities still order each host's own requests. Stat: ``hosts/robots_prefetched``.
+    (:meth:`HostFailureMiddleware.admit`), while its slot already holds as many
+    requests as its concurrency, or until its delay since its last request has passed
+    (such a host sleeps outside the heap until then). A host's count is every request
+    of the downloader with its slot key; the host with the fewest goes next, and among
+    equals the one with the most work left (queued requests times the host's latency,
+    from :class:`HostSpeedThrottle`), so the hosts that take longest start first.
+    Priorities still order each host's own requests. Stats: ``hosts/robots_prefetched``,
+    ``hosts/pop_seconds`` (time spent choosing).
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
@@ -336,6 +409,20 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # the host's current one are stale and dropped when met.
         self._heap: list[tuple[float, int, str]] = []
         self._version: dict[str, int] = {}
+        # When each host last had a request handed over: it reaches its slot (and
+        # its slot's ``lastseen``) only after the middlewares, so the slot alone
+        # would let a second request through inside the host's delay.
+        self._handed: dict[str, float] = {}
+        # One pending wake-up of the engine, at the earliest moment a host held back
+        # by its delay may go (the engine otherwise asks again only when a download
+        # ends, or at its 5 s heartbeat).
+        self._wake: CallLaterResult | None = None
+        self._wake_when = 0.0
+        # Hosts waiting out their delay, (when it ends, slot): out of the heap until
+        # then, so that each pop does not look at them again.
+        self._sleeping: list[tuple[float, str]] = []
+        self._blocked_until = 0.0  # set by _may_go: the delay that held a host back
+        self._pop_seconds = 0.0  # time spent choosing hosts (stat hosts/pop_seconds)
         for slot in self.pqueues:
             self._touch(slot)
 
@@ -357,8 +444,15 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         """
         if not self.pqueues:
             return None
+        began = time.perf_counter()
         slot = self._choose()
+        # the scheduler's own cost, walking the hosts: shown by bench/night.py
+        self._pop_seconds += time.perf_counter() - began
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("hosts/pop_seconds", round(self._pop_seconds, 3))
         if slot is None:
+            if self._sleeping:
+                self._wake_at(self._sleeping[0][0])
             return None
         self._held.forced = slot
         try:
@@ -367,8 +461,34 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             self._held.forced = None
         if request is not None:
             self._count -= 1
+            self._handed[slot] = time.monotonic()
         self._touch(slot)
         return request
+
+    def close(self) -> dict[str, list[int]]:
+        """Cancel a pending wake-up; then Scrapy's close."""
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        return super().close()
+
+    def _wake_at(self, when: float) -> None:
+        """Have the engine ask for a request again at ``when`` (monotonic seconds)."""
+        if self._wake is not None and self._wake_when <= when:
+            return  # an earlier wake-up is pending; it will find this host too
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake_when = when
+        self._wake = call_later(max(0.0, when - time.monotonic()), self._wake_engine)
+
+    def _wake_engine(self) -> None:
+        self._wake = None
+        # The engine's own "look for requests soon" call (private to Scrapy's engine,
+        # hence the getattr: without it the engine still asks at its heartbeat).
+        engine_slot = getattr(self.crawler.engine, "_slot", None)
+        nextcall = getattr(engine_slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
 
     def __len__(self) -> int:
         return self._count
@@ -382,6 +502,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         queue = self.pqueues.get(slot)
         if queue is None:
             self._version.pop(slot, None)
+            self._handed.pop(slot, None)  # its slot's own lastseen still holds the delay
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
@@ -402,8 +523,12 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
         taken: list[tuple[float, int, str]] = []
         busy: list[tuple[int, float, str]] = []
+        asleep: set[str] = set()
         chosen = None
-        heap, versions = self._heap, self._version
+        heap, versions, sleeping = self._heap, self._version, self._sleeping
+        now = time.monotonic()
+        while sleeping and sleeping[0][0] <= now:  # their delay is over: back in the heap
+            self._touch(heapq.heappop(sleeping)[1])
         try:
             # hosts with nothing in the downloader, most work first
             while heap:
@@ -417,19 +542,30 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 elif self._may_go(entry[2], 0, downloader, robots, memory):
                     chosen = entry[2]
                     break
+                elif self._blocked_until:
+                    asleep.add(entry[2])
+                    heapq.heappush(sleeping, (self._blocked_until, entry[2]))
             # then hosts already in the downloader: fewest held, most work first
             if chosen is None:
                 for held, _, slot in sorted(busy):
                     if self._may_go(slot, held, downloader, robots, memory):
                         chosen = slot
                         break
+                    if self._blocked_until:
+                        asleep.add(slot)
+                        heapq.heappush(sleeping, (self._blocked_until, slot))
         finally:
             for entry in taken:
-                heapq.heappush(heap, entry)
+                if entry[2] not in asleep:
+                    heapq.heappush(heap, entry)
         return chosen
 
     def _may_go(self, slot: str, held: int, downloader: Any, robots: Any, memory: Any) -> bool:
-        """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`)."""
+        """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`).
+
+        When only the host's delay holds it back, :attr:`_blocked_until` says until when.
+        """
+        self._blocked_until = 0.0
         if downloader is not None and held >= self._concurrency(downloader, slot):
             # it would wait in its slot's queue (politeness), holding a place; a
             # retry pushed meanwhile would wait behind it there
@@ -440,6 +576,8 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return True
         if request is None:
             return False
+        if memory is not None and memory.has_failed(request):
+            return True  # failed at once in the middleware, never on the wire: no delay
         if robots is not None:
             state = robots.robots_state(request)
             if state is RobotsState.UNKNOWN and self._room(downloader, robots) > 0:
@@ -447,7 +585,27 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 self._inc("hosts/robots_prefetched")
             if state is not RobotsState.KNOWN:
                 return False
+        if downloader is not None:
+            ready = self._ready_at(downloader, slot)
+            if ready > time.monotonic():
+                # it would wait out the host's delay in its slot, holding a place
+                self._blocked_until = ready
+                return False
         return memory is None or bool(memory.admit(request))
+
+    def _ready_at(self, downloader: Any, slot: str) -> float:
+        """When the host's delay (``DOWNLOAD_DELAY`` or the throttle's) next lets it send.
+
+        The slot sends at ``lastseen`` plus its delay (randomised around it with
+        ``RANDOMIZE_DOWNLOAD_DELAY``): a request handed over before then only waits in
+        the slot's queue. Measured from the later of the slot's last send and the last
+        request handed over here, which may not have reached the slot yet.
+        """
+        known = downloader.slots.get(slot)
+        if known is None or known.delay <= 0:
+            return 0.0
+        last = max(float(known.lastseen), self._handed.get(slot, 0.0))
+        return last + float(known.delay)
 
     @staticmethod
     def _room(downloader: Any, robots: SharedRobotsTxtMiddleware) -> int:
