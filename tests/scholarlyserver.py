@@ -9,13 +9,13 @@ query string), so tests can check what the crawl asked the fake APIs.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.threadserver import ThreadedServer
 
 
 def _pdf_string(text: str) -> bytes:
@@ -83,7 +83,7 @@ Route = tuple[int, str, bytes]
 Handler = Callable[[dict[str, list[str]]], Route]
 
 
-class RouteServer:
+class RouteServer(ThreadedServer):
     """Serve canned responses on 127.0.0.1; routes may be added while it runs."""
 
     def __init__(self) -> None:
@@ -111,27 +111,7 @@ class RouteServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        """The absolute URL of ``path`` on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def __enter__(self) -> RouteServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)
 
 
 # --- registry answers, in the shapes their public documentation gives ---------------------

@@ -22,9 +22,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
@@ -34,12 +33,13 @@ from scrapy import Request
 from crawler.distributed.run import RunKeys
 from tests.conftest import command_env, crawl_command, run_command
 from tests.redisserver import RedisServer, free_port
+from tests.threadserver import ThreadedServer
 
 WORKERS = ("w1", "w2", "w3")
 LEASE_TTL_MS = 120_000
 
 
-class StampingServer:
+class StampingServer(ThreadedServer):
     """HTTP server on 127.0.0.1: ``/page/<n>?sleep=<s>`` answers after ``s`` seconds.
 
     Every request (robots.txt included) is stamped when it arrives and
@@ -93,25 +93,7 @@ class StampingServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def __enter__(self) -> StampingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 class LeaseRecorder:
