@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.extract import extract, rules
-from pipelines.extract.authors import clean_author, split_authors
+from pipelines.extract.authors import clean_author, looks_like_person, split_authors
 from pipelines.extract.markup import unwrap_jsonld
 from pipelines.extract.metadata import agreement
 
@@ -184,8 +184,7 @@ def test_split_authors(raw: str, expected: list[str]) -> None:
     assert names == expected
 
 
-def test_organisation_only_when_no_person(restore_rules: None) -> None:
-    rules.RULES["authors_person_over_org"] = True
+def test_organisation_only_when_no_person() -> None:
     head = (
         "<meta property='og:site_name' content='Example News'>"
         "<meta name='author' content='Example News'>"
@@ -193,6 +192,50 @@ def test_organisation_only_when_no_person(restore_rules: None) -> None:
     header = "<h1>Bridge plan</h1><p>By Jane Doe</p>"
     assert list(run(page(head, header)).authors) == ["Jane Doe"]  # type: ignore[attr-defined]
     assert list(run(page(head, "<h1>Bridge plan</h1>")).authors) == ["Example News"]  # type: ignore[attr-defined]
+
+
+def test_site_name_gives_way_only_to_a_person(restore_rules: None) -> None:
+    head = (
+        "<meta property='og:site_name' content='Example News'>"
+        "<meta name='author' content='Example News'>"
+    )
+    # a desk or agency credit in the byline is no person: the site's name stays
+    desk = "<h1>Bridge plan</h1><p>By Nachrichten Redaktion</p>"
+    assert list(run(page(head, desk)).authors) == ["Example News"]  # type: ignore[attr-defined]
+    person = "<h1>Bridge plan</h1><p>By Jane Doe</p>"
+    rules.RULES["authors_person_over_site"] = False
+    assert list(run(page(head, person)).authors) == ["Example News"]  # type: ignore[attr-defined]
+
+
+def test_handle_gives_way_to_a_visible_byline() -> None:
+    jsonld = (
+        "<script type='application/ld+json'>{\"@type\": \"NewsArticle\", "
+        "\"headline\": \"Bridge plan\", \"author\": {\"name\": \"CC7567\"}}</script>"
+    )
+    header = "<h1>Bridge plan</h1><div class='byline'><span class='author'>Jane Doe</span></div>"
+    assert list(run(page(jsonld, header)).authors) == ["Jane Doe"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "person"),
+    [
+        ("Jane Doe", True),
+        ("Dr. Max Kolter", True),
+        ("Walter von Aachen", True),
+        ("Lê Phương", True),
+        ("Bill MCCARTHY", True),
+        ("牛镛", True),
+        ("Jane", False),
+        ("CC7567", False),
+        ("MDR THÜRINGEN Stand", False),
+        ("Alles über Lautsprecher", False),
+        ("Teufel Editorial Team", False),
+        ("Quelle sid", False),
+        ("The Associated Press", False),
+    ],
+)
+def test_looks_like_person(name: str, person: bool) -> None:
+    assert looks_like_person(name) is person
 
 
 def test_unwrap_jsonld() -> None:
@@ -268,3 +311,33 @@ def test_last_updated_is_published_when_nothing_else_is_stated(restore_rules: No
     header = "<h1>Bridge plan</h1><p>Last updated: 2024-05-20</p>"
     result = run(page("", header), url="https://news.example.org/bridge-plan")
     assert result.published_date == "2024-05-20"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("<a href='/author/jane-doe/'>Jane Doe</a>", ["Jane Doe"]),
+        ("<a href='/autoren/carola-poenisch/'>Carola Pönisch</a>", ["Carola Pönisch"]),
+        ("<a href='https://www.example.org/authors.jane_doe.html'>Jane Doe</a>", ["Jane Doe"]),
+        ("<a href='/author/fabian/'>Fabian</a>", ["Fabian"]),
+        # the path must spell the name: a section, a topic or an account page does not
+        ("<a href='/people/royals'>Royal Family</a>", []),
+        ("<a href='/people/prince'>Prince</a>", []),
+        ("<a href='/profile/details/'>My Account</a>", []),
+        ("<a href='/author/john-roe/'>Jane Doe</a>", []),
+        ("<a href='/2024/05/jane-doe'>Jane Doe</a>", []),
+    ],
+)
+def test_profile_link_names_the_author(link: str, expected: list[str]) -> None:
+    header = f"<h1>Bridge plan</h1><div class='meta'><span>Story:</span> {link}</div>"
+    assert list(run(page("", header)).authors) == expected  # type: ignore[attr-defined]
+
+
+def test_profile_links_of_one_byline_only() -> None:
+    header = (
+        "<h1>Bridge plan</h1><div class='meta'><p><a href='/author/jane-doe/'>Jane Doe</a> and "
+        "<a href='/author/john-roe/'>John Roe</a></p></div>"
+    )
+    aside = "<aside><p><a href='/author/ann-poe/'>Ann Poe</a></p></aside>"
+    result = run(page("", header, body=BODY + aside))
+    assert list(result.authors) == ["Jane Doe", "John Roe"]  # type: ignore[attr-defined]

@@ -5,15 +5,16 @@ main object (``@graph`` references resolved), Highwire ``citation_author``,
 author ``<meta>`` tags (``article:author`` only when it is a name, not a
 profile URL), Yoast's "Written by" Twitter label, a "By …" line after the
 headline, then the visible byline as trafilatura finds it. The first source
-that names a person wins; a source that only names the publication (its site
-name, publisher, domain or a JSON-LD ``Organization``) is kept as a fallback
-(``authors_person_over_org``).
+that names someone wins; a source that only names the publication itself (its
+site name, publisher, domain or a JSON-LD ``Organization``) is kept as a
+fallback while a later one names a person (``authors_person_over_site``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -363,6 +364,99 @@ def byline_source(page: Page) -> list[tuple[str, bool]]:
 _BYLINE_LIMIT = 120
 
 
+# --- links to an author's page ------------------------------------------------------
+
+# A path segment naming the site's pages about its writers ("/author/jane-doe/",
+# "/autoren/…", "/people/…", "/staff/…", Slate's "/authors.jane_doe.html").
+_PROFILE_PATH = re.compile(
+    r"(?:^|[/.])(?:authors?|autor(?:en|in|innen)?|auteurs?|autores|autori|people|profiles?|"
+    r"editors|staff|journalists?|redakteur(?:e|in)?|writers?|contributors?|reporters?|"
+    r"columnists?)(?=[/.\-_]|$)",
+    re.IGNORECASE,
+)
+# Anchors looked at, and names taken from one byline.
+_MAX_PROFILE_LINKS = 400
+_MAX_PROFILE_NAMES = 5
+
+
+def _fold(value: str) -> str:
+    """Lowercase letters and digits only, accents dropped ("Pönisch" -> "ponisch")."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))
+
+
+def _names_profile(name: str, path: str) -> bool:
+    """Whether a profile path after its author segment spells ``name``.
+
+    It must hold the family name ("/author/jane-doe/", "/author/jdoe") or be
+    the given name alone ("/author/jane/").
+    """
+    match = _PROFILE_PATH.search(path)
+    words = [_fold(w) for w in name.split()]
+    if match is None or not words or not words[-1]:
+        return False
+    tail = path[match.end() :].casefold()
+    # German paths write ö as oe: "carola-poenisch" for "Carola Pönisch"
+    spelled = {_fold(tail), _fold(tail.replace("oe", "o").replace("ae", "a").replace("ue", "u"))}
+    first = _fold(next((seg for seg in tail.split("/") if seg), ""))
+    return any(words[-1] in text for text in spelled) or (len(words) > 1 and first == words[0])
+
+
+def _pen_name(text: str, path: str) -> bool:
+    """A one-word name spelled by an ``/author/`` path ("Fabian" at "/author/fabian/").
+
+    Only author segments: "/people/prince" is a topic page.
+    """
+    match = _PROFILE_PATH.search(path)
+    return (
+        match is not None
+        and " " not in text
+        and match.group(0).lstrip("/.").casefold().startswith(("aut", "writer"))
+        and bool(_fold(text))
+        and _fold(text) in _fold(path[match.end() :])
+    )
+
+
+def profile_link_source(page: Page) -> list[tuple[str, bool]]:
+    """Names of links to the writer's page on the site ("/author/jane-doe/" reading "Jane Doe").
+
+    The link's text must read as a person (or, for a one-word pen name, be
+    spelled by the path) and its path must spell the name, which a section
+    link ("/people/royals") or an account page ("/profile/details") does not.
+    Further names come only from the same byline (the first link's grandparent).
+    """
+    if page.tree is None:
+        return []
+    try:
+        links = page.tree.xpath("(//a[@href])[position() <= $n]", n=_MAX_PROFILE_LINKS)
+    except Exception:  # defensive: lxml on odd trees
+        return []
+    found: list[str] = []
+    byline: Any = None
+    for link in links:
+        if byline is not None and byline not in link.iterancestors():
+            continue
+        text = squash(link.text_content())
+        if not text or len(text) > MAX_AUTHOR:
+            continue
+        try:
+            path = urlsplit(str(link.get("href"))).path
+        except ValueError:
+            continue
+        if not (looks_like_person(text) or _pen_name(text, path)) or not _names_profile(text, path):
+            continue
+        if text not in found:
+            found.append(text)
+        if byline is None:
+            parent = link.getparent()
+            byline = parent.getparent() if parent is not None else None
+            if byline is None:
+                break
+        if len(found) >= _MAX_PROFILE_NAMES:
+            break
+    return [(n, False) for n in found]
+
+
 # --- the cascade -------------------------------------------------------------------
 
 
@@ -397,8 +491,63 @@ def _is_org(name: str, flagged: bool, orgs: set[str]) -> bool:
     return norm in orgs or any(norm.startswith(o) and len(o) >= 4 for o in orgs)
 
 
+# Lowercase words a person's name may hold between capitalised ones.
+_NAME_PARTICLES = frozenset(
+    {"von", "van", "der", "den", "de", "da", "di", "du", "del", "della", "dos", "das", "le", "la",
+     "bin", "ben", "al", "el", "y", "e", "zu", "ter", "ten", "af", "av"}
+)  # fmt: skip
+# Words that name a desk, an agency or a publication rather than a person.
+_GROUP_WORDS = frozenset(
+    {"news", "nachrichten", "redaktion", "team", "staff", "press", "presse", "media", "online",
+     "agentur", "agenturen", "agency", "editorial", "editors", "desk", "newsroom", "tv", "radio",
+     "magazine", "magazin", "zeitung", "times", "post", "daily", "blog", "quelle", "source"}
+)  # fmt: skip
+# Names in scripts without letter case (Chinese, Japanese, Korean) are this short.
+_UNCASED_NAME = (2, 6)
+
+
+def looks_like_person(name: str) -> bool:
+    """Whether ``name`` reads as a person's name: "Jane Doe", "Dr. Max Kolter", "牛镛".
+
+    Two to four words, each capitalised (or a particle such as "von"), no
+    digits, at most one word in capitals, none of them a desk or agency word;
+    in scripts without letter case, two to six letters. Used only to decide
+    whether a later source's byline may replace the site's own name.
+    """
+    if any(ch.isdigit() for ch in name) or "@" in name:
+        return False
+    words = name.split()
+    letters = [ch for ch in name if ch.isalpha()]
+    if letters and not any(ch.isupper() or ch.islower() for ch in letters):
+        return len(words) == 1 and _UNCASED_NAME[0] <= len(letters) <= _UNCASED_NAME[1]
+    if not 2 <= len(words) <= 4:
+        return False
+    if sum(len(w) > 1 and w.isupper() for w in words) > 1:
+        return False
+    for word in words:
+        bare = word.strip(".,'-")
+        if not bare or bare.casefold() in _GROUP_WORDS:
+            return False
+        if not bare[0].isupper() and bare.casefold() not in _NAME_PARTICLES:
+            return False
+    return name.casefold() not in _ROLE_WORDS
+
+
+def _site_only(names: tuple[str, ...], flags: dict[str, bool], orgs: set[str]) -> bool:
+    """Whether every name is the site's own organisation or a handle ("CC7567")."""
+    return all(
+        _is_org(n, flags.get(n, False), orgs) or any(ch.isdigit() for ch in n) for n in names
+    )
+
+
 def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]:
-    """The page's authors: the first source naming a person, else an organisation."""
+    """The page's authors: the first source naming someone.
+
+    With ``authors_person_over_site``, a source that names only the site's own
+    organisation (its site name, publisher, domain, a JSON-LD Organization) or
+    a user handle gives way to the first later source naming a person
+    (:func:`looks_like_person`); the organisation stays when none does.
+    """
     sources: list[tuple[str, Callable[[Page], list[tuple[str, bool]]]]] = [
         ("jsonld", jsonld_source),
         ("citation", citation_source),
@@ -406,9 +555,10 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         ("authors_twitter_label", twitter_label_source),
         ("authors_by_line", by_line_source),
         ("authors_byline", byline_source),
+        ("authors_profile_link", profile_link_source),
     ]
-    prefer_people = rules.on("authors_person_over_org")
-    orgs = _org_names(page, site_name) if prefer_people else set()
+    prefer_people = rules.on("authors_person_over_site")
+    orgs: set[str] | None = None
     fallback: tuple[str, ...] = ()
     for name, source in sources:
         if name in rules.RULES and not rules.on(name):
@@ -421,9 +571,16 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
             continue
         if not prefer_people:
             return names
+        if fallback:
+            # only a person replaces the site's own name
+            people = tuple(n for n in names if looks_like_person(n))
+            if people:
+                return people
+            continue
+        if orgs is None:
+            orgs = _org_names(page, site_name)
         flags = {clean_author(n) or n: org for n, org in found}
-        if any(not _is_org(n, flags.get(n, False), orgs) for n in names):
-            # a source naming a person is taken whole ("Jane Doe, AFP")
+        if not _site_only(names, flags, orgs):
             return names
-        fallback = fallback or names
+        fallback = names
     return fallback
