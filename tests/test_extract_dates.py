@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.extract import extract, rules
 from pipelines.extract.dates import (
+    cjk_full_day,
     extract_dates,
     htmldate_published,
     local_day_for,
@@ -142,3 +143,20 @@ def test_local_offset_needs_a_stated_offset() -> None:
     assert local_day_for(date(2020, 12, 24), build_page(article(UTC_AND_LOCAL), "u")) == date(
         2020, 12, 25
     )
+
+
+def test_cjk_full_date_over_a_bare_year(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare 2017 (1 January) gives way to the 2019年4月4日 the page writes."""
+    html = (
+        "<html lang='ja'><head><title>SSD</title></head><body><header><p>Copyright 2017</p>"
+        "</header><article><h1>新しいSSD</h1><div class='pubdate'>2019年4月4日</div>"
+        "<p>" + "インテルは新しいSSDを発表しました。" * 20 + "</p></article></body></html>"
+    )
+    assert cjk_full_day("公開 2019年4月4日 更新", date(2026, 1, 1)) == date(2019, 4, 4)
+    assert cjk_full_day("2024년 3월 5일", date(2026, 1, 1)) == date(2024, 3, 5)
+    assert cjk_full_day("2019年13月4日 2030年1月2日", date(2026, 1, 1)) is None
+    on = extract(html.encode(), {"content-type": "text/html"}, "https://example.jp/blog/ssd")
+    monkeypatch.setitem(rules.RULES, "date_cjk_full_date", False)
+    off = extract(html.encode(), {"content-type": "text/html"}, "https://example.jp/blog/ssd")
+    assert on.published_date == "2019-04-04"
+    assert off.published_date != "2019-04-04"

@@ -456,7 +456,9 @@ def reconcile_published(
       archive's crawl date or a comment, so the search is repeated inside it.
     - ``newest``: a 1 January result with no structured statement of that day
       is what a bare year ("(c) 2004") becomes; the newest full date htmldate
-      finds is then better evidence than a lone year.
+      finds is then better evidence than a lone year. ``cjk``: before that, the
+      first full date the visible text writes as 2024年3月5日 / 2024년 3월 5일
+      (``date_cjk_full_date``).
     - ``stated``: when JSON-LD or a publication ``<meta>`` tag states a date and
       no structured statement anywhere in the page supports htmldate's guess
       (even allowing a day for UTC timestamps), the guess came from free text
@@ -522,6 +524,10 @@ def reconcile_published(
         and guessed.day == 1
         and guessed not in supported
     ):
+        if rules.on("date_cjk_full_date") and page.tree is not None:
+            written = cjk_full_day(visible_text(page.tree), fetched)
+            if written is not None and written != guessed:
+                return written, "cjk"
         newest = htmldate_published(document, page.url, fetched, original=False)
         if newest is not None and newest > guessed and (newest.month, newest.day) != (1, 1):
             return newest, "newest"
@@ -535,6 +541,26 @@ def reconcile_published(
         if labelled is not None and labelled != guessed:
             return labelled, "label"
     return guessed, "htmldate"
+
+
+# 2024年3月5日 (Chinese, Japanese) and 2024년 3월 5일 (Korean): a full date written
+# with the year, month and day characters, which htmldate's text patterns leave
+# to a bare year ("2024年") when no markup states the day.
+_CJK_DATE = re.compile(
+    r"((?:19|20)\d\d)\s*[\u5e74\ub144]\s*(\d{1,2})\s*[\u6708\uc6d4]\s*(\d{1,2})\s*[\u65e5\uc77c]"
+)
+_MAX_CJK_DATES = 20
+
+
+def cjk_full_day(text: str, fetched: date) -> date | None:
+    """The first plausible full date written in CJK form (2024年3月5日) in ``text``."""
+    for count, match in enumerate(_CJK_DATE.finditer(text)):
+        if count >= _MAX_CJK_DATES:
+            break
+        day = _plausible(_make_date(int(match[1]), int(match[2]), int(match[3])), fetched)
+        if day is not None:
+            return day
+    return None
 
 
 # "Last updated: 5 March 2020", "Aktualisiert am 05.03.2020": the date that follows

@@ -80,6 +80,9 @@ RULES: dict[str, bool] = {
     "date_url_month": True,
     # A bare 1 January result gives way to the newest full date.
     "date_newest_for_january_first": True,
+    # Before that, a full date the visible text writes in CJK form (2024年3月5日,
+    # 2024년 3월 5일) replaces a bare 1 January guess.
+    "date_cjk_full_date": True,
     # A JSON-LD/meta statement beats an unsupported htmldate guess.
     "date_stated_over_guess": True,
     # A date introduced by "Last updated"/"Updated" is the modification date (and
