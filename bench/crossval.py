@@ -59,6 +59,7 @@ FIELD: dict[str, str] = {
     "authors_byline": "authors",
     "authors_by_line": "authors",
     "authors_person_over_site": "authors",
+    "authors_copyright_holder": "authors",
     "authors_profile_link": "authors",
     "authors_normalise": "authors",
     "title_h1_agreement": "title",

@@ -341,3 +341,16 @@ def test_profile_links_of_one_byline_only() -> None:
     aside = "<aside><p><a href='/author/ann-poe/'>Ann Poe</a></p></aside>"
     result = run(page("", header, body=BODY + aside))
     assert list(result.authors) == ["Jane Doe", "John Roe"]  # type: ignore[attr-defined]
+
+
+def test_copyright_holder_is_no_author(monkeypatch: pytest.MonkeyPatch) -> None:
+    head = (
+        "<meta name='author' content='Northwind Media Group'>"
+        "<meta name='copyright' content='Copyright (c) Northwind Media Group 2024'>"
+    )
+    header = "<h1>Bridge plan</h1><p>By Jane Doe</p>"
+    assert list(run(page(head, header)).authors) == ["Jane Doe"]  # type: ignore[attr-defined]
+    # nobody else named: the publisher is what the page offers
+    assert list(run(page(head, "<h1>Bridge plan</h1>")).authors) == ["Northwind Media Group"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(rules.RULES, "authors_copyright_holder", False)
+    assert list(run(page(head, header)).authors) == ["Northwind Media Group"]  # type: ignore[attr-defined]

@@ -533,11 +533,37 @@ def looks_like_person(name: str) -> bool:
     return name.casefold() not in _ROLE_WORDS
 
 
-def _site_only(names: tuple[str, ...], flags: dict[str, bool], orgs: set[str]) -> bool:
-    """Whether every name is the site's own organisation or a handle ("CC7567")."""
+def _site_only(
+    names: tuple[str, ...], flags: dict[str, bool], orgs: set[str], rights: list[str]
+) -> bool:
+    """Whether every name is the site's own organisation or a handle ("CC7567").
+
+    ``rights`` are the page's normalised copyright statements: a name they hold
+    ("Copyright (c) Condé Nast 2022") is the publisher's.
+    """
     return all(
-        _is_org(n, flags.get(n, False), orgs) or any(ch.isdigit() for ch in n) for n in names
+        _is_org(n, flags.get(n, False), orgs)
+        or any(ch.isdigit() for ch in n)
+        or (len(_normal(n)) >= 4 and any(_normal(n) in r for r in rights))
+        for n in names
     )
+
+
+_RIGHTS_META = ("copyright", "dc.rights", "dcterms.rights", "rights")
+
+
+def _rights(page: Page) -> list[str]:
+    """The page's copyright statements (``<meta name=copyright>``, JSON-LD ``copyrightHolder``)."""
+    if not rules.on("authors_copyright_holder"):
+        return []
+    found = [_normal(v) for key in _RIGHTS_META for v in page.meta.get(key, ())]
+    for item in page.jsonld:
+        holder = item.get("copyrightHolder")
+        if isinstance(holder, dict) and isinstance(holder.get("name"), str):
+            found.append(_normal(holder["name"]))
+        elif isinstance(holder, str):
+            found.append(_normal(holder))
+    return [f for f in found if f][:10]
 
 
 def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]:
@@ -546,7 +572,8 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
     With ``authors_person_over_site``, a source that names only the site's own
     organisation (its site name, publisher, domain, a JSON-LD Organization) or
     a user handle gives way to the first later source naming a person
-    (:func:`looks_like_person`); the organisation stays when none does.
+    (:func:`looks_like_person`); the organisation stays when none does. With
+    ``authors_copyright_holder`` the copyright holder counts as the site's own.
     """
     sources: list[tuple[str, Callable[[Page], list[tuple[str, bool]]]]] = [
         ("jsonld", jsonld_source),
@@ -580,7 +607,7 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         if orgs is None:
             orgs = _org_names(page, site_name)
         flags = {clean_author(n) or n: org for n, org in found}
-        if not _site_only(names, flags, orgs):
+        if not _site_only(names, flags, orgs, _rights(page)):
             return names
         fallback = names
     return fallback

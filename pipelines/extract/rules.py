@@ -32,6 +32,9 @@ RULES: dict[str, bool] = {
     # agency words). Replaces "authors_person_over_org" (any later name won:
     # cross-validated -0.0024, folds 1/2, removed).
     "authors_person_over_site": True,
+    # ... and the page's copyright holder (<meta name=copyright>, JSON-LD
+    # copyrightHolder) counts as the site's own organisation there.
+    "authors_copyright_holder": True,
     # A link to the writer's page on the site ("/author/jane-doe/" reading "Jane
     # Doe") names the author when no earlier source does.
     "authors_profile_link": True,
