@@ -434,13 +434,17 @@ def profile_link_source(page: Page) -> list[tuple[str, bool]]:
     found: list[str] = []
     byline: Any = None
     for link in links:
+        href = str(link.get("href"))
+        # most links name no profile: the cheap test on the raw address first
+        if _PROFILE_PATH.search(href) is None:
+            continue
         if byline is not None and byline not in link.iterancestors():
             continue
         text = squash(link.text_content())
         if not text or len(text) > MAX_AUTHOR:
             continue
         try:
-            path = urlsplit(str(link.get("href"))).path
+            path = urlsplit(href).path
         except ValueError:
             continue
         if not (looks_like_person(text) or _pen_name(text, path)) or not _names_profile(text, path):
