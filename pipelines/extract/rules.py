@@ -30,13 +30,16 @@ RULES: dict[str, bool] = {
     # type) or a user handle is the author only when no later source names a
     # person, judged strictly (capitalised two-to-four-word names, no desk or
     # agency words). Replaces "authors_person_over_org" (any later name won:
-    # cross-validated -0.0024, folds 1/2, removed).
+    # cross-validated -0.0024, folds 1/2, removed). Cross-validated +0.0134
+    # authors F1 (folds 3/0).
     "authors_person_over_site": True,
     # ... and the page's copyright holder (<meta name=copyright>, JSON-LD
     # copyrightHolder) counts as the site's own organisation there.
+    # Cross-validated +0.0056 authors F1 (folds 1/0).
     "authors_copyright_holder": True,
     # A link to the writer's page on the site ("/author/jane-doe/" reading "Jane
-    # Doe") names the author when no earlier source does.
+    # Doe") names the author when no earlier source does. Cross-validated
+    # +0.0113 authors F1 (folds 3/0).
     "authors_profile_link": True,
     # Names cleaned of e-mail addresses, dates, role words, "(abc)" initials.
     "authors_normalise": True,
@@ -84,7 +87,8 @@ RULES: dict[str, bool] = {
     # A bare 1 January result gives way to the newest full date.
     "date_newest_for_january_first": True,
     # Before that, a full date the visible text writes in CJK form (2024年3月5日,
-    # 2024년 3월 5일) replaces a bare 1 January guess.
+    # 2024년 3월 5일) replaces a bare 1 January guess. Cross-validated date within
+    # tolerance +0.0052 (corpus-meta, folds 2/0; corpus 0/0), exact 0/0.
     "date_cjk_full_date": True,
     # A JSON-LD/meta statement beats an unsupported htmldate guess.
     "date_stated_over_guess": True,
