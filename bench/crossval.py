@@ -55,7 +55,6 @@ FIELD: dict[str, str] = {
     "jsonld_unwrap": "authors",
     "meta_value_attribute": "authors",
     "authors_jsonld_ref": "authors",
-    "authors_twitter_label": "authors",
     "authors_byline": "authors",
     "authors_by_line": "authors",
     "authors_person_over_site": "authors",

@@ -3,8 +3,8 @@
 Sources, most specific first: JSON-LD ``author``/``creator`` of the page's
 main object (``@graph`` references resolved), Highwire ``citation_author``,
 author ``<meta>`` tags (``article:author`` only when it is a name, not a
-profile URL), Yoast's "Written by" Twitter label, a "By …" line after the
-headline, then the visible byline as trafilatura finds it. The first source
+profile URL), a "By …" line after the headline, the visible byline as
+trafilatura finds it, then a link to the writer's page on the site. The first source
 that names someone wins; a source that only names the publication itself (its
 site name, publisher, domain or a JSON-LD ``Organization``) is kept as a
 fallback while a later one names a person (``authors_person_over_site``).
@@ -249,9 +249,6 @@ _META_KEYS = (
     "byl",
     "cxenseparse:author",
 )
-_WRITTEN_BY = frozenset(
-    {"written by", "verfasst von", "geschrieben von", "écrit par", "escrito por", "scritto da"}
-)
 
 
 def citation_source(page: Page) -> list[tuple[str, bool]]:
@@ -274,16 +271,6 @@ def meta_source(page: Page) -> list[tuple[str, bool]]:
             found = [(n, False) for v in values for n in split_authors(v) if clean_author(n)]
             if found:
                 return found
-    return []
-
-
-def twitter_label_source(page: Page) -> list[tuple[str, bool]]:
-    """Yoast's ``twitter:label1`` "Written by" with the name in ``twitter:data1``."""
-    for i in ("1", "2"):
-        label = page.first_meta(f"twitter:label{i}")
-        data = page.first_meta(f"twitter:data{i}")
-        if label and data and label.casefold() in _WRITTEN_BY:
-            return [(n, False) for n in split_authors(data)]
     return []
 
 
@@ -583,7 +570,6 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         ("jsonld", jsonld_source),
         ("citation", citation_source),
         ("meta", meta_source),
-        ("authors_twitter_label", twitter_label_source),
         ("authors_by_line", by_line_source),
         ("authors_byline", byline_source),
         ("authors_profile_link", profile_link_source),

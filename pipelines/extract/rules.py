@@ -19,9 +19,6 @@ RULES: dict[str, bool] = {
     "meta_value_attribute": True,
     # A JSON-LD author given as {"@id": …} is resolved through the page's @graph.
     "authors_jsonld_ref": True,
-    # Yoast's twitter:label1 "Written by" / twitter:data1 pair names the author.
-    # Off: cross-validated effect -0.0003 authors F1.
-    "authors_twitter_label": False,
     # Visible byline (trafilatura's byline search) when the metadata names no person.
     "authors_byline": True,
     # A "By …" line right after the headline.
@@ -30,7 +27,7 @@ RULES: dict[str, bool] = {
     # type) or a user handle is the author only when no later source names a
     # person, judged strictly (capitalised two-to-four-word names, no desk or
     # agency words). Replaces "authors_person_over_org" (any later name won:
-    # cross-validated -0.0024, folds 1/2, removed). Cross-validated +0.0134
+    # cross-validated -0.0024, folds 1/2, removed). Cross-validated +0.0190
     # authors F1 (folds 3/0).
     "authors_person_over_site": True,
     # ... and the page's copyright holder (<meta name=copyright>, JSON-LD
