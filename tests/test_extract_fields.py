@@ -354,3 +354,19 @@ def test_copyright_holder_is_no_author(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(run(page(head, "<h1>Bridge plan</h1>")).authors) == ["Northwind Media Group"]  # type: ignore[attr-defined]
     monkeypatch.setitem(rules.RULES, "authors_copyright_holder", False)
     assert list(run(page(head, header)).authors) == ["Northwind Media Group"]  # type: ignore[attr-defined]
+
+
+def test_site_judged_by_its_declared_address() -> None:
+    """Served from a loopback mirror, the page's canonical address still names its site."""
+    head = (
+        "<link rel='canonical' href='https://www.northwind.example/2024/05/bridge-plan'>"
+        "<meta name='author' content='northwind.example'>"
+    )
+    header = "<h1>Bridge plan</h1><p>By Jane Doe</p>"
+    result = extract(
+        page(head, header),
+        {"content-type": "text/html"},
+        "http://127.0.0.1:8080/2024/05/bridge-plan",
+        fetched_at=FETCHED,
+    )
+    assert list(result.authors) == ["Jane Doe"]

@@ -456,12 +456,17 @@ def _normal(value: str) -> str:
 
 
 def _org_names(page: Page, site_name: str | None) -> set[str]:
+    from pipelines.extract.metadata import own_address
+
     names = {_normal(site_name)} if site_name else set()
-    host = (urlsplit(page.url).hostname or "").removeprefix("www.")
-    if host:
-        labels = host.split(".")
-        names.add(_normal(host))
-        names.add(_normal(labels[-2] if len(labels) >= 2 else labels[0]))
+    # the site as the page names itself (a mirror, archive or loopback server
+    # hides its host; title_canonical_host) and as it was fetched
+    for address in {own_address(page), page.url}:
+        host = (urlsplit(address).hostname or "").removeprefix("www.")
+        if host:
+            labels = host.split(".")
+            names.add(_normal(host))
+            names.add(_normal(labels[-2] if len(labels) >= 2 else labels[0]))
     for item in page.jsonld:
         publisher = item.get("publisher")
         if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
