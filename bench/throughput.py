@@ -151,6 +151,7 @@ class Run:
     pages: int
     exit_code: int
     pool: dict[str, Any] | None = None  # what bench/poolstats.py saw (--pool-stats)
+    busy_cpu: float = 0.0  # CPU seconds the competing processes (--busy) got meanwhile
 
     @property
     def rate(self) -> float:
@@ -291,9 +292,14 @@ class Bench:
         try:
             result = measure(self.command(name, n, run_dir), n, name, run_dir / "log.txt", env, cwd)
         finally:
+            busy_cpu = 0.0
             for burner in burners:
                 burner.kill()
-                burner.wait()
+                # wait4 also tells how much CPU the competitor got while ours ran
+                _, _, usage = os.wait4(burner.pid, 0)
+                burner.returncode = -9
+                busy_cpu += usage.ru_utime + usage.ru_stime
+        result.busy_cpu = busy_cpu
         stats = run_dir / "poolstats.json"
         if stats.exists():
             result.pool = json.loads(stats.read_text(encoding="utf-8"))
@@ -469,6 +475,12 @@ def main() -> None:
                       f"{r.cpu / r.n * 1000:5.1f} CPU ms/page, "
                       f"{r.peak_rss / 2**20:4.0f} MB, {r.pages} records, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                if r.busy_cpu:
+                    # With the kernel's autogroups the competitors share our session's
+                    # part of the cores: this split is what the scheduler gave each side.
+                    print(f"    competitors' CPU {r.busy_cpu:.1f} s, this contender's "
+                          f"{r.cpu:.1f} s: {r.cpu / (r.cpu + r.busy_cpu):.0%} of the two",
+                          flush=True)  # fmt: skip
                 if r.pool:
                     print(f"    {_pool_line(r.pool)}", flush=True)
         print(f"\nN={args.n}, medians of {args.rounds} round(s):")

@@ -434,6 +434,9 @@ class ProcessPool:
             await self._room.acquire()
         finally:
             self._waiting -= 1
+        if self._closed:  # closed while this call waited for room: nobody would take it
+            self._room.release()
+            raise PoolClosed("the pool is closed")
         try:
             # Pickled only once there is room: a copy of every waiting body
             # would double the memory a slow pool makes the caller hold.
@@ -449,10 +452,20 @@ class ProcessPool:
             self._room.release()
 
     def close(self, grace: float = 5.0) -> None:
-        """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`."""
+        """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`.
+
+        Tasks a worker already holds are answered if it finishes them within
+        ``grace`` seconds (else it is killed and they fail too); tasks still
+        queued are not started: closing is a stop, and a caller that wants
+        every result awaits its tasks before closing.
+        """
         if self._closed:
             return
         self._closed = True
+        # Fail what is queued before the threads are told to stop: the stop
+        # markers go to the back of the same queue, so a thread would otherwise
+        # take (and run) every queued task before it reached its marker.
+        self._fail_queued()
         with self._lock:
             threads = list(self._threads)
         for _ in threads:
@@ -464,6 +477,10 @@ class ProcessPool:
             self._live.clear()
         for worker in leftovers:  # a thread stuck past its grace: do not leave orphans
             worker.kill()
+        self._fail_queued()  # (and the stop markers no thread took)
+
+    def _fail_queued(self) -> None:
+        """Settle every task still in the queue with :class:`PoolClosed` (drops stop markers)."""
         while True:
             try:
                 task = self._tasks.get_nowait()
