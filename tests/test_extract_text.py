@@ -202,10 +202,10 @@ def test_navigation_words_do_not_call_for_the_recall_pass(
     words = text_module.visible_words(tree)
     core = text_module.core_words(tree, words)
     assert words is not None and core is not None and core < words / 3
-    without = text_module.html_main_text(tree, URL, page_words=words)
+    without = text_module.html_main_text(tree, URL, page_words=words, furniture=False)
     assert (False, False) in passes  # judged by all the words, the recall pass ran
     passes.clear()
-    text = text_module.html_main_text(tree, URL, page_words=words, core_words=core)
+    text = text_module.html_main_text(tree, URL, page_words=words)
     assert passes == [(True, False)]
     assert text == without
 
@@ -225,5 +225,5 @@ def test_a_short_precise_text_still_gets_the_recall_pass(
     words = text_module.visible_words(tree)
     core = text_module.core_words(tree, words)
     assert core is not None and core < text_module.CORE_MIN_WORDS
-    text_module.html_main_text(tree, URL, page_words=words, core_words=core)
+    text_module.html_main_text(tree, URL, page_words=words)
     assert passes[:2] == [(True, False), (False, False)]

@@ -20,7 +20,6 @@ from pipelines.extract.metadata import (
 from pipelines.extract.paywall import detect_paywall
 from pipelines.extract.result import Extracted
 from pipelines.extract.text import (
-    core_words,
     drop_leading_title,
     fast_main_text,
     html_main_text,
@@ -55,7 +54,6 @@ def extract_html(
             url,
             page_words=page_words,
             thorough=thorough,
-            core_words=core_words(page.tree, page_words),
         )
     )
     text = drop_leading_title(main, title)
