@@ -398,9 +398,12 @@ def is_large(tree: lxml.html.HtmlElement | None) -> bool:
 
 
 # Text of the head outside scripts and styles (the title, mostly): with the
-# body's text it is all the text that is_large measures.
+# body's text it is all the text that is_large measures. The parser puts the
+# head under the root only, so the path starts there instead of searching the
+# whole tree for it (0.22 -> 0.04 ms a page; the same nodes on all 1,253 pages of
+# the dev corpora).
 _HEAD_TEXT = lxml.etree.XPath(
-    "//head//text()[not(parent::script or parent::style)]", smart_strings=False
+    "/*/head//text()[not(parent::script or parent::style)]", smart_strings=False
 )
 
 
