@@ -182,3 +182,48 @@ def test_a_lost_precise_pass_gets_its_careful_twin(
     rules.RULES["text_precise_thorough"] = False
     text_module.html_main_text(tree, URL, page_words=words)
     assert (True, True) not in lost_precise
+
+
+def _furnished_tree(links: int) -> text_module.lxml.html.HtmlElement:
+    """The guide behind a navigation bar of ``links`` links (words the reader sees)."""
+    nav = " ".join(f"<a href='/s{i}'>Section {i} overview</a>" for i in range(links))
+    html = PAGE.replace("<nav>", f"<nav>{nav}")
+    tree = build_page(html, URL).tree
+    assert tree is not None
+    return tree
+
+
+def test_navigation_words_do_not_call_for_the_recall_pass(
+    passes: list[tuple[bool | None, bool]],
+) -> None:
+    """A long navigation makes the guide a small share of the page's words, but not of
+    the words outside its furniture: the precise text is plausible, one pass is enough."""
+    tree = _furnished_tree(400)
+    words = text_module.visible_words(tree)
+    core = text_module.core_words(tree, words)
+    assert words is not None and core is not None and core < words / 3
+    without = text_module.html_main_text(tree, URL, page_words=words, furniture=False)
+    assert (False, False) in passes  # judged by all the words, the recall pass ran
+    passes.clear()
+    text = text_module.html_main_text(tree, URL, page_words=words)
+    assert passes == [(True, False)]
+    assert text == without
+
+
+def test_a_short_precise_text_still_gets_the_recall_pass(
+    passes: list[tuple[bool | None, bool]],
+) -> None:
+    """Under CORE_MIN_WORDS words the furniture-free count is not trusted."""
+    html = (
+        "<html><head><title>Notice</title></head><body>"
+        + "<nav>"
+        + " ".join(f"<a href='/s{i}'>Section {i}</a>" for i in range(200))
+        + "</nav>"
+        + "<main><p>This page has moved to a new address.</p></main></body></html>"
+    )
+    tree = build_page(html, URL).tree
+    words = text_module.visible_words(tree)
+    core = text_module.core_words(tree, words)
+    assert core is not None and core < text_module.CORE_MIN_WORDS
+    text_module.html_main_text(tree, URL, page_words=words)
+    assert passes[:2] == [(True, False), (False, False)]

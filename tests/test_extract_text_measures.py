@@ -47,3 +47,34 @@ def test_page_measures_agree_with_the_separate_measures(body: str, large: bool) 
 
 def test_page_measures_of_no_tree() -> None:
     assert text_module.page_measures(None) == (False, None)
+
+
+def _words_of(body: str) -> tuple[int | None, int | None]:
+    tree = build_page(
+        f"<html><head><title>A title</title></head><body>{body}</body></html>", URL
+    ).tree
+    words = text_module.visible_words(tree)
+    return words, text_module.core_words(tree, words)
+
+
+def test_core_words_leave_out_navigation_asides_and_footers() -> None:
+    words, core = _words_of(
+        "<nav><a href='/'>Home page</a> <a href='/news'>All news</a></nav>"
+        "<main><p>Five words in the article.</p>"
+        "<aside><p>Related story one</p><footer>nested footer words</footer></aside></main>"
+        "<footer><script>var hidden = 1;</script><p>Contact us</p></footer>"
+    )
+    # nav 4 + aside 3 + its nested footer 3 (counted once) + footer 2 = 12 words of furniture
+    assert words == 17
+    assert core == 5
+
+
+def test_core_words_of_a_page_without_furniture_are_its_words() -> None:
+    words, core = _words_of(f"<main>{PARAGRAPHS}</main>")
+    assert words is not None and core == words
+
+
+def test_core_words_unknown_without_a_tree_or_a_count() -> None:
+    assert text_module.core_words(None, 10) is None
+    tree = build_page("<html><body><p>x</p></body></html>", URL).tree
+    assert text_module.core_words(tree, None) is None

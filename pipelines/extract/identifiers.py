@@ -19,6 +19,7 @@ JSON-LD (:func:`from_page`) and plain text such as a PDF's first page
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -431,10 +432,25 @@ def from_jsonld(objects: Iterable[Mapping[str, Any]]) -> Identifiers:
     return found
 
 
-_DOI_LINKS = "//a[contains(@href, 'doi.org/10.')]/@href"
-_ARXIV_LINKS = "//a[contains(@href, 'arxiv.org/')]/@href"
+# Both kinds of link in one walk over the anchors (an href may be of both kinds).
+_IDENTIFIER_LINKS = "//a/@href[contains(., 'doi.org/10.') or contains(., 'arxiv.org/')]"
 _TEXT_NODES = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 _MAX_LINKS = 500
+
+
+@functools.cache
+def _xpaths() -> tuple[Any, Any]:
+    """The link and text expressions, compiled once (``tree.xpath(str)`` compiles on every call).
+
+    lxml is imported here, not at the top: the crawl process uses this module
+    without the HTML parser.
+    """
+    import lxml.etree
+
+    return (
+        lxml.etree.XPath(_IDENTIFIER_LINKS, smart_strings=False),
+        lxml.etree.XPath(_TEXT_NODES, smart_strings=False),
+    )
 
 
 def _document_text(page: Page) -> str:
@@ -442,7 +458,7 @@ def _document_text(page: Page) -> str:
     assert page.tree is not None
     parts: list[str] = []
     size = 0
-    for node in page.tree.xpath(_TEXT_NODES):
+    for node in _xpaths()[1](page.tree):
         parts.append(str(node))
         size += len(parts[-1]) + 1
         if size >= _MAX_TEXT:
@@ -463,8 +479,9 @@ def from_page(page: Page, text: str | None = None) -> Identifiers:
     if page.tree is None:
         return found.merge(from_text(text))
     try:
-        dois = [str(h) for h in page.tree.xpath(_DOI_LINKS)[:_MAX_LINKS]]
-        arxivs = [str(h) for h in page.tree.xpath(_ARXIV_LINKS)[:_MAX_LINKS]]
+        hrefs = [str(h) for h in _xpaths()[0](page.tree)]
+        dois = [h for h in hrefs if "doi.org/10." in h][:_MAX_LINKS]
+        arxivs = [h for h in hrefs if "arxiv.org/" in h][:_MAX_LINKS]
         # The whole document's text, not only the main text: a landing page
         # states "DOI: 10.…" in a header or sidebar that main-text extraction drops.
         # text_content() glues nodes together but is cheap: enough to see
