@@ -45,10 +45,16 @@ def find_browser(configured: str | None) -> str | None:
 
 #: Flags that run the browser in fewer processes. Measured on the benchmark corpus's
 #: shells, two pages at a time (Chromium 156): 12 processes at peak and 1,379 MB of
-#: summed RSS before, 5 and 947 MB with these, for the same PSS and less CPU. The
+#: summed RSS before, 5 and 947 MB with these but ``--single-process``, for the same
+#: PSS and less CPU, and one process with it. The
 #: browser holds nothing to protect (a fresh context per run, no profile, no sandbox
 #: already), so the isolation these processes give buys nothing here.
 LEAN_ARGS = (
+    # the renderer, GPU and network code run as threads of the browser process: measured
+    # over 18 renders of the corpus shells, two at a time, 885 MB of summed RSS in 5
+    # processes (PSS 485) before, 409 MB in one (PSS 325) with it, and less CPU;
+    # Playwright's one context and its pages work in it (tests/test_render_crawl.py)
+    "--single-process",
     # cross-site iframes (ads, embeds) share their page's renderer
     "--disable-site-isolation-trials",
     # the GPU (software compositing with --disable-gpu) runs as a thread of the browser
