@@ -123,9 +123,40 @@ async def route_request(route: Any, request: Any) -> None:
         await route.fallback()
 
 
+#: Runs in every document before its own scripts: counts the one-shot timers of at
+#: most :data:`TRACKED_TIMER_MS` that are still to fire (``window.__sourcesTimers``),
+#: so that the render knows whether an empty page may still be filled by one. The
+#: page's own calls behave as before (same return values, same ``this``, arguments).
+TRACKED_TIMER_MS = 5000
+TIMER_TRACKER = (
+    """(() => {
+  if (window.__sourcesTimers !== undefined) return;
+  const pending = new Set();
+  const set = window.setTimeout, clear = window.clearTimeout;
+  window.setTimeout = function (handler, delay, ...args) {
+    if (typeof handler !== "function" || (Number(delay) || 0) > LIMIT) {
+      return set.call(window, handler, delay, ...args);
+    }
+    const id = set.call(window, function () {
+      pending.delete(id);
+      return handler.apply(this, args);
+    }, delay);
+    pending.add(id);
+    return id;
+  };
+  window.clearTimeout = function (id) {
+    pending.delete(id);
+    return clear.call(window, id);
+  };
+  Object.defineProperty(window, "__sourcesTimers", {get: () => pending.size});
+})();"""
+).replace("LIMIT", str(TRACKED_TIMER_MS))
+
+
 async def init_page(page: Any, request: Any) -> None:
-    """``playwright_page_init_callback``: install :func:`route_request` on the new page."""
+    """``playwright_page_init_callback``: install :func:`route_request` and the timer count."""
     await page.route("**/*", route_request)
+    await page.add_init_script(TIMER_TRACKER)
 
 
 def browser_tree_memory(proxy_port: int, *, proportional: bool = True) -> int:
