@@ -161,6 +161,25 @@ class _Site:
                     {"title": "Libraries lend e-bikes", "paragraphs": API_PARAGRAPHS}
                 ).encode(),
             ),
+            # a timer that fires after the network has fallen quiet starts a slow fetch:
+            # the page is settled only once that fetch has filled it
+            "/spa/timer-fetch": (
+                "text/html",
+                _page(
+                    "Timer and fetch",
+                    '<div id="app"></div><script>setTimeout(function(){'
+                    "fetch('/api/slow-story.json').then(function(r){return r.json();})"
+                    ".then(function(s){var a=document.createElement('article');"
+                    "s.paragraphs.forEach(function(t){var p=document.createElement('p');"
+                    "p.textContent=t;a.appendChild(p);});"
+                    "document.getElementById('app').appendChild(a);});},1000);</script>",
+                ),
+            ),
+            # a shell whose app cannot load: nothing is left that could fill it
+            "/spa/broken": (
+                "text/html",
+                _page("Broken", '<div id="root"></div><script src="/spa/missing.js"></script>'),
+            ),
             "/spa/blocked": (
                 "text/html",
                 _page(
@@ -247,6 +266,9 @@ class _Site:
             return 200, "text/html", routes["/spa/article"][1], self._late_delay()
         if path == "/slow.js":
             return 200, "application/javascript", b"", 8.0
+        if path == "/api/slow-story.json":
+            body = json.dumps({"title": "Slow", "paragraphs": API_PARAGRAPHS}).encode()
+            return 200, "application/json", body, 1.2
         if path.startswith("/tick"):
             return 200, "text/plain", b"tick", 0.0
         if path in routes:
@@ -301,6 +323,8 @@ def servers() -> Iterator[tuple[str, _Site, Counter[str]]]:
 PATHS = [
     *(f"/fw/{name}" for name in FRAMEWORKS),
     "/spa/timer",
+    "/spa/timer-fetch",
+    "/spa/broken",
     "/spa/styled",
     "/spa/article",
     "/spa/api-page",
@@ -379,6 +403,32 @@ def test_text_filled_by_a_timer_after_the_network_is_quiet(
     assert record["rendered"] is True
     for paragraph in API_PARAGRAPHS:
         assert paragraph in record["text"]
+
+
+def test_a_request_started_by_a_late_timer_is_waited_for(
+    crawl: CrawlResult, servers: tuple[str, _Site, Counter[str]]
+) -> None:
+    """The text is quiet and no timer is left while the timer's fetch is on the wire: the
+    request in flight keeps the page from counting as settled."""
+    base, site, _blocked = servers
+    record = _record(crawl, base, "/spa/timer-fetch")
+    assert record["rendered"] is True
+    assert site.hits["/api/slow-story.json"] >= 1
+    for paragraph in API_PARAGRAPHS:
+        assert paragraph in record["text"]
+
+
+def test_a_shell_with_nothing_pending_settles_without_the_long_wait(
+    crawl: CrawlResult, servers: tuple[str, _Site, Counter[str]]
+) -> None:
+    """An empty page with no request in flight and no short timer to fire is taken once
+    its text has been quiet for SETTLE_QUIET_MS, not SETTLE_MAX_QUIET_MS."""
+    record = _record(crawl, servers[0], "/spa/broken")
+    assert record["rendered"] is True
+    stats = _stats(crawl.log)
+    assert stats.get("render/settled/nothing_pending", 0) >= 1
+    # the timer pages wait: each has text by the time it settles
+    assert stats.get("render/settled/text", 0) >= 2
 
 
 def test_what_a_text_never_needs_is_not_fetched(

@@ -45,10 +45,16 @@ def find_browser(configured: str | None) -> str | None:
 
 #: Flags that run the browser in fewer processes. Measured on the benchmark corpus's
 #: shells, two pages at a time (Chromium 156): 12 processes at peak and 1,379 MB of
-#: summed RSS before, 5 and 947 MB with these, for the same PSS and less CPU. The
+#: summed RSS before, 5 and 947 MB with these but ``--single-process``, for the same
+#: PSS and less CPU, and one process with it. The
 #: browser holds nothing to protect (a fresh context per run, no profile, no sandbox
 #: already), so the isolation these processes give buys nothing here.
 LEAN_ARGS = (
+    # the renderer, GPU and network code run as threads of the browser process: measured
+    # over 18 renders of the corpus shells, two at a time, 885 MB of summed RSS in 5
+    # processes (PSS 485) before, 409 MB in one (PSS 325) with it, and less CPU;
+    # Playwright's one context and its pages work in it (tests/test_render_crawl.py)
+    "--single-process",
     # cross-site iframes (ads, embeds) share their page's renderer
     "--disable-site-isolation-trials",
     # the GPU (software compositing with --disable-gpu) runs as a thread of the browser
@@ -117,9 +123,40 @@ async def route_request(route: Any, request: Any) -> None:
         await route.fallback()
 
 
+#: Runs in every document before its own scripts: counts the one-shot timers of at
+#: most :data:`TRACKED_TIMER_MS` that are still to fire (``window.__sourcesTimers``),
+#: so that the render knows whether an empty page may still be filled by one. The
+#: page's own calls behave as before (same return values, same ``this``, arguments).
+TRACKED_TIMER_MS = 5000
+TIMER_TRACKER = (
+    """(() => {
+  if (window.__sourcesTimers !== undefined) return;
+  const pending = new Set();
+  const set = window.setTimeout, clear = window.clearTimeout;
+  window.setTimeout = function (handler, delay, ...args) {
+    if (typeof handler !== "function" || (Number(delay) || 0) > LIMIT) {
+      return set.call(window, handler, delay, ...args);
+    }
+    const id = set.call(window, function () {
+      pending.delete(id);
+      return handler.apply(this, args);
+    }, delay);
+    pending.add(id);
+    return id;
+  };
+  window.clearTimeout = function (id) {
+    pending.delete(id);
+    return clear.call(window, id);
+  };
+  Object.defineProperty(window, "__sourcesTimers", {get: () => pending.size});
+})();"""
+).replace("LIMIT", str(TRACKED_TIMER_MS))
+
+
 async def init_page(page: Any, request: Any) -> None:
-    """``playwright_page_init_callback``: install :func:`route_request` on the new page."""
+    """``playwright_page_init_callback``: install :func:`route_request` and the timer count."""
     await page.route("**/*", route_request)
+    await page.add_init_script(TIMER_TRACKER)
 
 
 def browser_tree_memory(proxy_port: int, *, proportional: bool = True) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from scrapy import Request
@@ -24,6 +25,43 @@ from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.fetch.handler import bound_header_bytes
+
+#: Node.js options for Playwright's driver, added to whatever ``NODE_OPTIONS`` the
+#: environment gives it. A young generation of 1 MB semi-spaces instead of V8's
+#: default of up to 16 MB: the driver relays small protocol messages, and its
+#: resident size fell from 150 to 131 MB (peak RSS over 18 renders of the corpus shells)
+#: for the same CPU (1.7-2.0 s). A ceiling on the old generation (--max-old-space-size)
+#: saved a few MB more but would crash the driver of a long night that needs more.
+DRIVER_NODE_OPTIONS = ("--max-semi-space-size=1",)
+
+
+@contextlib.contextmanager
+def driver_node_options(options: tuple[str, ...]) -> Iterator[None]:
+    """While Playwright starts, give its driver (and only it) these Node.js options.
+
+    Playwright builds the driver's environment with
+    ``playwright._impl.transport.get_driver_env`` (a copy of ours); that
+    function is wrapped for the duration of the start, so the crawl's own
+    environment, and every other process it starts, stay as they are. A
+    Playwright without that function starts its driver unchanged.
+    """
+    from playwright._impl import transport
+
+    original = getattr(transport, "get_driver_env", None)
+    if original is None or not options:
+        yield
+        return
+
+    def driver_env() -> dict[str, str]:
+        env: dict[str, str] = original()
+        env["NODE_OPTIONS"] = " ".join(filter(None, [env.get("NODE_OPTIONS", ""), *options]))
+        return env
+
+    transport.get_driver_env = driver_env  # type: ignore[attr-defined]  # imported, not exported
+    try:
+        yield
+    finally:
+        transport.get_driver_env = original  # type: ignore[attr-defined]
 
 
 class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
@@ -48,7 +86,8 @@ class LazyPlaywrightHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[mi
             async with self._launch_lock:
                 if not self._launched:
                     started = time.monotonic()
-                    await self._launch()
+                    with driver_node_options(DRIVER_NODE_OPTIONS):
+                        await self._launch()
                     self._launched = True
                     self.stats.inc_value(
                         "render/ms/driver_start", round(1000 * (time.monotonic() - started))

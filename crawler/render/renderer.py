@@ -48,15 +48,27 @@ MAX_BROWSER_FAILURES = 3
 #: hung handler) before it is abandoned.
 RENDER_GRACE = 60.0
 _MB = 1024 * 1024
-# True once the page's visible text has kept its length for 750 ms (with some
-# text) or for 3 s (a page that stays nearly empty); polled by the browser.
-_TEXT_SETTLED = """() => {
+#: The page's visible text length, the milliseconds since it last changed, and how
+#: many of its short timers are still to fire (-1: not counted in this document, see
+#: :data:`crawler.render.browser.TIMER_TRACKER`); polled while the page settles.
+_TEXT_STATE = """() => {
   const n = ((document.body && document.body.innerText) || "").length;
   const s = window.__sourcesSettle || (window.__sourcesSettle = {n: -1, t: Date.now()});
-  if (n !== s.n) { s.n = n; s.t = Date.now(); return false; }
-  const quiet = Date.now() - s.t;
-  return (n >= 200 && quiet >= 750) || quiet >= 3000;
+  if (n !== s.n) { s.n = n; s.t = Date.now(); }
+  const timers = window.__sourcesTimers;
+  return [n, Date.now() - s.t, typeof timers === "number" ? timers : -1];
 }"""
+#: Seconds between two looks at the page's text while it settles.
+SETTLE_POLL = 0.25
+#: The text has settled when its length has not changed for this long (ms) and it has
+#: some text (:data:`SETTLE_TEXT_CHARS` characters) or nothing can still fill it (no
+#: request in flight or ended within :data:`SETTLE_NETWORK_QUIET`, no short timer to
+#: fire); or, whatever else, for :data:`SETTLE_MAX_QUIET_MS`: an app that fills the
+#: page from a longer timer or an interval is given that long after its last change.
+SETTLE_QUIET_MS = 750
+SETTLE_TEXT_CHARS = 200
+SETTLE_MAX_QUIET_MS = 3000
+SETTLE_NETWORK_QUIET = 0.5
 
 
 class RenderFailed(Exception):
@@ -76,6 +88,28 @@ class Rendered:
     status: int
     #: whether the page fell quiet before the deadline
     settled: bool
+
+
+class _Network:
+    """The requests one page has in flight, from the page's request events."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.in_flight = 0
+        self.last_activity = loop.time()
+
+    def started(self, request: Any) -> None:
+        self.in_flight += 1
+        self.last_activity = self.loop.time()
+
+    def ended(self, request: Any) -> None:
+        # a request that started before counting began ends without having been counted
+        self.in_flight = max(0, self.in_flight - 1)
+        self.last_activity = self.loop.time()
+
+    def quiet(self) -> bool:
+        """Whether no request is in flight, nor ended within :data:`SETTLE_NETWORK_QUIET`."""
+        return not self.in_flight and self.loop.time() - self.last_activity >= SETTLE_NETWORK_QUIET
 
 
 class Renderer:
@@ -205,6 +239,11 @@ class Renderer:
                 with contextlib.suppress(Exception):
                     await page.close()
 
+    def _count(self, key: str) -> None:
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(key)
+
     def _time(self, phase: str, since: float) -> None:
         """Add the milliseconds since ``since`` to the stat of one phase of rendering."""
         stats = self.crawler.stats
@@ -215,33 +254,61 @@ class Renderer:
         """Wait for the page to fall quiet; False when it was still busy at the deadline.
 
         Quiet is no network for half a second (Playwright's ``networkidle``),
-        then a visible text that has stopped changing (:data:`_TEXT_SETTLED`):
-        some apps fill the page from a timer after their last request. The
-        page's own time runs from its navigation on, so that a browser
-        launching for the first page does not eat that page's budget.
+        then a visible text that has stopped changing (:data:`SETTLE_QUIET_MS`
+        and the rules beside it): some apps fill the page from a timer after
+        their last request. The page's own time runs from its navigation on,
+        so that a browser launching for the first page does not eat that
+        page's budget.
         """
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout - elapsed
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        mark = time.monotonic()
         try:
-            for wait in ("network", "text"):
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                mark = time.monotonic()
-                try:
-                    if wait == "network":
-                        await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
-                    else:
-                        await page.wait_for_function(
-                            _TEXT_SETTLED, polling=250, timeout=1000 * remaining
-                        )
-                finally:
-                    self._time(f"settle_{wait}", mark)
+            await page.wait_for_load_state("networkidle", timeout=1000 * remaining)
         except PlaywrightTimeout:
             return False  # still busy at the deadline: the page is taken as it stands
-        return True
+        finally:
+            self._time("settle_network", mark)
+        mark = time.monotonic()
+        try:
+            return await self._settle_text(page, deadline)
+        finally:
+            self._time("settle_text", mark)
+
+    async def _settle_text(self, page: Any, deadline: float) -> bool:
+        """Poll the page's text until it has settled (True) or the deadline passes (False)."""
+        loop = asyncio.get_running_loop()
+        # the network is idle here (no request for half a second): count from zero
+        network = _Network(loop)
+        events = {"request": network.started, "requestfinished": network.ended,
+                  "requestfailed": network.ended}  # fmt: skip
+        for name, listener in events.items():
+            page.on(name, listener)
+        try:
+            while True:
+                length, quiet_ms, timers = await page.evaluate(_TEXT_STATE)
+                rule = None
+                if quiet_ms >= SETTLE_QUIET_MS and length >= SETTLE_TEXT_CHARS:
+                    rule = "text"
+                elif quiet_ms >= SETTLE_QUIET_MS and timers == 0 and network.quiet():
+                    rule = "nothing_pending"
+                elif quiet_ms >= SETTLE_MAX_QUIET_MS:
+                    rule = "long_quiet"
+                if rule is not None:
+                    self._count(f"render/settled/{rule}")
+                    return True
+                if loop.time() + SETTLE_POLL >= deadline:
+                    return False
+                await asyncio.sleep(SETTLE_POLL)
+        finally:
+            for name, listener in events.items():
+                with contextlib.suppress(Exception):
+                    page.remove_listener(name, listener)
 
     def _check_not_proxy_answer(self, html: bytes, page_url: str) -> None:
         """Refuse a page that shows the proxy's own answer (its scripts navigated somewhere
