@@ -502,8 +502,9 @@ class ProjectSettings(BaseModel):
     )
     RENDER_BROWSER_PATH: OptionalStr = _setting(
         None,
-        "the system Chromium; unset: the first of chromium, chromium-browser, google-chrome on "
-        "PATH (never a browser downloaded by `playwright install`)",
+        "the system Chromium; unset: the first of chromium-headless-shell, chromium, "
+        "chromium-browser, google-chrome on PATH (never a browser downloaded by "
+        "`playwright install`)",
         group="render",
     )
     RENDER_CONCURRENCY: PositiveCount = _setting(

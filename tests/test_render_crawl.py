@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from collections import Counter
@@ -28,11 +27,11 @@ from typing import Any
 
 import pytest
 
+from crawler.render.browser import find_browser
 from tests.conftest import CrawlResult, run_crawl
 
 HAVE_BROWSER = (
-    importlib.util.find_spec("scrapy_playwright") is not None
-    and shutil.which("chromium") is not None
+    importlib.util.find_spec("scrapy_playwright") is not None and find_browser(None) is not None
 )
 pytestmark = pytest.mark.skipif(
     not HAVE_BROWSER and os.environ.get("CI") != "true",
