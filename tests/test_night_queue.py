@@ -131,6 +131,9 @@ class SlowServer(LoopServer):
         self.page_delay = page_delay
         self.arrivals: list[str] = []
         self.failed_once: set[str] = set()
+        # (path, paths in flight when it arrived): which requests overlapped
+        self.overlaps: list[tuple[str, list[str]]] = []
+        self.in_flight: list[str] = []
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         if path == "/robots.txt":
@@ -154,8 +157,13 @@ class SlowServer(LoopServer):
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode("latin-1")
                 self.arrivals.append(path)
+                self.overlaps.append((path, list(self.in_flight)))
+                self.in_flight.append(path)
                 delay = self.robots_delay if path == "/robots.txt" else self.page_delay
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    self.in_flight.remove(path)
                 status, body = self._answer(path)
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -262,3 +270,51 @@ def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path
     assert seen["samples"] > 0
     assert seen["waited_for_delay"] <= 1
     assert server.arrivals.count("/robots.txt") == 1
+
+
+NAMED = {"TWISTED_DNS_RESOLVER": "bench.nightdns.NightResolver", "ALLOW_PRIVATE_ADDRESSES": "true"}
+
+
+def named_url(server: SlowServer, host: str, path: str) -> str:
+    """``path`` on the server under the name ``<host>.night.test`` (its own downloader slot)."""
+    return f"http://{host}.night.test:{server.port}{path}"
+
+
+def test_a_new_host_goes_before_the_queued_pages_of_known_hosts(tmp_path: Path) -> None:
+    """The last source's host, new, is asked before the pages of hosts that have answered.
+
+    One request at a time: by work alone the two six-page hosts would alternate to near
+    the end and the new host would come last; a host that may hang is found out first.
+    """
+    with SlowServer(page_delay=0.05) as server:
+        urls = [named_url(server, h, f"/page/{h}-{i}") for h in "ab" for i in range(6)]
+        urls.append(named_url(server, "h", "/page/h-0"))
+        crawl(tmp_path, urls, CONCURRENT_REQUESTS="1", **NAMED)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    pages = [p for p in server.arrivals if p in sources]  # not robots.txt nor soft-404 probes
+    assert sorted(pages) == sorted(sources)
+    # by work alone it would be among the last (index 10 or later); robots.txt requests
+    # share the one place, so the known hosts' second pages may go while it is asked
+    assert pages.index("/page/h-0") < len(pages) // 2, pages
+
+
+def test_a_host_with_most_work_per_place_gets_a_second_place(tmp_path: Path) -> None:
+    """A host with seven slow pages left goes beside itself before hosts with one page left.
+
+    Fewest requests in the downloader first would keep it at one place until the small
+    hosts are done, and its pages would then be the end of the night.
+    """
+    with SlowServer(page_delay=0.3) as server:
+        urls = [named_url(server, "s", f"/page/s-{i}") for i in range(8)]
+        urls += [named_url(server, f"p{k}", f"/page/p{k}-{i}") for k in range(4) for i in range(2)]
+        crawl(tmp_path, urls, CONCURRENT_REQUESTS="2", CONCURRENT_REQUESTS_PER_DOMAIN="2", **NAMED)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    pages = [(p, flying) for p, flying in server.overlaps if p in sources]
+    last_small = max(i for i, (p, _) in enumerate(pages) if p.startswith("/page/p"))
+    beside_itself = [
+        i
+        for i, (p, flying) in enumerate(pages)
+        if p.startswith("/page/s-") and any(f.startswith("/page/s-") for f in flying)
+    ]
+    assert beside_itself, pages
+    assert beside_itself[0] < last_small, pages

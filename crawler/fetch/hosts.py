@@ -407,7 +407,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # of a night's requests); this heap is updated when a host's queue changes and
         # walked only until a host that can go is found. Entries whose version is not
         # the host's current one are stale and dropped when met.
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[tuple[int, float], int, str]] = []
         self._version: dict[str, int] = {}
         # When each host last had a request handed over: it reaches its slot (and
         # its slot's ``lastseen``) only after the middlewares, so the slot alone
@@ -498,7 +498,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return speed.latency(slot) if isinstance(speed, HostSpeedThrottle) else 1.0
 
     def _touch(self, slot: str) -> None:
-        """Put the host back in the heap at its current work left (or forget it, if done)."""
+        """Put the host back in the heap at its current rank (or forget it, if done)."""
         queue = self.pqueues.get(slot)
         if queue is None:
             self._version.pop(slot, None)
@@ -506,14 +506,39 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
-        heapq.heappush(self._heap, (-len(queue) * self._latency(slot), version, slot))
+        heapq.heappush(self._heap, (self._rank(slot, queue), version, slot))
         if len(self._heap) > 4 * len(self._version) + 64:
             # more stale entries than live ones: keep the live ones only
             self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
             heapq.heapify(self._heap)
 
+    def _rank(self, slot: str, queue: Any) -> tuple[int, float]:
+        """``(band, -work)``: hosts not yet proven first, then the most work left.
+
+        A host whose first page has not answered may hang, and then its first request
+        costs its timeout with its retries (``DOWNLOAD_TIMEOUT`` times the attempts),
+        far more than the latency its work is counted in: started late, one such host
+        is the night's last minute with the wire nearly empty. Asking every new host
+        first finds the hanging ones while the other hosts' work keeps the wire full.
+        A host remembered as failed is in the first band too: its requests end at once
+        and cost no place.
+        """
+        work = len(queue) * self._latency(slot)
+        memory = getattr(self.crawler, "host_failure_memory", None)
+        if not isinstance(memory, HostFailureMiddleware):
+            return (1, -work)
+        try:
+            request = queue.peek()
+        except NotImplementedError:  # a queue class without peek: by work alone
+            return (1, -work)
+        if request is None:
+            return (1, -work)
+        origin = origin_of(request)
+        settled = bool(memory.proven.get(origin)) and origin not in memory.failed
+        return (1 if settled else 0, -work)
+
     def _choose(self) -> str | None:
-        """The first host, fewest held then most work left, whose next request may go now."""
+        """The first host, by :meth:`_rank` and work per place, whose next request may go now."""
         crawler = self.crawler
         robots = getattr(crawler, "robots_middleware", None)
         memory = getattr(crawler, "host_failure_memory", None)
@@ -521,33 +546,65 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         counts: Counter[str] = Counter()
         if downloader is not None:
             counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
-        taken: list[tuple[float, int, str]] = []
-        busy: list[tuple[int, float, str]] = []
+        taken: list[tuple[tuple[int, float], int, str]] = []
+        busy: list[tuple[int, tuple[int, float], str]] = []
         asleep: set[str] = set()
         chosen = None
         heap, versions, sleeping = self._heap, self._version, self._sleeping
         now = time.monotonic()
         while sleeping and sleeping[0][0] <= now:  # their delay is over: back in the heap
             self._touch(heapq.heappop(sleeping)[1])
+        tried: set[str] = set()
+
+        def busy_first(work: float) -> str | None:
+            """A proven host in the downloader whose work per place beats ``work``."""
+            for held, rank, slot in busy:
+                if slot in tried or rank[0] != 1 or -rank[1] / (held + 1) <= work:
+                    continue
+                tried.add(slot)
+                if self._may_go(slot, held, downloader, robots, memory):
+                    return slot
+                if self._blocked_until:
+                    asleep.add(slot)
+                    heapq.heappush(sleeping, (self._blocked_until, slot))
+            return None
+
         try:
-            # hosts with nothing in the downloader, most work first
+            # hosts with nothing in the downloader: new hosts first, then most work first;
+            # a host already in the downloader goes before one with nothing there when
+            # its work per place (work / (held + 1)) is the larger: a host with many slow
+            # pages left is the night's longest path, and one place at a time would
+            # stretch it (longest processing time first)
             while heap:
                 entry = heapq.heappop(heap)
                 if versions.get(entry[2]) != entry[1]:
                     continue  # stale
+                if entry[0][0] == 0 and self._rank(entry[2], self.pqueues[entry[2]]) != entry[0]:
+                    # its first page has answered since: ranked again by its work
+                    self._touch(entry[2])
+                    continue
                 taken.append(entry)
                 held = counts.get(entry[2], 0)
                 if held:
                     busy.append((held, entry[0], entry[2]))
-                elif self._may_go(entry[2], 0, downloader, robots, memory):
+                    continue
+                if entry[0][0] == 1 and busy:
+                    chosen = busy_first(-entry[0][1])
+                    if chosen is not None:
+                        break
+                if self._may_go(entry[2], 0, downloader, robots, memory):
                     chosen = entry[2]
                     break
-                elif self._blocked_until:
+                if self._blocked_until:
                     asleep.add(entry[2])
                     heapq.heappush(sleeping, (self._blocked_until, entry[2]))
-            # then hosts already in the downloader: fewest held, most work first
+            # then hosts already in the downloader: new hosts first, then the most work
+            # per place
             if chosen is None:
-                for held, _, slot in sorted(busy):
+                by_place = sorted(busy, key=lambda b: (b[1][0], b[1][1] / (b[0] + 1)))
+                for held, _, slot in by_place:
+                    if slot in tried:
+                        continue
                     if self._may_go(slot, held, downloader, robots, memory):
                         chosen = slot
                         break
