@@ -56,8 +56,10 @@ class DownloaderSampler:
             # sources whose request sat in its slot's queue, which could have sent it
             # but for its delay
             "waited_for_delay": 0,
+            "probes_in_slot": 0,  # soft-404 probes seen waiting in a slot's queue
         }
         self.waited: set[str] = set()
+        self.probes_in_slot: set[str] = set()
         self.loop = LoopingCall(self.sample)
 
     @classmethod
@@ -94,7 +96,10 @@ class DownloaderSampler:
                 # the sources' requests, which come through the scheduler (the rot
                 # stage's soft-404 probe goes to the downloader directly)
                 self.waited.update(r.url for r, _ in slot.queue if ENTRY_META_KEY in r.meta)
+            # the rot stage's soft-404 probes, which wait for their turn before the slot
+            self.probes_in_slot.update(r.url for r, _ in slot.queue if r.meta.get("rot"))
         self.seen["waited_for_delay"] = len(self.waited)
+        self.seen["probes_in_slot"] = len(self.probes_in_slot)
         pages = [r for r in active if not is_robots_request(r)]
         if any(is_robots_request(r) for r in active):
             self.seen["robots_pending"] += 1
@@ -253,8 +258,8 @@ def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path
     """A host's next request is handed over when its delay has passed, not queued in its slot.
 
     The slot still enforces the delay; the queue only hands requests over later. The rot
-    stage's soft-404 probe reaches the slot without the scheduler, once per origin: a
-    source handed over just after it may wait out the delay behind it (at most one).
+    stage's soft-404 probe, which reaches the downloader without the scheduler, waits for
+    its turn (``HostAwarePriorityQueue.turn``) the same way, so no source waits behind it.
     """
     delay = 0.4
     with SlowServer() as server:
@@ -268,8 +273,12 @@ def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path
         )
     assert all(r["status"] == "ok" for r in result.records)
     assert seen["samples"] > 0
-    assert seen["waited_for_delay"] <= 1
+    assert seen["waited_for_delay"] == 0
+    assert seen["probes_in_slot"] == 0
     assert server.arrivals.count("/robots.txt") == 1
+    # the soft-404 probe was sent (a made-up path)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    assert any(p not in sources and p != "/robots.txt" for p in server.arrivals)
 
 
 NAMED = {"TWISTED_DNS_RESOLVER": "bench.nightdns.NightResolver", "ALLOW_PRIVATE_ADDRESSES": "true"}
@@ -318,3 +327,26 @@ def test_a_host_with_most_work_per_place_gets_a_second_place(tmp_path: Path) -> 
     ]
     assert beside_itself, pages
     assert beside_itself[0] < last_small, pages
+
+
+def test_a_soft_404_probe_waits_for_its_turn_outside_the_downloader(tmp_path: Path) -> None:
+    """The rot stage's probe, asked within its host's delay, waits out of the downloader.
+
+    It reaches the downloader without the scheduler; sent at once it would sit in its
+    host's slot for the rest of the delay, holding one of the ``CONCURRENT_REQUESTS``
+    places. It waits for its turn in the scheduler's queue instead, and still goes.
+    """
+    with SlowServer() as server:
+        urls = [server.url(f"/page/{i}") for i in range(3)]
+        result, seen = crawl(
+            tmp_path,
+            urls,
+            DOWNLOAD_DELAY="1.5",
+            AUTOTHROTTLE_ENABLED="false",
+            RANDOMIZE_DOWNLOAD_DELAY="false",
+        )
+    assert all(r["status"] == "ok" for r in result.records)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    assert any(p not in sources and p != "/robots.txt" for p in server.arrivals)  # probed
+    assert seen["probes_in_slot"] == 0
+    assert seen["waited_for_delay"] == 0

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, NamedTuple, NoReturn, Self
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.core.downloader import Slot
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
@@ -423,8 +423,17 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._sleeping: list[tuple[float, str]] = []
         self._blocked_until = 0.0  # set by _may_go: the delay that held a host back
         self._pop_seconds = 0.0  # time spent choosing hosts (stat hosts/pop_seconds)
+        # Requests downloaded without the scheduler (the rot stage's soft-404 probe)
+        # waiting for their turn (:meth:`turn`), by slot, first come first served; and
+        # those given their turn that have not reached the downloader yet, which the
+        # places left to the scheduler's own requests must count.
+        self._turns: dict[str, list[asyncio.Future[bool | None]]] = {}
+        self._releasing: Counter[str] = Counter()
         for slot in self.pqueues:
             self._touch(slot)
+        # found by the rot stage (pipelines/rot_stage.py), whose probes wait for a turn
+        crawler.host_queue = self  # type: ignore[attr-defined]
+        crawler.signals.connect(self._release_turns, signals.request_left_downloader)
 
     def push(self, request: Request) -> None:
         """Queue ``request`` under its host."""
@@ -442,6 +451,10 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         places for it. None when no host can go: the engine asks again as soon as a
         download ends (a robots.txt or a probe among them).
         """
+        if self._turns:
+            self._release_turns()
+        if self._releasing and self._places_left() <= 0:
+            return None  # the places are the turns' just given
         if not self.pqueues:
             return None
         began = time.perf_counter()
@@ -466,11 +479,107 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return request
 
     def close(self) -> dict[str, list[int]]:
-        """Cancel a pending wake-up; then Scrapy's close."""
+        """Cancel a pending wake-up, let waiting turns go; then Scrapy's close."""
         if self._wake is not None:
             self._wake.cancel()
             self._wake = None
+        for waiters in self._turns.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._turns.clear()
         return super().close()
+
+    async def turn(self, request: Request, max_wait: float) -> None:
+        """Wait until ``request``, downloaded without the scheduler, can go on the wire.
+
+        The rot stage's soft-404 probe goes to the downloader directly (its item waits
+        for it). Sent at once, it would take a place of ``CONCURRENT_REQUESTS`` while it
+        waits in its host's slot for the host's delay or concurrency, and a page the
+        scheduler handed over would then wait behind it. It waits here instead, for the
+        same conditions the scheduler's requests wait for (a place, the host's
+        concurrency, its delay), and goes before the scheduler's next request once they
+        hold. After ``max_wait`` seconds it goes anyway: a turn never holds an item
+        back for long (stat ``hosts/turns_given_up``).
+        """
+        slot = self._held.get_slot_key(request)
+        downloader = self._downloader()
+        if not self._turns.get(slot) and self._turn_may_go(slot, downloader):
+            self._handed[slot] = time.monotonic()
+            return
+        # its result: True when given its turn by _release_turns (counted in
+        # _releasing until it is sent), None when let go at close
+        waiter: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self._turns.setdefault(slot, []).append(waiter)
+        self._inc("hosts/turns_waited")
+        self._release_turns()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), max_wait)
+        except TimeoutError:
+            self._inc("hosts/turns_given_up")
+        finally:
+            waiters = self._turns.get(slot, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._turns[slot]
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                # given its turn: it counted against the places until sent, now
+                self._releasing[slot] -= 1
+                if self._releasing[slot] <= 0:
+                    del self._releasing[slot]
+            elif not waiter.done():
+                waiter.cancel()  # never given a turn later
+
+    def _downloader(self) -> Any:
+        engine = self.crawler.engine
+        return engine.downloader if engine is not None else None
+
+    def _places_left(self) -> int:
+        """Places of ``CONCURRENT_REQUESTS`` free, less the turns given and not yet sent."""
+        downloader = self._downloader()
+        if downloader is None:
+            return 0
+        robots = getattr(self.crawler, "robots_middleware", None)
+        starting = robots.starting if isinstance(robots, SharedRobotsTxtMiddleware) else 0
+        return (
+            int(downloader.total_concurrency)
+            - len(downloader.active)
+            - starting
+            - sum(self._releasing.values())
+        )
+
+    def _turn_may_go(self, slot: str, downloader: Any) -> bool:
+        """A place is free, the host's slot has room and its delay has passed."""
+        if downloader is None or self._places_left() <= 0:
+            return False
+        held = sum(1 for r in downloader.active if downloader.get_slot_key(r) == slot)
+        if held + self._releasing.get(slot, 0) >= self._concurrency(downloader, slot):
+            return False
+        ready = self._ready_at(downloader, slot)
+        if ready > time.monotonic():
+            self._wake_at(ready)
+            return False
+        return True
+
+    def _release_turns(self, *_: Any, **__: Any) -> None:
+        """Give waiting turns their go, first come first served per host, while places last.
+
+        Called when a download leaves the downloader (a place frees), at each pop and
+        when a host's delay ends.
+        """
+        downloader = self._downloader()
+        for slot in list(self._turns):
+            waiters = self._turns[slot]
+            while waiters and self._turn_may_go(slot, downloader):
+                waiter = waiters.pop(0)
+                if waiter.done():
+                    continue
+                waiter.set_result(True)
+                self._releasing[slot] += 1
+                self._handed[slot] = time.monotonic()
+            if not waiters:
+                del self._turns[slot]
 
     def _wake_at(self, when: float) -> None:
         """Have the engine ask for a request again at ``when`` (monotonic seconds)."""
@@ -483,6 +592,8 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
 
     def _wake_engine(self) -> None:
         self._wake = None
+        if self._turns:
+            self._release_turns()
         # The engine's own "look for requests soon" call (private to Scrapy's engine,
         # hence the getattr: without it the engine still asks at its heartbeat).
         engine_slot = getattr(self.crawler.engine, "_slot", None)
