@@ -14,9 +14,12 @@ Two parts, both about hosts rather than requests:
   nor more than a host's slot can send at once, nor one its host's delay would keep in
   the slot (the engine is woken when the delay ends). Such requests wait in the scheduler,
   not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
-  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
-  one with the fewest requests in the downloader, then the one with the most work left
-  (queued requests times its latency), so that long hosts start early.
+  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes
+  first those whose first page has not answered (one may hang: found out early, not at
+  the end of the night), then the one with the most work left (queued requests times its
+  latency) per place it holds in the downloader, so that long hosts start early and get
+  their concurrency. Requests sent without it (the rot stage's soft-404 probe) wait for
+  a turn by the same rules (:meth:`HostAwarePriorityQueue.turn`).
 - :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
   its concurrency; only the slowdown our requests cause stretches its delay.
 """
@@ -386,12 +389,15 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     here, ahead, while the downloader has room), while its probe is out
     (:meth:`HostFailureMiddleware.admit`), while its slot already holds as many
     requests as its concurrency, or until its delay since its last request has passed
-    (such a host sleeps outside the heap until then). A host's count is every request
-    of the downloader with its slot key; the host with the fewest goes next, and among
-    equals the one with the most work left (queued requests times the host's latency,
-    from :class:`HostSpeedThrottle`), so the hosts that take longest start first.
-    Priorities still order each host's own requests. Stats: ``hosts/robots_prefetched``,
-    ``hosts/pop_seconds`` (time spent choosing).
+    (such a host sleeps outside the heap until then). Hosts whose first page has not
+    answered go first (:meth:`_rank`); then the host with the most work left (queued
+    requests times the host's latency, from :class:`HostSpeedThrottle`) per place: a
+    host with nothing in the downloader by its work, one with ``held`` requests there
+    by ``work / (held + 1)``, so the hosts that take longest start first and keep their
+    concurrency. Priorities still order each host's own requests. Requests downloaded
+    without the scheduler wait for a turn (:meth:`turn`). Stats:
+    ``hosts/robots_prefetched``, ``hosts/pop_seconds`` (time spent choosing),
+    ``hosts/turns_waited``, ``hosts/turns_given_up``.
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
@@ -442,7 +448,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._touch(self._held.get_slot_key(request))
 
     def pop(self) -> Request | None:
-        """The next request of the least-held host that can go on the wire now, if any.
+        """The next request of the first host (see :meth:`_choose`) that can go on the wire now.
 
         A host whose robots.txt is not known yet, or whose probe (see
         :class:`HostFailureMiddleware`) is out, keeps its requests here: handed over,
