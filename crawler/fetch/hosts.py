@@ -433,6 +433,10 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # waiting for their turn (:meth:`turn`), by slot, first come first served; and
         # those given their turn that have not reached the downloader yet, which the
         # places left to the scheduler's own requests must count.
+        # Hosts whose robots.txt is not asked yet, seen while there was no place to ask
+        # it: out of the heap (in the order met) until a place frees, so that each pop
+        # does not walk the hundreds of new hosts a list read ahead brings.
+        self._unasked: dict[str, None] = {}
         self._turns: dict[str, list[asyncio.Future[bool | None]]] = {}
         self._releasing: Counter[str] = Counter()
         for slot in self.pqueues:
@@ -464,6 +468,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         if not self.pqueues:
             return None
         began = time.perf_counter()
+        self._unpark()
         slot = self._choose()
         # the scheduler's own cost, walking the hosts: shown by bench/night.py
         self._pop_seconds += time.perf_counter() - began
@@ -536,6 +541,20 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                     del self._releasing[slot]
             elif not waiter.done():
                 waiter.cancel()  # never given a turn later
+
+    def _unpark(self) -> None:
+        """Put hosts back in the heap whose robots.txt waited for a place, while places last."""
+        if not self._unasked:
+            return
+        robots = getattr(self.crawler, "robots_middleware", None)
+        if not isinstance(robots, SharedRobotsTxtMiddleware):
+            room = len(self._unasked)
+        else:
+            room = self._room(self._downloader(), robots)
+        # a few more than the places: some of them may have been asked meanwhile
+        for slot in list(self._unasked)[: max(0, 2 * room)]:
+            del self._unasked[slot]
+            self._touch(slot)
 
     def _downloader(self) -> Any:
         engine = self.crawler.engine
@@ -709,6 +728,10 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                     chosen = busy_first(-entry[0][1])
                     if chosen is not None:
                         break
+                if self._unasked_without_room(entry[2], downloader, robots, memory):
+                    asleep.add(entry[2])  # parked in _unasked, not back in the heap
+                    self._unasked[entry[2]] = None
+                    continue
                 if self._may_go(entry[2], 0, downloader, robots, memory):
                     chosen = entry[2]
                     break
@@ -733,6 +756,18 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 if entry[2] not in asleep:
                     heapq.heappush(heap, entry)
         return chosen
+
+    def _unasked_without_room(self, slot: str, downloader: Any, robots: Any, memory: Any) -> bool:
+        """Whether the host's robots.txt is not asked yet and there is no place to ask it."""
+        if robots is None or self._room(downloader, robots) > 0:
+            return False
+        try:
+            request = self.pqueues[slot].peek()
+        except NotImplementedError:
+            return False
+        if request is None or (memory is not None and memory.has_failed(request)):
+            return False
+        return bool(robots.robots_state(request) is RobotsState.UNKNOWN)
 
     def _may_go(self, slot: str, held: int, downloader: Any, robots: Any, memory: Any) -> bool:
         """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`).
