@@ -289,24 +289,6 @@ def named_url(server: SlowServer, host: str, path: str) -> str:
     return f"http://{host}.night.test:{server.port}{path}"
 
 
-def test_a_new_host_goes_before_the_queued_pages_of_known_hosts(tmp_path: Path) -> None:
-    """The last source's host, new, is asked before the pages of hosts that have answered.
-
-    One request at a time: by work alone the two six-page hosts would alternate to near
-    the end and the new host would come last; a host that may hang is found out first.
-    """
-    with SlowServer(page_delay=0.05) as server:
-        urls = [named_url(server, h, f"/page/{h}-{i}") for h in "ab" for i in range(6)]
-        urls.append(named_url(server, "h", "/page/h-0"))
-        crawl(tmp_path, urls, CONCURRENT_REQUESTS="1", **NAMED)
-    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
-    pages = [p for p in server.arrivals if p in sources]  # not robots.txt nor soft-404 probes
-    assert sorted(pages) == sorted(sources)
-    # by work alone it would be among the last (index 10 or later); robots.txt requests
-    # share the one place, so the known hosts' second pages may go while it is asked
-    assert pages.index("/page/h-0") < len(pages) // 2, pages
-
-
 def test_a_host_with_most_work_per_place_gets_a_second_place(tmp_path: Path) -> None:
     """A host with seven slow pages left goes beside itself before hosts with one page left.
 

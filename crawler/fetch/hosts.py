@@ -14,12 +14,11 @@ Two parts, both about hosts rather than requests:
   nor more than a host's slot can send at once, nor one its host's delay would keep in
   the slot (the engine is woken when the delay ends). Such requests wait in the scheduler,
   not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
-  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes
-  first those whose first page has not answered (one may hang: found out early, not at
-  the end of the night), then the one with the most work left (queued requests times its
-  latency) per place it holds in the downloader, so that long hosts start early and get
-  their concurrency. Requests sent without it (the rot stage's soft-404 probe) wait for
-  a turn by the same rules (:meth:`HostAwarePriorityQueue.turn`).
+  queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
+  one with the most work left (queued requests times its latency) per place it holds in
+  the downloader, so that long hosts start early and get their concurrency. Requests
+  sent without it (the rot stage's soft-404 probe) wait for a turn by the same rules
+  (:meth:`HostAwarePriorityQueue.turn`).
 - :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
   its concurrency; only the slowdown our requests cause stretches its delay.
 """
@@ -389,9 +388,9 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     here, ahead, while the downloader has room), while its probe is out
     (:meth:`HostFailureMiddleware.admit`), while its slot already holds as many
     requests as its concurrency, or until its delay since its last request has passed
-    (such a host sleeps outside the heap until then). Hosts whose first page has not
-    answered go first (:meth:`_rank`); then the host with the most work left (queued
-    requests times the host's latency, from :class:`HostSpeedThrottle`) per place: a
+    (such a host sleeps outside the heap until then). The host with the most work left
+    (:meth:`_rank`: queued requests times the host's latency, from
+    :class:`HostSpeedThrottle`) per place goes next: a
     host with nothing in the downloader by its work, one with ``held`` requests there
     by ``work / (held + 1)``, so the hosts that take longest start first and keep their
     concurrency. Priorities still order each host's own requests. Requests downloaded
@@ -649,29 +648,15 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             heapq.heapify(self._heap)
 
     def _rank(self, slot: str, queue: Any) -> tuple[int, float]:
-        """``(band, -work)``: hosts not yet proven first, then the most work left.
+        """``(band, -work)``: the most work left (queued requests times the host's latency).
 
-        A host whose first page has not answered may hang, and then its first request
-        costs its timeout with its retries (``DOWNLOAD_TIMEOUT`` times the attempts),
-        far more than the latency its work is counted in: started late, one such host
-        is the night's last minute with the wire nearly empty. Asking every new host
-        first finds the hanging ones while the other hosts' work keeps the wire full.
-        A host remembered as failed is in the first band too: its requests end at once
-        and cost no place.
+        The band is 1 for every host. Putting the hosts whose first page has not answered
+        in a band of their own, first, found a hanging host early but starved the
+        night's busiest host (60 sources at 7 s each in bench/night.py): its pages,
+        spread through the list, were left to the end and served one at a time (a full
+        night took 140 s with fewer than 4 requests on the wire, against 12 s).
         """
-        work = len(queue) * self._latency(slot)
-        memory = getattr(self.crawler, "host_failure_memory", None)
-        if not isinstance(memory, HostFailureMiddleware):
-            return (1, -work)
-        try:
-            request = queue.peek()
-        except NotImplementedError:  # a queue class without peek: by work alone
-            return (1, -work)
-        if request is None:
-            return (1, -work)
-        origin = origin_of(request)
-        settled = bool(memory.proven.get(origin)) and origin not in memory.failed
-        return (1 if settled else 0, -work)
+        return (1, -len(queue) * self._latency(slot))
 
     def _choose(self) -> str | None:
         """The first host, by :meth:`_rank` and work per place, whose next request may go now."""
@@ -706,11 +691,11 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return None
 
         try:
-            # hosts with nothing in the downloader: new hosts first, then most work first;
-            # a host already in the downloader goes before one with nothing there when
-            # its work per place (work / (held + 1)) is the larger: a host with many slow
-            # pages left is the night's longest path, and one place at a time would
-            # stretch it (longest processing time first)
+            # hosts with nothing in the downloader, most work first; a host already in
+            # the downloader goes before one with nothing there when its work per place
+            # (work / (held + 1)) is the larger: a host with many slow pages left is the
+            # night's longest path, and one place at a time would stretch it (longest
+            # processing time first)
             while heap:
                 entry = heapq.heappop(heap)
                 if versions.get(entry[2]) != entry[1]:
@@ -738,8 +723,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 if self._blocked_until:
                     asleep.add(entry[2])
                     heapq.heappush(sleeping, (self._blocked_until, entry[2]))
-            # then hosts already in the downloader: new hosts first, then the most work
-            # per place
+            # then hosts already in the downloader: the most work per place
             if chosen is None:
                 by_place = sorted(busy, key=lambda b: (b[1][0], b[1][1] / (b[0] + 1)))
                 for held, _, slot in by_place:
