@@ -271,8 +271,15 @@ def main() -> None:
             f"  {'robots.txt requests (stats)':<44} {stats.get('robotstxt/request_count', 0):10d}"
         )
         for key in sorted(stats):
-            if key.startswith("hosts/"):
+            if key.startswith(("hosts/", "rot/probe")):
                 print(f"  {key + ' (stats)':<44} {stats[key]:>10}")
+        if night.get("timeline"):
+            print("timeline (means per twentieth of the night; crawl CPU in cores):")
+            print(f"  {'from s':>8} {'wire':>6} {'downloader':>10} {'scheduler':>9} "
+                  f"{'crawl CPU':>9}")  # fmt: skip
+            for row in night["timeline"]:
+                print(f"  {row['t']:8.1f} {row['wire']:6.1f} {row['active']:10.1f} "
+                      f"{row['scheduler']:9.0f} {row['crawl_cpu']:9.2f}")  # fmt: skip
     if served:
         hang_names = {o["name"] for o in plan["origins"] if o["kind"] in ("hang", "hang_pages")}
         conns = served.get("hang_connections", {})

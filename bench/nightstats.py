@@ -43,6 +43,8 @@ class NightStats:
         self.wire_samples: dict[int, tuple[bool, int]] = {}  # id(request) → (robots, samples)
         self.answered: set[int] = set()
         self.series: list[tuple[float, int, int]] = []  # (t, on the wire, active)
+        self.pending: list[int] = []  # requests in the scheduler at each sample
+        self.cpu: list[float] = []  # the crawl process's CPU seconds at each sample
         self.started = time.monotonic()
         self.loop = LoopingCall(self.sample)
 
@@ -99,6 +101,40 @@ class NightStats:
         if downloader.needs_backout():
             self.totals["backout_downloader_s"] += dt
         self.series.append((time.monotonic() - self.started, transferring, active))
+        # what the scheduler still holds and why it is not on the wire: for the timeline
+        scheduler = getattr(engine, "_slot", None)
+        scheduler = getattr(scheduler, "scheduler", None) if scheduler is not None else None
+        try:
+            pending = len(scheduler) if scheduler is not None else 0
+        except TypeError:
+            pending = 0
+        self.pending.append(pending)
+        self.cpu.append(time.process_time())
+
+    def _timeline(self, elapsed: float, buckets: int = 20) -> list[dict[str, float]]:
+        """The night in ``buckets`` equal parts: mean on the wire, in the downloader,
+        in the scheduler, and the crawl process's share of a core."""
+        out: list[dict[str, float]] = []
+        if not self.series or elapsed <= 0:
+            return out
+        width = elapsed / buckets
+        for b in range(buckets):
+            idx = [i for i, s in enumerate(self.series) if b * width <= s[0] < (b + 1) * width]
+            if not idx:
+                continue
+            first, last = idx[0], idx[-1]
+            span = self.series[last][0] - self.series[first][0]
+            cpu = (self.cpu[last] - self.cpu[first]) / span if span > 0 else 0.0
+            out.append(
+                {
+                    "t": round(b * width, 1),
+                    "wire": sum(self.series[i][1] for i in idx) / len(idx),
+                    "active": sum(self.series[i][2] for i in idx) / len(idx),
+                    "scheduler": sum(self.pending[i] for i in idx) / len(idx),
+                    "crawl_cpu": cpu,
+                }
+            )
+        return out
 
     def closed(self, reason: str) -> None:
         if self.loop.running:
@@ -120,6 +156,7 @@ class NightStats:
             if self.series
             else 0.0,
             "tail_below_4": elapsed - busy[-1] if busy else elapsed,
+            "timeline": self._timeline(elapsed),
             "stats": {
                 k: v if isinstance(v, (int, float, str)) else str(v) for k, v in stats.items()
             },

@@ -483,6 +483,12 @@ class RotPipeline(Stage):
         engine = self.crawler.engine
         if engine is None:
             raise RuntimeError("the engine is not running")
+        # The scheduler's host-aware queue (crawler/fetch/hosts.py) gives a request that
+        # bypasses it a turn: sent at once, it would hold a downloader place while it
+        # waits in its host's slot for the host's delay or concurrency.
+        turn = getattr(getattr(self.crawler, "host_queue", None), "turn", None)
+        if turn is not None:
+            await turn(request, self.probe_timeout)
         return await engine.download_async(request)
 
     def _find_extract_stage(self) -> ExtractPipeline | None:

@@ -56,8 +56,10 @@ class DownloaderSampler:
             # sources whose request sat in its slot's queue, which could have sent it
             # but for its delay
             "waited_for_delay": 0,
+            "probes_in_slot": 0,  # soft-404 probes seen waiting in a slot's queue
         }
         self.waited: set[str] = set()
+        self.probes_in_slot: set[str] = set()
         self.loop = LoopingCall(self.sample)
 
     @classmethod
@@ -94,7 +96,10 @@ class DownloaderSampler:
                 # the sources' requests, which come through the scheduler (the rot
                 # stage's soft-404 probe goes to the downloader directly)
                 self.waited.update(r.url for r, _ in slot.queue if ENTRY_META_KEY in r.meta)
+            # the rot stage's soft-404 probes, which wait for their turn before the slot
+            self.probes_in_slot.update(r.url for r, _ in slot.queue if r.meta.get("rot"))
         self.seen["waited_for_delay"] = len(self.waited)
+        self.seen["probes_in_slot"] = len(self.probes_in_slot)
         pages = [r for r in active if not is_robots_request(r)]
         if any(is_robots_request(r) for r in active):
             self.seen["robots_pending"] += 1
@@ -131,6 +136,9 @@ class SlowServer(LoopServer):
         self.page_delay = page_delay
         self.arrivals: list[str] = []
         self.failed_once: set[str] = set()
+        # (path, paths in flight when it arrived): which requests overlapped
+        self.overlaps: list[tuple[str, list[str]]] = []
+        self.in_flight: list[str] = []
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         if path == "/robots.txt":
@@ -154,8 +162,13 @@ class SlowServer(LoopServer):
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode("latin-1")
                 self.arrivals.append(path)
+                self.overlaps.append((path, list(self.in_flight)))
+                self.in_flight.append(path)
                 delay = self.robots_delay if path == "/robots.txt" else self.page_delay
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    self.in_flight.remove(path)
                 status, body = self._answer(path)
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -245,8 +258,8 @@ def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path
     """A host's next request is handed over when its delay has passed, not queued in its slot.
 
     The slot still enforces the delay; the queue only hands requests over later. The rot
-    stage's soft-404 probe reaches the slot without the scheduler, once per origin: a
-    source handed over just after it may wait out the delay behind it (at most one).
+    stage's soft-404 probe, which reaches the downloader without the scheduler, waits for
+    its turn (``HostAwarePriorityQueue.turn``) the same way, so no source waits behind it.
     """
     delay = 0.4
     with SlowServer() as server:
@@ -260,5 +273,62 @@ def test_pages_waiting_out_their_hosts_delay_stay_out_of_the_downloader(tmp_path
         )
     assert all(r["status"] == "ok" for r in result.records)
     assert seen["samples"] > 0
-    assert seen["waited_for_delay"] <= 1
+    assert seen["waited_for_delay"] == 0
+    assert seen["probes_in_slot"] == 0
     assert server.arrivals.count("/robots.txt") == 1
+    # the soft-404 probe was sent (a made-up path)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    assert any(p not in sources and p != "/robots.txt" for p in server.arrivals)
+
+
+NAMED = {"TWISTED_DNS_RESOLVER": "bench.nightdns.NightResolver", "ALLOW_PRIVATE_ADDRESSES": "true"}
+
+
+def named_url(server: SlowServer, host: str, path: str) -> str:
+    """``path`` on the server under the name ``<host>.night.test`` (its own downloader slot)."""
+    return f"http://{host}.night.test:{server.port}{path}"
+
+
+def test_a_host_with_most_work_per_place_gets_a_second_place(tmp_path: Path) -> None:
+    """A host with seven slow pages left goes beside itself before hosts with one page left.
+
+    Fewest requests in the downloader first would keep it at one place until the small
+    hosts are done, and its pages would then be the end of the night.
+    """
+    with SlowServer(page_delay=0.3) as server:
+        urls = [named_url(server, "s", f"/page/s-{i}") for i in range(8)]
+        urls += [named_url(server, f"p{k}", f"/page/p{k}-{i}") for k in range(4) for i in range(2)]
+        crawl(tmp_path, urls, CONCURRENT_REQUESTS="2", CONCURRENT_REQUESTS_PER_DOMAIN="2", **NAMED)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    pages = [(p, flying) for p, flying in server.overlaps if p in sources]
+    last_small = max(i for i, (p, _) in enumerate(pages) if p.startswith("/page/p"))
+    beside_itself = [
+        i
+        for i, (p, flying) in enumerate(pages)
+        if p.startswith("/page/s-") and any(f.startswith("/page/s-") for f in flying)
+    ]
+    assert beside_itself, pages
+    assert beside_itself[0] < last_small, pages
+
+
+def test_a_soft_404_probe_waits_for_its_turn_outside_the_downloader(tmp_path: Path) -> None:
+    """The rot stage's probe, asked within its host's delay, waits out of the downloader.
+
+    It reaches the downloader without the scheduler; sent at once it would sit in its
+    host's slot for the rest of the delay, holding one of the ``CONCURRENT_REQUESTS``
+    places. It waits for its turn in the scheduler's queue instead, and still goes.
+    """
+    with SlowServer() as server:
+        urls = [server.url(f"/page/{i}") for i in range(3)]
+        result, seen = crawl(
+            tmp_path,
+            urls,
+            DOWNLOAD_DELAY="1.5",
+            AUTOTHROTTLE_ENABLED="false",
+            RANDOMIZE_DOWNLOAD_DELAY="false",
+        )
+    assert all(r["status"] == "ok" for r in result.records)
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    assert any(p not in sources and p != "/robots.txt" for p in server.arrivals)  # probed
+    assert seen["probes_in_slot"] == 0
+    assert seen["waited_for_delay"] == 0

@@ -15,8 +15,10 @@ Two parts, both about hosts rather than requests:
   the slot (the engine is woken when the delay ends). Such requests wait in the scheduler,
   not in the 32 places of ``CONCURRENT_REQUESTS``, and a retry (ahead of its host's
   queue, ``RETRY_PRIORITY_ADJUST``) is not queued behind them. Among hosts it takes the
-  one with the fewest requests in the downloader, then the one with the most work left
-  (queued requests times its latency), so that long hosts start early.
+  one with the most work left (queued requests times its latency) per place it holds in
+  the downloader, so that long hosts start early and get their concurrency. Requests
+  sent without it (the rot stage's soft-404 probe) wait for a turn by the same rules
+  (:meth:`HostAwarePriorityQueue.turn`).
 - :class:`HostSpeedThrottle` replaces AutoThrottle: a host that is slow by itself keeps
   its concurrency; only the slowdown our requests cause stretches its delay.
 """
@@ -31,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, NamedTuple, NoReturn, Self
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.core.downloader import Slot
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, NotConfigured
@@ -386,12 +388,15 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
     here, ahead, while the downloader has room), while its probe is out
     (:meth:`HostFailureMiddleware.admit`), while its slot already holds as many
     requests as its concurrency, or until its delay since its last request has passed
-    (such a host sleeps outside the heap until then). A host's count is every request
-    of the downloader with its slot key; the host with the fewest goes next, and among
-    equals the one with the most work left (queued requests times the host's latency,
-    from :class:`HostSpeedThrottle`), so the hosts that take longest start first.
-    Priorities still order each host's own requests. Stats: ``hosts/robots_prefetched``,
-    ``hosts/pop_seconds`` (time spent choosing).
+    (such a host sleeps outside the heap until then). The host with the most work left
+    (:meth:`_rank`: queued requests times the host's latency, from
+    :class:`HostSpeedThrottle`) per place goes next: a
+    host with nothing in the downloader by its work, one with ``held`` requests there
+    by ``work / (held + 1)``, so the hosts that take longest start first and keep their
+    concurrency. Priorities still order each host's own requests. Requests downloaded
+    without the scheduler wait for a turn (:meth:`turn`). Stats:
+    ``hosts/robots_prefetched``, ``hosts/pop_seconds`` (time spent choosing),
+    ``hosts/turns_waited``, ``hosts/turns_given_up``.
     """
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any) -> None:
@@ -407,7 +412,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         # of a night's requests); this heap is updated when a host's queue changes and
         # walked only until a host that can go is found. Entries whose version is not
         # the host's current one are stale and dropped when met.
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[tuple[int, float], int, str]] = []
         self._version: dict[str, int] = {}
         # When each host last had a request handed over: it reaches its slot (and
         # its slot's ``lastseen``) only after the middlewares, so the slot alone
@@ -423,8 +428,21 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._sleeping: list[tuple[float, str]] = []
         self._blocked_until = 0.0  # set by _may_go: the delay that held a host back
         self._pop_seconds = 0.0  # time spent choosing hosts (stat hosts/pop_seconds)
+        # Requests downloaded without the scheduler (the rot stage's soft-404 probe)
+        # waiting for their turn (:meth:`turn`), by slot, first come first served; and
+        # those given their turn that have not reached the downloader yet, which the
+        # places left to the scheduler's own requests must count.
+        # Hosts whose robots.txt is not asked yet, seen while there was no place to ask
+        # it: out of the heap (in the order met) until a place frees, so that each pop
+        # does not walk the hundreds of new hosts a list read ahead brings.
+        self._unasked: dict[str, None] = {}
+        self._turns: dict[str, list[asyncio.Future[bool | None]]] = {}
+        self._releasing: Counter[str] = Counter()
         for slot in self.pqueues:
             self._touch(slot)
+        # found by the rot stage (pipelines/rot_stage.py), whose probes wait for a turn
+        crawler.host_queue = self  # type: ignore[attr-defined]
+        crawler.signals.connect(self._release_turns, signals.request_left_downloader)
 
     def push(self, request: Request) -> None:
         """Queue ``request`` under its host."""
@@ -433,7 +451,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._touch(self._held.get_slot_key(request))
 
     def pop(self) -> Request | None:
-        """The next request of the least-held host that can go on the wire now, if any.
+        """The next request of the first host (see :meth:`_choose`) that can go on the wire now.
 
         A host whose robots.txt is not known yet, or whose probe (see
         :class:`HostFailureMiddleware`) is out, keeps its requests here: handed over,
@@ -442,9 +460,14 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         places for it. None when no host can go: the engine asks again as soon as a
         download ends (a robots.txt or a probe among them).
         """
+        if self._turns:
+            self._release_turns()
+        if self._releasing and self._places_left() <= 0:
+            return None  # the places are the turns' just given
         if not self.pqueues:
             return None
         began = time.perf_counter()
+        self._unpark()
         slot = self._choose()
         # the scheduler's own cost, walking the hosts: shown by bench/night.py
         self._pop_seconds += time.perf_counter() - began
@@ -466,11 +489,121 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return request
 
     def close(self) -> dict[str, list[int]]:
-        """Cancel a pending wake-up; then Scrapy's close."""
+        """Cancel a pending wake-up, let waiting turns go; then Scrapy's close."""
         if self._wake is not None:
             self._wake.cancel()
             self._wake = None
+        for waiters in self._turns.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._turns.clear()
         return super().close()
+
+    async def turn(self, request: Request, max_wait: float) -> None:
+        """Wait until ``request``, downloaded without the scheduler, can go on the wire.
+
+        The rot stage's soft-404 probe goes to the downloader directly (its item waits
+        for it). Sent at once, it would take a place of ``CONCURRENT_REQUESTS`` while it
+        waits in its host's slot for the host's delay or concurrency, and a page the
+        scheduler handed over would then wait behind it. It waits here instead, for the
+        same conditions the scheduler's requests wait for (a place, the host's
+        concurrency, its delay), and goes before the scheduler's next request once they
+        hold. After ``max_wait`` seconds it goes anyway: a turn never holds an item
+        back for long (stat ``hosts/turns_given_up``).
+        """
+        slot = self._held.get_slot_key(request)
+        downloader = self._downloader()
+        if not self._turns.get(slot) and self._turn_may_go(slot, downloader):
+            self._handed[slot] = time.monotonic()
+            return
+        # its result: True when given its turn by _release_turns (counted in
+        # _releasing until it is sent), None when let go at close
+        waiter: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self._turns.setdefault(slot, []).append(waiter)
+        self._inc("hosts/turns_waited")
+        self._release_turns()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), max_wait)
+        except TimeoutError:
+            self._inc("hosts/turns_given_up")
+        finally:
+            waiters = self._turns.get(slot, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._turns[slot]
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                # given its turn: it counted against the places until sent, now
+                self._releasing[slot] -= 1
+                if self._releasing[slot] <= 0:
+                    del self._releasing[slot]
+            elif not waiter.done():
+                waiter.cancel()  # never given a turn later
+
+    def _unpark(self) -> None:
+        """Put hosts back in the heap whose robots.txt waited for a place, while places last."""
+        if not self._unasked:
+            return
+        robots = getattr(self.crawler, "robots_middleware", None)
+        if not isinstance(robots, SharedRobotsTxtMiddleware):
+            room = len(self._unasked)
+        else:
+            room = self._room(self._downloader(), robots)
+        # a few more than the places: some of them may have been asked meanwhile
+        for slot in list(self._unasked)[: max(0, 2 * room)]:
+            del self._unasked[slot]
+            self._touch(slot)
+
+    def _downloader(self) -> Any:
+        engine = self.crawler.engine
+        return engine.downloader if engine is not None else None
+
+    def _places_left(self) -> int:
+        """Places of ``CONCURRENT_REQUESTS`` free, less the turns given and not yet sent."""
+        downloader = self._downloader()
+        if downloader is None:
+            return 0
+        robots = getattr(self.crawler, "robots_middleware", None)
+        starting = robots.starting if isinstance(robots, SharedRobotsTxtMiddleware) else 0
+        return (
+            int(downloader.total_concurrency)
+            - len(downloader.active)
+            - starting
+            - sum(self._releasing.values())
+        )
+
+    def _turn_may_go(self, slot: str, downloader: Any) -> bool:
+        """A place is free, the host's slot has room and its delay has passed."""
+        if downloader is None or self._places_left() <= 0:
+            return False
+        held = sum(1 for r in downloader.active if downloader.get_slot_key(r) == slot)
+        if held + self._releasing.get(slot, 0) >= self._concurrency(downloader, slot):
+            return False
+        ready = self._ready_at(downloader, slot)
+        if ready > time.monotonic():
+            self._wake_at(ready)
+            return False
+        return True
+
+    def _release_turns(self, *_: Any, **__: Any) -> None:
+        """Give waiting turns their go, first come first served per host, while places last.
+
+        Called when a download leaves the downloader (a place frees), at each pop and
+        when a host's delay ends.
+        """
+        downloader = self._downloader()
+        for slot in list(self._turns):
+            waiters = self._turns[slot]
+            while waiters and self._turn_may_go(slot, downloader):
+                waiter = waiters.pop(0)
+                if waiter.done():
+                    continue
+                waiter.set_result(True)
+                self._releasing[slot] += 1
+                self._handed[slot] = time.monotonic()
+            if not waiters:
+                del self._turns[slot]
 
     def _wake_at(self, when: float) -> None:
         """Have the engine ask for a request again at ``when`` (monotonic seconds)."""
@@ -483,6 +616,8 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
 
     def _wake_engine(self) -> None:
         self._wake = None
+        if self._turns:
+            self._release_turns()
         # The engine's own "look for requests soon" call (private to Scrapy's engine,
         # hence the getattr: without it the engine still asks at its heartbeat).
         engine_slot = getattr(self.crawler.engine, "_slot", None)
@@ -498,7 +633,7 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return speed.latency(slot) if isinstance(speed, HostSpeedThrottle) else 1.0
 
     def _touch(self, slot: str) -> None:
-        """Put the host back in the heap at its current work left (or forget it, if done)."""
+        """Put the host back in the heap at its current rank (or forget it, if done)."""
         queue = self.pqueues.get(slot)
         if queue is None:
             self._version.pop(slot, None)
@@ -506,14 +641,25 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
-        heapq.heappush(self._heap, (-len(queue) * self._latency(slot), version, slot))
+        heapq.heappush(self._heap, (self._rank(slot, queue), version, slot))
         if len(self._heap) > 4 * len(self._version) + 64:
             # more stale entries than live ones: keep the live ones only
             self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
             heapq.heapify(self._heap)
 
+    def _rank(self, slot: str, queue: Any) -> tuple[int, float]:
+        """``(band, -work)``: the most work left (queued requests times the host's latency).
+
+        The band is 1 for every host. Putting the hosts whose first page has not answered
+        in a band of their own, first, found a hanging host early but starved the
+        night's busiest host (60 sources at 7 s each in bench/night.py): its pages,
+        spread through the list, were left to the end and served one at a time (a full
+        night took 140 s with fewer than 4 requests on the wire, against 12 s).
+        """
+        return (1, -len(queue) * self._latency(slot))
+
     def _choose(self) -> str | None:
-        """The first host, fewest held then most work left, whose next request may go now."""
+        """The first host, by :meth:`_rank` and work per place, whose next request may go now."""
         crawler = self.crawler
         robots = getattr(crawler, "robots_middleware", None)
         memory = getattr(crawler, "host_failure_memory", None)
@@ -521,33 +667,68 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         counts: Counter[str] = Counter()
         if downloader is not None:
             counts = Counter(downloader.get_slot_key(r) for r in downloader.active)
-        taken: list[tuple[float, int, str]] = []
-        busy: list[tuple[int, float, str]] = []
+        taken: list[tuple[tuple[int, float], int, str]] = []
+        busy: list[tuple[int, tuple[int, float], str]] = []
         asleep: set[str] = set()
         chosen = None
         heap, versions, sleeping = self._heap, self._version, self._sleeping
         now = time.monotonic()
         while sleeping and sleeping[0][0] <= now:  # their delay is over: back in the heap
             self._touch(heapq.heappop(sleeping)[1])
+        tried: set[str] = set()
+
+        def busy_first(work: float) -> str | None:
+            """A proven host in the downloader whose work per place beats ``work``."""
+            for held, rank, slot in busy:
+                if slot in tried or rank[0] != 1 or -rank[1] / (held + 1) <= work:
+                    continue
+                tried.add(slot)
+                if self._may_go(slot, held, downloader, robots, memory):
+                    return slot
+                if self._blocked_until:
+                    asleep.add(slot)
+                    heapq.heappush(sleeping, (self._blocked_until, slot))
+            return None
+
         try:
-            # hosts with nothing in the downloader, most work first
+            # hosts with nothing in the downloader, most work first; a host already in
+            # the downloader goes before one with nothing there when its work per place
+            # (work / (held + 1)) is the larger: a host with many slow pages left is the
+            # night's longest path, and one place at a time would stretch it (longest
+            # processing time first)
             while heap:
                 entry = heapq.heappop(heap)
                 if versions.get(entry[2]) != entry[1]:
                     continue  # stale
+                if entry[0][0] == 0 and self._rank(entry[2], self.pqueues[entry[2]]) != entry[0]:
+                    # its first page has answered since: ranked again by its work
+                    self._touch(entry[2])
+                    continue
                 taken.append(entry)
                 held = counts.get(entry[2], 0)
                 if held:
                     busy.append((held, entry[0], entry[2]))
-                elif self._may_go(entry[2], 0, downloader, robots, memory):
+                    continue
+                if entry[0][0] == 1 and busy:
+                    chosen = busy_first(-entry[0][1])
+                    if chosen is not None:
+                        break
+                if self._unasked_without_room(entry[2], downloader, robots, memory):
+                    asleep.add(entry[2])  # parked in _unasked, not back in the heap
+                    self._unasked[entry[2]] = None
+                    continue
+                if self._may_go(entry[2], 0, downloader, robots, memory):
                     chosen = entry[2]
                     break
-                elif self._blocked_until:
+                if self._blocked_until:
                     asleep.add(entry[2])
                     heapq.heappush(sleeping, (self._blocked_until, entry[2]))
-            # then hosts already in the downloader: fewest held, most work first
+            # then hosts already in the downloader: the most work per place
             if chosen is None:
-                for held, _, slot in sorted(busy):
+                by_place = sorted(busy, key=lambda b: (b[1][0], b[1][1] / (b[0] + 1)))
+                for held, _, slot in by_place:
+                    if slot in tried:
+                        continue
                     if self._may_go(slot, held, downloader, robots, memory):
                         chosen = slot
                         break
@@ -559,6 +740,18 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
                 if entry[2] not in asleep:
                     heapq.heappush(heap, entry)
         return chosen
+
+    def _unasked_without_room(self, slot: str, downloader: Any, robots: Any, memory: Any) -> bool:
+        """Whether the host's robots.txt is not asked yet and there is no place to ask it."""
+        if robots is None or self._room(downloader, robots) > 0:
+            return False
+        try:
+            request = self.pqueues[slot].peek()
+        except NotImplementedError:
+            return False
+        if request is None or (memory is not None and memory.has_failed(request)):
+            return False
+        return bool(robots.robots_state(request) is RobotsState.UNKNOWN)
 
     def _may_go(self, slot: str, held: int, downloader: Any, robots: Any, memory: Any) -> bool:
         """Whether the next request of ``slot`` can go on the wire now (see :meth:`pop`).
