@@ -22,10 +22,11 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.threadserver import ThreadedServer
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -152,7 +153,7 @@ def not_found(site: str) -> Answer:
 Handler = Callable[["Site", str, dict[str, list[str]]], Answer]
 
 
-class Site:
+class Site(ThreadedServer):
     """One origin on 127.0.0.1: a handler behind a threading HTTP server, with hit counts."""
 
     def __init__(self, name: str, handler: Handler, **data: Any) -> None:
@@ -185,36 +186,17 @@ class Site:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def base(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def url(self, path: str) -> str:
-        """A URL of this site."""
-        return self.base + path
+        return f"http://127.0.0.1:{self.port}"
 
     def requests_besides(self, paths: set[str]) -> int:
         """Requests for anything but ``paths`` and robots.txt (probes, mostly)."""
         with self._lock:
             return sum(n for p, n in self.hits.items() if p not in paths and p != "/robots.txt")
-
-    def __enter__(self) -> Site:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # --- the kinds of site -------------------------------------------------------------
