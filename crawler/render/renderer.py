@@ -239,16 +239,15 @@ class Renderer:
                 with contextlib.suppress(Exception):
                     await page.close()
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, count: int = 1) -> None:
+        """Add ``count`` to the crawl's stat ``key`` (a crawler without stats keeps none)."""
         stats = self.crawler.stats
         if stats is not None:
-            stats.inc_value(key)
+            stats.inc_value(key, count)
 
     def _time(self, phase: str, since: float) -> None:
         """Add the milliseconds since ``since`` to the stat of one phase of rendering."""
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value(f"render/ms/{phase}", round(1000 * (time.monotonic() - since)))
+        self._count(f"render/ms/{phase}", round(1000 * (time.monotonic() - since)))
 
     async def _settle(self, page: Any, elapsed: float) -> bool:
         """Wait for the page to fall quiet; False when it was still busy at the deadline.
