@@ -561,17 +561,9 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
 
     def _places_left(self) -> int:
         """Places of ``CONCURRENT_REQUESTS`` free, less the turns given and not yet sent."""
-        downloader = self._downloader()
-        if downloader is None:
-            return 0
         robots = getattr(self.crawler, "robots_middleware", None)
-        starting = robots.starting if isinstance(robots, SharedRobotsTxtMiddleware) else 0
-        return (
-            int(downloader.total_concurrency)
-            - len(downloader.active)
-            - starting
-            - sum(self._releasing.values())
-        )
+        shared = robots if isinstance(robots, SharedRobotsTxtMiddleware) else None
+        return self._room(self._downloader(), shared) - sum(self._releasing.values())
 
     def _turn_may_go(self, slot: str, downloader: Any) -> bool:
         """A place is free, the host's slot has room and its delay has passed."""
@@ -801,11 +793,12 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         return last + float(known.delay)
 
     @staticmethod
-    def _room(downloader: Any, robots: SharedRobotsTxtMiddleware) -> int:
-        """Places of ``CONCURRENT_REQUESTS`` free for a robots.txt prefetch."""
+    def _room(downloader: Any, robots: SharedRobotsTxtMiddleware | None) -> int:
+        """Places of ``CONCURRENT_REQUESTS`` neither active nor taken by a starting robots.txt."""
         if downloader is None:
             return 0
-        return int(downloader.total_concurrency) - len(downloader.active) - robots.starting
+        starting = robots.starting if robots is not None else 0
+        return int(downloader.total_concurrency) - len(downloader.active) - starting
 
     @staticmethod
     def _concurrency(downloader: Any, slot: str) -> int:
