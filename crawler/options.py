@@ -526,6 +526,25 @@ class ProjectSettings(BaseModel):
         "page to render (the next shell starts them again); 0: kept until the crawl ends",
         group="render",
     )
+    RENDER_BATCH: bool = _setting(
+        True,
+        "shells wait and are rendered together once the crawl has nothing else to do (or "
+        "RENDER_BATCH_SIZE wait, or one waited RENDER_BATCH_WAIT s), the extraction workers "
+        "stopped while the browser runs on a drained crawl and the browser closed after each "
+        "batch, so that their memory never adds up; off: each shell is rendered on arrival",
+        group="render",
+    )
+    RENDER_BATCH_SIZE: PositiveCount = _setting(
+        64,
+        "a batch starts once this many shells wait, whatever the crawl is doing (their "
+        "bodies are held meanwhile)",
+        group="render",
+    )
+    RENDER_BATCH_WAIT: Seconds = _setting(
+        600.0,
+        "a batch starts once a shell has waited this long, whatever the crawl is doing",
+        group="render",
+    )
     RENDER_HOSTS: Hosts = _setting(
         [], "hosts (and their subdomains) whose HTML pages are always rendered", group="render"
     )

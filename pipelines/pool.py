@@ -243,6 +243,15 @@ class _Worker:
         self.conn.close()
 
 
+class _Pause:
+    """A slot's signal to stop its worker until :meth:`ProcessPool.resume` (see ``pause``)."""
+
+    __slots__ = ("generation",)
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+
 class _Task:
     """One task: its pickle, the future its caller awaits, that future's loop, its tries."""
 
@@ -311,7 +320,7 @@ class ProcessPool:
         self.started_workers = 0
         self.deaths = 0
         self.timeouts = 0
-        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[_Task | _Pause | None] = queue.SimpleQueue()
         self._room: asyncio.Semaphore | None = None
         self._threads: list[threading.Thread] = []
         self._live: dict[int, _Worker] = {}  # slot → its current worker, for close()
@@ -319,6 +328,12 @@ class ProcessPool:
         self._closed = False
         self._waiting = 0  # run() calls waiting for room (read by occupancy())
         self._held = 0  # tasks a slot thread has taken and not settled yet
+        # pause(): the pause in force (its generation; 0: none), set when the workers may run
+        self._pause_generation = 0
+        self._generations = 0
+        self._resumed = threading.Event()
+        self._resumed.set()
+        self.pauses = 0  # times the workers were stopped by pause()
 
     def start(self) -> None:
         """Start the workers (they import their code while the caller carries on)."""
@@ -451,6 +466,47 @@ class ProcessPool:
         finally:
             self._room.release()
 
+    def pause(self) -> None:
+        """Stop the workers once the tasks they hold are answered, until :meth:`resume`.
+
+        For a caller about to start something memory-hungry (the render stage's
+        browser) while no task is expected: the workers' memory is given back
+        instead of adding to the other's. Tasks sent meanwhile wait in the queue;
+        :meth:`resume` starts fresh workers (each imports its code again). One
+        marker per slot goes to the back of the queue, so tasks queued before the
+        pause are still run first.
+        """
+        with self._lock:
+            if self._closed or self._pause_generation:
+                return
+            self._generations += 1
+            self._pause_generation = self._generations
+            self._resumed.clear()
+            slots = sum(thread.is_alive() for thread in self._threads)
+        for _ in range(slots):
+            self._tasks.put(_Pause(self._pause_generation))
+
+    def resume(self) -> None:
+        """Let the workers stopped by :meth:`pause` be started again (no-op when not paused)."""
+        with self._lock:
+            self._pause_generation = 0
+        self._resumed.set()
+
+    @property
+    def paused(self) -> bool:
+        """Whether a :meth:`pause` is in force."""
+        return bool(self._pause_generation)
+
+    def _park(self, slot: int, worker: _Worker) -> _Worker:
+        """Stop the slot's worker, wait for resume() (or close()), start a new one."""
+        worker.stop(grace=5.0)
+        with self._lock:
+            self._live.pop(slot, None)
+            self.pauses += 1
+        self._resumed.wait()
+        worker, _ = self._replace(slot, deque())  # raises _Closing when the pool closed
+        return worker
+
     def close(self, grace: float = 5.0) -> None:
         """Stop every worker and thread; tasks still queued fail with :class:`PoolClosed`.
 
@@ -462,6 +518,7 @@ class ProcessPool:
         if self._closed:
             return
         self._closed = True
+        self._resumed.set()  # paused slot threads wake up to exit
         # Fail what is queued before the threads are told to stop: the stop
         # markers go to the back of the same queue, so a thread would otherwise
         # take (and run) every queued task before it reached its marker.
@@ -486,7 +543,7 @@ class ProcessPool:
                 task = self._tasks.get_nowait()
             except queue.Empty:
                 break
-            if task is not None:
+            if isinstance(task, _Task):
                 _settle(task, PoolClosed("the pool was closed"))
 
     # --- inside the slot threads -------------------------------------------------
@@ -509,9 +566,10 @@ class ProcessPool:
         inflight: deque[_Task] = deque()
         started = time.monotonic()  # when the worker began the oldest task in flight
         closing = False
+        pausing = False  # a pause marker was taken: no new task until the worker is stopped
         try:
             while True:
-                while not closing and len(inflight) < self.prefetch:
+                while not closing and not pausing and len(inflight) < self.prefetch:
                     if not self._takes_more(slot, worker):
                         if not inflight and slot >= self.workers:
                             closing = True  # a spare no longer wanted
@@ -528,6 +586,12 @@ class ProcessPool:
                     if task is None:
                         closing = True
                         break
+                    if isinstance(task, _Pause):
+                        # a marker of a pause since lifted is dropped
+                        pausing = task.generation == self._pause_generation
+                        if pausing:
+                            break
+                        continue
                     if task.future.cancelled():
                         continue
                     first = not inflight
@@ -542,13 +606,21 @@ class ProcessPool:
                 if not inflight:
                     if closing:
                         break
+                    if pausing:
+                        pausing = False
+                        worker = self._park(slot, worker)
+                        started = time.monotonic()
+                        continue
                     if self.max_tasks_per_worker and worker.tasks >= self.max_tasks_per_worker:
                         # Its share of tasks done: replace it before the next task.
                         worker.stop(grace=5.0)
                         worker, started = self._replace(slot, inflight)
                     continue  # (a spare found nothing queued: it looks again)
                 room = (
-                    not closing and len(inflight) < self.prefetch and self._takes_more(slot, worker)
+                    not closing
+                    and not pausing
+                    and len(inflight) < self.prefetch
+                    and self._takes_more(slot, worker)
                 )
                 worker, started = self._answer(slot, worker, inflight, started, room)
         except _Closing:

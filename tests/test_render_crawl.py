@@ -263,6 +263,8 @@ class _Site:
         )
         if path == "/spa/late":  # the same shell, whose crawl fetch (the first) comes late
             return 200, "text/html", routes["/spa/article"][1], self._late_delay()
+        if path == "/static/slow":  # an ordinary page that keeps the crawl from draining
+            return 200, "text/html", routes["/static/article"][1], 6.0
         if path == "/slow.js":
             return 200, "application/javascript", b"", 8.0
         if path == "/api/slow-story.json":
@@ -307,6 +309,11 @@ def _serve(host: str, site: _Site | None, hits: Counter[str], lock: threading.Lo
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, _Site, Counter[str]]]:
+    yield from serve_site()
+
+
+def serve_site() -> Iterator[tuple[str, _Site, Counter[str]]]:
+    """The test site on 127.0.0.3 and the "blocked" server on 127.0.0.2, until closed."""
     blocked_hits: Counter[str] = Counter()
     blocked = _serve(BLOCKED_HOST, None, blocked_hits, threading.Lock())
     site = _Site(blocked.server_address[1])
@@ -650,7 +657,14 @@ def test_an_idle_browser_is_closed_and_started_again_for_the_next_shell(
     base = servers[0]
     sources = tmp_path / "sources.txt"
     sources.write_text(f"{base}/spa/article\n{base}/spa/late\n", encoding="utf-8")
-    result = run_crawl(sources, tmp_path / "out.jsonl", timeout=180, RENDER_IDLE_CLOSE="1", **GUARD)
+    result = run_crawl(
+        sources,
+        tmp_path / "out.jsonl",
+        timeout=180,
+        RENDER_IDLE_CLOSE="1",
+        RENDER_BATCH="false",  # each shell on arrival: a batch would hold the first one
+        **GUARD,
+    )
     assert result.exit_code == 0, result.log[-3000:]
     for path in ("/spa/article", "/spa/late"):
         record = _record(result, base, path)

@@ -136,6 +136,7 @@ class Renderer:
         self._pss_measured = -PSS_INTERVAL
         self.restarts = 0
         self.idle_closes = 0
+        self.batch_closes = 0  # closed by release() at the end of a batch
         self._browser_failures = 0
         self.given_up = False
 
@@ -375,14 +376,34 @@ class Renderer:
                 "The browser has been idle for %g s (RENDER_IDLE_CLOSE): closing it",
                 self.idle_close,
             )
-            try:
-                await asyncio.wait_for(handler.release(), CLOSE_GRACE)
-            except Exception as exc:  # a browser that will not close is killed
-                logger.info("The idle browser did not close (%s): killing it", exc)
-                if self.addon.proxy is not None:
-                    await asyncio.to_thread(kill_browser_tree, self.addon.proxy.port)
+            await self._release(handler)
             self.idle_closes += 1
         return True
+
+    async def release(self) -> bool:
+        """Close the browser and its driver now, unless a page is open; True when closed.
+
+        The render stage calls it when a batch of shells is done: the next
+        batch is minutes away, if it comes at all.
+        """
+        handler = self._handler()
+        if handler is None or not handler.running:
+            return False
+        async with self._use_lock:
+            if self._in_flight or not handler.running:
+                return False
+            await self._release(handler)
+            self.batch_closes += 1
+        return True
+
+    async def _release(self, handler: LazyPlaywrightHandler) -> None:
+        """Close the browser and the driver (the caller holds ``_use_lock``); kill a stuck one."""
+        try:
+            await asyncio.wait_for(handler.release(), CLOSE_GRACE)
+        except Exception as exc:  # a browser that will not close is killed
+            logger.info("The browser did not close (%s): killing it", exc)
+            if self.addon.proxy is not None:
+                await asyncio.to_thread(kill_browser_tree, self.addon.proxy.port)
 
     async def restart(self, port: int) -> None:
         """Close the browser (kill it if it will not close); the next page launches a new one."""
