@@ -214,18 +214,20 @@ def test_shells_wait_for_the_drained_crawl_and_render_in_one_batch(
     assert "Rendering 5 shell(s) in a batch (the crawl has drained)" in result.log
 
 
+SLOW = ["/spa/article", "/static/slow", "/static/article"]
+
+
 @browser_only
 def test_a_shell_waits_for_a_slow_page_by_default(
     site_servers: tuple[str, _Site, Counter[str]], tmp_path: Path
 ) -> None:
-    """An ordinary page still downloading keeps the crawl from draining: the shell waits
-    for it, and its batch opens only afterwards, with the workers stopped."""
+    """Pages still scheduled keep the crawl from draining (one request at a time: the last
+    page waits in the scheduler while the slow one downloads): the shell waits for them,
+    and its batch opens only afterwards, with the workers stopped."""
     base = site_servers[0]
-    result = _crawl(base, tmp_path, ["/spa/article", "/static/slow"], EXTRACT_WORKERS="1")
-    assert [r["rendered"] for r in sorted(result.records, key=lambda r: r["url"])] == [
-        True,
-        False,
-    ]
+    result = _crawl(base, tmp_path, SLOW, EXTRACT_WORKERS="1", CONCURRENT_REQUESTS="1")
+    records = result.by_url()
+    assert [records[f"{base}{p}"]["rendered"] for p in SLOW] == [True, False, False]
     stats = _stats(result.log)
     assert stats["render/batch/batches"] == 1
     assert stats["render/batch/drained"] == 1
@@ -237,10 +239,16 @@ def test_a_full_batch_renders_while_the_crawl_goes_on(
     site_servers: tuple[str, _Site, Counter[str]], tmp_path: Path
 ) -> None:
     """RENDER_BATCH_SIZE=1: the shell's batch is full at once and opens while the slow page
-    is still downloading; the workers are left running (pages still come for them)."""
+    downloads and the last waits in the scheduler; the workers are left running (pages
+    still come for them)."""
     base = site_servers[0]
     result = _crawl(
-        base, tmp_path, ["/spa/article", "/static/slow"], RENDER_BATCH_SIZE="1", EXTRACT_WORKERS="1"
+        base,
+        tmp_path,
+        SLOW,
+        RENDER_BATCH_SIZE="1",
+        EXTRACT_WORKERS="1",
+        CONCURRENT_REQUESTS="1",
     )
     records = result.by_url()
     assert records[f"{base}/spa/article"]["rendered"] is True
@@ -276,11 +284,15 @@ def test_a_crawl_closed_while_shells_wait_keeps_their_records(
     still with its record, and the run ends."""
     base = site_servers[0]
     shells = ["/spa/article", "/fw/react"]
-    paths = [*shells, "/static/article", "/static/slow"]
+    paths = [*shells, "/static/article", "/static/slow", "/no-such-page"]
     sources = tmp_path / "sources.txt"
     sources.write_text("".join(f"{base}{p}\n" for p in paths), encoding="utf-8")
     result = run_crawl(
-        sources, tmp_path / "out.jsonl", timeout=240, **{**GUARD, "CLOSESPIDER_ITEMCOUNT": "1"}
+        sources,
+        tmp_path / "out.jsonl",
+        timeout=240,
+        # one request at a time: pages wait in the scheduler until the crawl closes
+        **{**GUARD, "CLOSESPIDER_ITEMCOUNT": "1", "CONCURRENT_REQUESTS": "1"},
     )
     records = result.by_url()
     for path in shells:

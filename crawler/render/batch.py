@@ -7,10 +7,13 @@ tree's peak is the sum of all of them. Here a shell's item waits in the render
 stage instead (its record is not lost: Scrapy does not close a spider while
 items are in its pipelines), and the waiting shells are rendered together:
 
-- when the crawl has drained: no start request left, nothing scheduled or
-  downloading, and no item in the pipelines but the waiting shells. The
-  extraction pool is then idle, and ``on_start(drained=True)`` lets the render
-  stage stop its workers while the browser runs;
+- when the crawl has drained: no start request left, nothing scheduled, and
+  no response or item in the pipelines but the waiting shells. The extraction
+  pool is then idle, and ``on_start(drained=True)`` lets the render stage stop
+  its workers while the browser runs. Requests still on the wire do not hold
+  the batch back: at the end of a night they are the slow and hanging hosts'
+  last attempts, tens of seconds each, and the shells render meanwhile (a
+  page that lands then waits for its extraction until the batch ends);
 - or, whatever the crawl is doing, once ``RENDER_BATCH_SIZE`` shells wait
   (their bodies are held in memory) or the oldest has waited
   ``RENDER_BATCH_WAIT`` seconds (a crawl fed from Redis may never drain), or
@@ -71,6 +74,7 @@ class RenderBatch:
         self._open = asyncio.Event()
         self._closing = False  # the crawl closes: waiting shells go unrendered
         self._watcher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # set when a render ends: the batch may be over
 
     @contextlib.asynccontextmanager
     async def turn(self, size: int) -> AsyncIterator[bool]:
@@ -103,6 +107,7 @@ class RenderBatch:
             yield True
         finally:
             self.rendering -= 1
+            self._wake.set()
 
     def _start_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():
@@ -133,7 +138,9 @@ class RenderBatch:
                         await self.on_start(drained)
                     finally:
                         self._open.set()
-            await asyncio.sleep(POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL)
+            self._wake.clear()
 
     async def _end(self) -> None:
         try:
@@ -162,11 +169,12 @@ class RenderBatch:
         return slot is None or slot.closing is not None
 
     def _drained(self) -> bool:
-        """Whether the crawl has no work left but the waiting shells.
+        """Whether the crawl has no work left but the waiting shells and its last downloads.
 
         What Scrapy's own idleness test (``ExecutionEngine.spider_is_idle``)
         looks at, except that the items in the pipelines may be the waiting
-        shells (with their responses, one each).
+        shells (with their responses, one each) and the downloader is not
+        looked at (see the module's docstring).
         """
         engine: Any = self.crawler.engine
         if engine is None:
@@ -176,7 +184,7 @@ class RenderBatch:
         slot = getattr(engine, "_slot", None)
         if slot is None:
             return True
-        if slot.scheduler.has_pending_requests() or engine.downloader.active:
+        if slot.scheduler.has_pending_requests():
             return False
         scraper_slot = engine.scraper.slot
         if scraper_slot is None:
