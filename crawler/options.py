@@ -255,6 +255,12 @@ class ProjectSettings(BaseModel):
         "record and the worker is replaced; 0: no cap",
         group="extraction",
     )
+    EXTRACT_WORKER_TRIM_BYTES: Count = _setting(
+        262144,
+        "after a page of at least this many bytes, an extraction worker hands its freed heap "
+        "back to the kernel (`malloc_trim`, glibc); 0: never",
+        group="extraction",
+    )
     EXTRACT_FUNCTION: str = _setting(
         "pipelines.extract.job.content_fields",
         "dotted path of the function extraction workers run (tests and experiments)",

@@ -36,7 +36,8 @@ class ExtractPipeline(Stage):
     default 4 per worker, spares included), ``EXTRACT_TIMEOUT``
     (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
     on the markup handed to extraction), ``EXTRACT_WORKER_MAX_TASKS`` (pages
-    after which a worker is replaced), ``EXTRACT_FUNCTION`` (dotted path of
+    after which a worker is replaced), ``EXTRACT_WORKER_TRIM_BYTES`` (a page this
+    large makes its worker return its freed heap), ``EXTRACT_FUNCTION`` (dotted path of
     the function workers run; for tests and experiments).
     """
 
@@ -66,6 +67,9 @@ class ExtractPipeline(Stage):
                 max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS"),
                 max_memory_mb=settings.getint("EXTRACT_WORKER_MAX_MEMORY_MB"),
                 spare_workers=self.spare_workers,
+                # Lighter imports and shared stoplists in each worker (see prepare_worker).
+                initializer="pipelines.extract.job.prepare_worker",
+                trim_after_bytes=settings.getint("EXTRACT_WORKER_TRIM_BYTES"),
                 # Workers import the extractor as they start, while the first pages download.
                 preload=("pipelines.extract.core",),
             )
