@@ -112,6 +112,30 @@ def limit_memory(max_memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc's malloc.h)
+
+
+def set_mmap_threshold(nbytes: int) -> bool:
+    """Give every allocation of at least ``nbytes`` its own memory map (glibc ``mallopt``).
+
+    Such a block goes back to the kernel as soon as it is freed. Without a
+    fixed threshold glibc raises its own (up to 32 MB) each time a mapped block
+    is freed, so that after a few large page bodies the next ones are carved
+    out of the heap, where they fragment it and stay resident. Returns whether
+    the threshold was set (False: ``nbytes`` is 0, out of glibc's range, or
+    the C library is not glibc).
+    """
+    if nbytes <= 0:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, nbytes))
+
+
 def heap_trimmer() -> Callable[[], object] | None:
     """A call that hands the C heap's free pages back to the kernel (glibc only; else None).
 
@@ -138,15 +162,18 @@ def worker_main(
     *,
     initializer: str = "",
     trim_after_bytes: int = 0,
+    mmap_threshold: int = 0,
 ) -> None:
     """Body of a worker process: run ``func`` on each task received on ``fd`` until told to stop.
 
     ``initializer`` (a dotted path, or empty) is called before the
     ``preload`` imports; after a task of at least ``trim_after_bytes``
-    bytes (0: never) the worker returns its free heap to the kernel.
+    bytes (0: never) the worker returns its free heap to the kernel;
+    ``mmap_threshold`` (0: glibc's default) is :func:`set_mmap_threshold`'s.
     """
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_mmap_threshold(mmap_threshold)
     conn = Connection(fd)
     if initializer:
         initialize: Any = resolve(initializer)  # called with no argument, unlike a task
@@ -219,12 +246,14 @@ class _Worker:
         *,
         initializer: str = "",
         trim_after_bytes: int = 0,
+        mmap_threshold: int = 0,
     ) -> None:
         parent, child = socket.socketpair()
         options = {
             "max_memory_mb": max_memory_mb,
             "initializer": initializer,
             "trim_after_bytes": trim_after_bytes,
+            "mmap_threshold": mmap_threshold,
         }
         try:
             self.process = subprocess.Popen(
@@ -331,7 +360,8 @@ class ProcessPool:
     ``initializer`` (a dotted path) runs in each worker before its
     ``preload`` imports; a worker returns its free heap to the kernel after
     each task of at least ``trim_after_bytes`` bytes (0: never; see
-    :func:`heap_trimmer`).
+    :func:`heap_trimmer`); ``mmap_threshold`` (0: glibc's default) is
+    :func:`set_mmap_threshold`'s in each worker.
     """
 
     def __init__(
@@ -348,6 +378,7 @@ class ProcessPool:
         spare_workers: int = 0,
         initializer: str = "",
         trim_after_bytes: int = 0,
+        mmap_threshold: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
@@ -356,6 +387,7 @@ class ProcessPool:
             resolve(initializer)  # (only imported here: it runs in the workers)
         self.initializer = initializer
         self.trim_after_bytes = max(0, trim_after_bytes)
+        self.mmap_threshold = max(0, mmap_threshold)
         self.func_path = func_path
         self.workers = workers
         self.task_timeout = task_timeout or None
@@ -561,6 +593,7 @@ class ProcessPool:
             self.max_memory_mb,
             initializer=self.initializer,
             trim_after_bytes=self.trim_after_bytes,
+            mmap_threshold=self.mmap_threshold,
         )
         with self._lock:
             self._live[slot] = worker

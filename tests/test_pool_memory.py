@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pipelines.pool
-from pipelines.pool import ProcessPool, heap_trimmer
+from pipelines.pool import ProcessPool, heap_trimmer, set_mmap_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = Path(__file__).resolve().parent / "extract_pages"
@@ -164,3 +164,44 @@ def test_a_prepared_worker_extracts_the_same_without_extruct_s_other_syntaxes() 
     assert prepared["pages"] == plain["pages"]
     assert prepared["justext"] == plain["justext"] and any(plain["justext"])
     assert prepared["jsonld"] == plain["jsonld"] == [{"@type": "Article", "name": "A"}]
+
+
+_MAPPED = """
+import ctypes, sys
+from pipelines.pool import set_mmap_threshold
+
+class MallInfo2(ctypes.Structure):  # glibc >= 2.33
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "fixed":
+    assert set_mmap_threshold(128 * 1024)
+# A freed 4 MB block raises glibc's own threshold above 4 MB; the next block of
+# that size is mapped apart only where the threshold is fixed.
+first = bytearray(4 * 1024 * 1024)
+del first
+before = libc.mallinfo2().hblks
+second = bytearray(4 * 1024 * 1024)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+def _mapped_blocks(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPPED, mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_a_fixed_mmap_threshold_keeps_large_blocks_out_of_the_heap() -> None:
+    assert _mapped_blocks("default") == 0  # glibc's moving threshold: the block is in the heap
+    assert _mapped_blocks("fixed") == 1  # mapped apart, so returned to the kernel when freed
+    assert not set_mmap_threshold(0)  # 0: glibc's default, nothing set
