@@ -255,6 +255,20 @@ class ProjectSettings(BaseModel):
         "record and the worker is replaced; 0: no cap",
         group="extraction",
     )
+    EXTRACT_WORKER_TRIM_BYTES: Count = _setting(
+        262144,
+        "after a page of at least this many bytes, an extraction worker hands its freed heap "
+        "back to the kernel (`malloc_trim`, glibc); 0: never",
+        group="extraction",
+    )
+    HEAP_MMAP_THRESHOLD: Count = _setting(
+        131072,
+        "in the crawl process and the extraction workers, allocations of at least this many "
+        "bytes (page bodies) get their own memory map, returned to the kernel when freed "
+        "(glibc's `M_MMAP_THRESHOLD`, which glibc otherwise raises up to 32 MB); 0: glibc's "
+        "default",
+        group="extraction",
+    )
     EXTRACT_FUNCTION: str = _setting(
         "pipelines.extract.job.content_fields",
         "dotted path of the function extraction workers run (tests and experiments)",

@@ -18,7 +18,14 @@ from crawler.options import fields
 from crawler.stage import Stage
 from pipelines.extract.job import ContentResult, ExtractJob, content_fields
 from pipelines.extract.sniff import mime_type
-from pipelines.pool import PoolError, ProcessPool, TaskFailed, default_workers, resolve
+from pipelines.pool import (
+    PoolError,
+    ProcessPool,
+    TaskFailed,
+    default_workers,
+    resolve,
+    set_mmap_threshold,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +43,9 @@ class ExtractPipeline(Stage):
     default 4 per worker, spares included), ``EXTRACT_TIMEOUT``
     (seconds one page may take in a worker), ``EXTRACT_MAX_HTML_BYTES`` (cap
     on the markup handed to extraction), ``EXTRACT_WORKER_MAX_TASKS`` (pages
-    after which a worker is replaced), ``EXTRACT_FUNCTION`` (dotted path of
+    after which a worker is replaced), ``EXTRACT_WORKER_TRIM_BYTES`` (a page this
+    large makes its worker return its freed heap), ``HEAP_MMAP_THRESHOLD`` (large
+    blocks mapped apart, here and in the workers), ``EXTRACT_FUNCTION`` (dotted path of
     the function workers run; for tests and experiments).
     """
 
@@ -56,6 +65,10 @@ class ExtractPipeline(Stage):
         if self.spare_workers < 0:
             raise ValueError("EXTRACT_SPARE_WORKERS must be 0 (none) or more")
         self.function = settings.get("EXTRACT_FUNCTION")
+        mmap_threshold = settings.getint("HEAP_MMAP_THRESHOLD")
+        # This process holds every body on its way to a worker: the same tuning
+        # keeps them from fragmenting its heap (see set_mmap_threshold).
+        set_mmap_threshold(mmap_threshold)
         self.pool: ProcessPool | None = None
         if self.workers:
             self.pool = ProcessPool(
@@ -66,6 +79,10 @@ class ExtractPipeline(Stage):
                 max_tasks_per_worker=settings.getint("EXTRACT_WORKER_MAX_TASKS"),
                 max_memory_mb=settings.getint("EXTRACT_WORKER_MAX_MEMORY_MB"),
                 spare_workers=self.spare_workers,
+                # Lighter imports and shared stoplists in each worker (see prepare_worker).
+                initializer="pipelines.extract.job.prepare_worker",
+                trim_after_bytes=settings.getint("EXTRACT_WORKER_TRIM_BYTES"),
+                mmap_threshold=mmap_threshold,
                 # Workers import the extractor as they start, while the first pages download.
                 preload=("pipelines.extract.core",),
             )

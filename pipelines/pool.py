@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import json
 import logging
@@ -111,11 +112,73 @@ def limit_memory(max_memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: int = 0) -> None:
-    """Body of a worker process: run ``func`` on each task received on ``fd`` until told to stop."""
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc's malloc.h)
+
+
+def set_mmap_threshold(nbytes: int) -> bool:
+    """Give every allocation of at least ``nbytes`` its own memory map (glibc ``mallopt``).
+
+    Such a block goes back to the kernel as soon as it is freed. Without a
+    fixed threshold glibc raises its own (up to 32 MB) each time a mapped block
+    is freed, so that after a few large page bodies the next ones are carved
+    out of the heap, where they fragment it and stay resident. Returns whether
+    the threshold was set (False: ``nbytes`` is 0, out of glibc's range, or
+    the C library is not glibc).
+    """
+    if nbytes <= 0:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, nbytes))
+
+
+def heap_trimmer() -> Callable[[], object] | None:
+    """A call that hands the C heap's free pages back to the kernel (glibc only; else None).
+
+    A large page makes the parser allocate tens of megabytes that are freed
+    afterwards but stay in the process's heap (scattered among live blocks,
+    so the heap's top cannot shrink): ``malloc_trim(0)`` releases the free
+    pages wherever they lie. It costs about a millisecond, so the pool calls
+    it only after large tasks.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+def worker_main(
+    fd: int,
+    func_path: str,
+    preload: Sequence[str],
+    max_memory_mb: int = 0,
+    *,
+    initializer: str = "",
+    trim_after_bytes: int = 0,
+    mmap_threshold: int = 0,
+) -> None:
+    """Body of a worker process: run ``func`` on each task received on ``fd`` until told to stop.
+
+    ``initializer`` (a dotted path, or empty) is called before the
+    ``preload`` imports; after a task of at least ``trim_after_bytes``
+    bytes (0: never) the worker returns its free heap to the kernel;
+    ``mmap_threshold`` (0: glibc's default) is :func:`set_mmap_threshold`'s.
+    """
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_mmap_threshold(mmap_threshold)
     conn = Connection(fd)
+    if initializer:
+        initialize: Any = resolve(initializer)  # called with no argument, unlike a task
+        initialize()
+    trim = heap_trimmer() if trim_after_bytes > 0 else None
     for name in preload:
         importlib.import_module(name)
     func = resolve(func_path)
@@ -143,8 +206,12 @@ def worker_main(fd: int, func_path: str, preload: Sequence[str], max_memory_mb: 
             return
         except Exception as exc:
             payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+        size = len(data)
         del data  # the body: not kept while the next task waits
         conn.send_bytes(payload)
+        if trim is not None and size >= trim_after_bytes:
+            del payload  # (the result too, before the heap is trimmed)
+            trim()
 
 
 def _read_tasks(conn: Connection, inbox: queue.SimpleQueue[bytes]) -> None:
@@ -164,15 +231,30 @@ def _read_tasks(conn: Connection, inbox: queue.SimpleQueue[bytes]) -> None:
 _BOOTSTRAP = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
     "from pipelines.pool import worker_main; "
-    "worker_main(int(sys.argv[2]), sys.argv[3], sys.argv[5:], int(sys.argv[4]))"
+    "worker_main(int(sys.argv[2]), sys.argv[3], sys.argv[5:], **json.loads(sys.argv[4]))"
 )
 
 
 class _Worker:
     """One worker process and the parent's end of its socket."""
 
-    def __init__(self, func_path: str, preload: Sequence[str], max_memory_mb: int = 0) -> None:
+    def __init__(
+        self,
+        func_path: str,
+        preload: Sequence[str],
+        max_memory_mb: int = 0,
+        *,
+        initializer: str = "",
+        trim_after_bytes: int = 0,
+        mmap_threshold: int = 0,
+    ) -> None:
         parent, child = socket.socketpair()
+        options = {
+            "max_memory_mb": max_memory_mb,
+            "initializer": initializer,
+            "trim_after_bytes": trim_after_bytes,
+            "mmap_threshold": mmap_threshold,
+        }
         try:
             self.process = subprocess.Popen(
                 [
@@ -182,7 +264,7 @@ class _Worker:
                     json.dumps(sys.path),
                     str(child.fileno()),
                     func_path,
-                    str(max_memory_mb),
+                    json.dumps(options),
                     *preload,
                 ],
                 pass_fds=[child.fileno()],
@@ -284,6 +366,11 @@ class ProcessPool:
     :class:`TaskTooLarge` (not retried: it would pass it again) and its worker
     is replaced. Up to ``spare_workers`` more workers run while other
     processes compete for the cores (see :meth:`_watch_contention`).
+    ``initializer`` (a dotted path) runs in each worker before its
+    ``preload`` imports; a worker returns its free heap to the kernel after
+    each task of at least ``trim_after_bytes`` bytes (0: never; see
+    :func:`heap_trimmer`); ``mmap_threshold`` (0: glibc's default) is
+    :func:`set_mmap_threshold`'s in each worker.
     """
 
     def __init__(
@@ -298,10 +385,18 @@ class ProcessPool:
         max_memory_mb: int = 0,
         prefetch: int = 1,
         spare_workers: int = 0,
+        initializer: str = "",
+        trim_after_bytes: int = 0,
+        mmap_threshold: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
         resolve(func_path)  # fail at start-up, in the parent, on a wrong path
+        if initializer:
+            resolve(initializer)  # (only imported here: it runs in the workers)
+        self.initializer = initializer
+        self.trim_after_bytes = max(0, trim_after_bytes)
+        self.mmap_threshold = max(0, mmap_threshold)
         self.func_path = func_path
         self.workers = workers
         self.task_timeout = task_timeout or None
@@ -549,7 +644,14 @@ class ProcessPool:
     # --- inside the slot threads -------------------------------------------------
 
     def _new_worker(self, slot: int) -> _Worker:
-        worker = _Worker(self.func_path, self.preload, self.max_memory_mb)
+        worker = _Worker(
+            self.func_path,
+            self.preload,
+            self.max_memory_mb,
+            initializer=self.initializer,
+            trim_after_bytes=self.trim_after_bytes,
+            mmap_threshold=self.mmap_threshold,
+        )
         with self._lock:
             self._live[slot] = worker
             self.started_workers += 1

@@ -14,6 +14,8 @@ companions, which keeps its memory small.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +62,64 @@ def cap_markup(body: bytes, limit: int) -> bytes:
         return body
     cut = body.rfind(b"<", max(0, limit - 65536), limit)
     return body[: cut if cut > 0 else limit]
+
+
+def prepare_worker() -> None:
+    """Set an extraction worker process up before it imports the extractor (the pool's initializer).
+
+    Two process-level savings, neither of which changes what is extracted:
+
+    - extruct's package ``__init__`` imports every syntax it supports (RDFa
+      through rdflib and pyRdfa, microformats through mf2py, BeautifulSoup,
+      html5lib and requests): about 230 modules and 9 MB that an extraction
+      worker never uses, since only :mod:`extruct.jsonld` is read. The
+      package is registered without running its ``__init__``, so that
+      ``extruct.jsonld`` and what it imports load as they are.
+    - trafilatura's jusText fallback, on a page of no known language, builds
+      a tuple of every stoplist's words (about 150,000 strings) and jusText's
+      ``define_stoplist`` caches a lowercased copy of it: two copies, 27 MB of
+      Python objects per worker. Here the lowercased set is built once and
+      used as both.
+
+    Only for worker processes: ``import extruct`` then gives a package
+    without its top-level names.
+    """
+    _register_extruct_package()
+    _share_justext_stoplist()
+
+
+def _register_extruct_package() -> None:
+    if "extruct" in sys.modules:
+        return
+    spec = importlib.util.find_spec("extruct")
+    if spec is None or spec.submodule_search_locations is None:
+        return  # not installed, or not a package: the normal import will say so
+    # A module made from the spec, not executed: its __path__ is set, so its
+    # submodules import normally.
+    sys.modules["extruct"] = importlib.util.module_from_spec(spec)
+
+
+def _share_justext_stoplist() -> None:
+    import justext.core
+    import trafilatura.external
+    from justext.utils import get_stoplist, get_stoplists
+
+    define_stoplist = justext.core.define_stoplist
+
+    def stoplist_init() -> frozenset[str]:
+        # The set define_stoplist would make of trafilatura's tuple: the same words, lowercased.
+        words = frozenset(w.lower() for lang in get_stoplists() for w in get_stoplist(lang))
+        trafilatura.external.JT_STOPLIST = words  # type: ignore[assignment]
+        return words
+
+    def shared_stoplist(stoplist: Any) -> Any:
+        if stoplist is trafilatura.external.JT_STOPLIST:
+            return stoplist  # already lowercased and frozen: define_stoplist's result
+        return define_stoplist(stoplist)
+
+    # Both are looked up by name at each call (try_justext, classify_paragraphs).
+    trafilatura.external.jt_stoplist_init = stoplist_init  # type: ignore[assignment]
+    justext.core.define_stoplist = shared_stoplist
 
 
 def content_fields(job: ExtractJob) -> ContentResult:
