@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 _FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this request began
 _PROBE = "hosts_probe"  # meta: the origin this request is the probe of
 _CONFIRM = "hosts_confirm"  # meta: the origin this request confirms a probe's timeout for
+_STRUCK = "hosts_struck"  # meta: this request's timeout already counted as a strike
 _MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
 
 
@@ -91,8 +92,10 @@ class HostFailureMiddleware:
     else came from its origin is a strike against the origin; the origin is remembered
     as failed at the second strike (two different URLs: one slow page does not condemn
     its host) or at once when it was the origin's robots.txt, a small static file. The
-    second URL (one attempt, no retries) goes as soon as the probe's first attempt times
-    out, beside the probe's retries rather than after them. The waiting requests and every later one
+    probe's first timeout is its strike; the second URL (one attempt, no retries) goes
+    at once, and the probe's next retry waits in the scheduler while it is out: when it
+    times out too, the origin has failed and that retry fails at once, so a hanging host
+    costs two timeouts, not the probe's every attempt. The waiting requests and every later one
     then end at once with :class:`HostTimedOutError` or :class:`HostRefusedError` (the
     same error kinds, ``timeout`` and ``connection``), not retried. A host that answers
     others of its pages while one hangs gets no strike for it.
@@ -121,6 +124,8 @@ class HostFailureMiddleware:
         # confirming request has not been chosen yet
         self.confirming: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.confirm_open: set[str] = set()
+        # origins whose confirming request is on its way: the probe's retries wait for it
+        self.confirm_out: set[str] = set()
         # origin → its probe and confirming request still out: the waiters are
         # released when the last of them ends (or at once, when a page answers)
         self.deciders: dict[str, int] = {}
@@ -208,13 +213,12 @@ class HostFailureMiddleware:
         longer than a waiter would wait is given up, as :meth:`process_request` does.
         """
         origin = origin_of(request)
-        if (
-            origin in self.failed
-            or self.proven.get(origin)
-            or request.meta.get(_PROBE) == origin
-            or is_robots_request(request)
-        ):
+        if origin in self.failed or self.proven.get(origin) or is_robots_request(request):
             return True
+        if request.meta.get(_PROBE) == origin:
+            # a retry of the probe waits while the confirming URL is out: its timeout
+            # fails the origin (and this retry at once), its answer proves it
+            return not (request.meta.get("retry_times") and origin in self.confirm_out)
         probe = self.probes.get(origin)
         if probe is not None and not probe.done():
             if origin in self.confirm_open:
@@ -230,6 +234,7 @@ class HostFailureMiddleware:
     def _make_confirmation(self, request: Request, origin: str) -> None:
         # one attempt: its timeout is the second strike's evidence, not a page to insist on
         self.confirm_open.discard(origin)
+        self.confirm_out.add(origin)
         request.meta[_CONFIRM] = origin
         request.meta["max_retry_times"] = 0
         self.deciders[origin] = self.deciders.get(origin, 0) + 1
@@ -237,11 +242,12 @@ class HostFailureMiddleware:
     def probe_timed_out(self, request: Request) -> None:
         """An attempt of ``request`` timed out: if it is a probe, let one other URL go now.
 
-        The probe's retries take their timeouts one after the other; the second URL
-        that decides between "one slow page" and "a hanging host" goes beside them
-        instead of after them, so a hanging host costs the probe's timeouts (with its
-        retries) once, and a host with one slow page has its other pages released by
-        the first that answers.
+        The probe's first timeout, with nothing answered by its origin since the probe
+        began, is the origin's first strike. The second URL that decides between "one
+        slow page" and "a hanging host" goes at once instead of after the probe's
+        retries, and the probe's next retry waits for it (:meth:`admit`): a hanging
+        host costs two timeouts, once, and a host with one slow page has its other
+        pages released by the first that answers.
         """
         origin = origin_of(request)
         if (
@@ -252,6 +258,12 @@ class HostFailureMiddleware:
         ):
             return
         self.confirming[origin] = True
+        began = request.meta.get(_FIRST_ATTEMPT, 0.0)
+        if self.last_answer.get(origin, -1.0) < began:
+            request.meta[_STRUCK] = True  # its retries carry the mark: counted once
+            self.strikes[origin] = self.strikes.get(origin, 0) + 1
+            logger.info("Origin %s timed out on %s (attempt 1); one more URL will tell",
+                        origin, request.url)  # fmt: skip
         self.confirm_open.add(origin)
         self._inc("hosts/confirmations")
 
@@ -267,6 +279,8 @@ class HostFailureMiddleware:
         """The probe or the confirming request ended: release the waiters after the last."""
         if origin not in (request.meta.get(_PROBE), request.meta.get(_CONFIRM)):
             return
+        if request.meta.get(_CONFIRM) == origin:
+            self.confirm_out.discard(origin)
         left = self.deciders.get(origin, 1) - 1
         if left > 0 and origin not in self.failed:
             self.deciders[origin] = left
@@ -277,6 +291,7 @@ class HostFailureMiddleware:
     def _settle(self, origin: str) -> None:
         self.deciders.pop(origin, None)
         self.probe_since.pop(origin, None)
+        self.confirm_out.discard(origin)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
             probe.set_result(None)
@@ -312,7 +327,9 @@ class HostFailureMiddleware:
             attempts = request.meta.get("retry_times", 0) + 1
             what = "timed out" if timed_out else "refused the connection"
             robots = is_robots_request(request)
-            strikes = self.strikes[origin] = self.strikes.get(origin, 0) + 1
+            strikes = self.strikes.get(origin, 0)
+            if not request.meta.get(_STRUCK):  # a probe's strike was its first timeout
+                strikes = self.strikes[origin] = strikes + 1
             if not robots and strikes < 2:
                 logger.info("Origin %s %s on %s (%d attempt(s)); one more URL will tell",
                             origin, what, request.url, attempts)  # fmt: skip
