@@ -285,6 +285,13 @@ class ProjectSettings(BaseModel):
         "seconds a robots.txt request may take; 0: DOWNLOAD_TIMEOUT",
         group="fetching",
     )
+    HOST_FIRST_CONTACT_PLACES: Count = _setting(
+        4,
+        "places of `CONCURRENT_REQUESTS` kept for hosts not contacted yet (their robots.txt or "
+        "first page), the hosts with most work first: a hanging or slow host read late in the "
+        "list is found while the night still runs; 0: off",
+        group="fetching",
+    )
     DOWNLOAD_MAX_HEADER_BYTES: PositiveCount = _setting(
         256 * 1024,
         "status line plus header lines of one response (`DOWNLOAD_MAXSIZE` bounds the body only); "

@@ -53,6 +53,8 @@ _FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this r
 _PROBE = "hosts_probe"  # meta: the origin this request is the probe of
 _CONFIRM = "hosts_confirm"  # meta: the origin this request confirms a probe's timeout for
 _STRUCK = "hosts_struck"  # meta: this request's timeout already counted as a strike
+_FIRST_CONTACT = "hosts_first_contact"  # meta: the first page handed over for its host
+_FRESH_WALK = 64  # hosts not contacted yet looked at per pop for the first-contact places
 _MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
 
 
@@ -455,6 +457,12 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._unasked: dict[str, None] = {}
         self._turns: dict[str, list[asyncio.Future[bool | None]]] = {}
         self._releasing: Counter[str] = Counter()
+        # The first-contact places (HOST_FIRST_CONTACT_PLACES): hosts none of whose pages
+        # has been handed over, by work left, (-work, version, slot) with the versions of
+        # _heap; and the hosts that have had one (bounded like the failure memory).
+        self._first_places = crawler.settings.getint("HOST_FIRST_CONTACT_PLACES")
+        self._fresh: list[tuple[float, int, str]] = []
+        self._contacted: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         for slot in self.pqueues:
             self._touch(slot)
         # found by the rot stage (pipelines/rot_stage.py), whose probes wait for a turn
@@ -502,6 +510,9 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         if request is not None:
             self._count -= 1
             self._handed[slot] = time.monotonic()
+            if self._first_places and slot not in self._contacted:
+                self._contacted[slot] = True
+                request.meta[_FIRST_CONTACT] = True  # counted in the first-contact places
         self._touch(slot)
         return request
 
@@ -650,11 +661,21 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
-        heapq.heappush(self._heap, (self._rank(slot, queue), version, slot))
+        rank = self._rank(slot, queue)
+        heapq.heappush(self._heap, (rank, version, slot))
         if len(self._heap) > 4 * len(self._version) + 64:
             # more stale entries than live ones: keep the live ones only
             self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
             heapq.heapify(self._heap)
+        if self._first_places and slot not in self._contacted:
+            heapq.heappush(self._fresh, (rank[1], version, slot))
+            if len(self._fresh) > 4 * len(self._version) + 64:
+                self._fresh = [e for e in self._fresh if self._fresh_entry(e)]
+                heapq.heapify(self._fresh)
+
+    def _fresh_entry(self, entry: tuple[float, int, str]) -> bool:
+        """Whether an entry of the first-contact heap is current (host still not contacted)."""
+        return self._version.get(entry[2]) == entry[1] and entry[2] not in self._contacted
 
     def _rank(self, slot: str, queue: Any) -> tuple[int, float]:
         """``(band, -work)``: the most work left (queued requests times the host's latency).
@@ -684,6 +705,10 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         now = time.monotonic()
         while sleeping and sleeping[0][0] <= now:  # their delay is over: back in the heap
             self._touch(heapq.heappop(sleeping)[1])
+        if self._fresh and downloader is not None:
+            first = self._choose_fresh(downloader, robots, memory)
+            if first is not None:
+                return first
         tried: set[str] = set()
 
         def busy_first(work: float) -> str | None:
@@ -748,6 +773,57 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             for entry in taken:
                 if entry[2] not in asleep:
                     heapq.heappush(heap, entry)
+        return chosen
+
+    def _first_contacts(self, downloader: Any, robots: Any) -> int:
+        """First contacts on their first attempt: robots.txt requests and first pages.
+
+        A retry no longer counts: the host has shown it is slow or hanging, which is what
+        the first-contact places are there to find out early.
+        """
+        out = robots.starting if robots is not None else 0
+        for request in downloader.active:
+            meta = request.meta
+            if not meta.get("retry_times") and (
+                meta.get(_FIRST_CONTACT) or is_robots_request(request)
+            ):
+                out += 1
+        return out
+
+    def _choose_fresh(self, downloader: Any, robots: Any, memory: Any) -> str | None:
+        """A host not contacted yet, most work first, while first contacts hold fewer than
+        ``HOST_FIRST_CONTACT_PLACES`` places; its robots.txt is asked for first.
+
+        Ranked by work alone, a host with one source, read late in the list, is the
+        last to go, and when it hangs its timeouts are the end of the night. With a few
+        places kept for first contacts, every host is asked soon after it is read; the
+        other places still go by work per place, so the busiest host is not starved, as
+        it was when new hosts came first in every place.
+        """
+        free = self._first_places - self._first_contacts(downloader, robots)
+        if free <= 0:
+            return None
+        fresh, taken, chosen = self._fresh, [], None
+        looked = 0
+        try:
+            while fresh and looked < _FRESH_WALK and free > 0:
+                entry = heapq.heappop(fresh)
+                if not self._fresh_entry(entry):
+                    continue  # stale, or contacted since
+                taken.append(entry)
+                looked += 1
+                slot = entry[2]
+                starting = robots.starting if robots is not None else 0
+                if self._may_go(slot, 0, downloader, robots, memory):
+                    chosen = slot
+                    break
+                if robots is not None and robots.starting > starting:
+                    free -= 1  # its robots.txt was asked for: a first contact
+        finally:
+            for entry in taken:
+                heapq.heappush(fresh, entry)
+        if chosen is not None:
+            self._inc("hosts/first_contacts")
         return chosen
 
     def _unasked_without_room(self, slot: str, downloader: Any, robots: Any, memory: Any) -> bool:
