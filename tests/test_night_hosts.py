@@ -91,21 +91,6 @@ def test_a_hanging_host_costs_its_robots_timeout_once(tmp_path: Path) -> None:
     assert "robots.txt took longer than 2.0 seconds" not in result.log
 
 
-def test_a_hanging_robots_txt_is_tried_twice_whatever_the_retries(tmp_path: Path) -> None:
-    """With two retries for pages, a robots.txt that hangs still costs two timeouts."""
-    with HangingServer(robots_ok=False) as server:
-        urls = [f"http://127.0.0.1:{server.port}/page/{i}" for i in range(3)]
-        result = run_crawl(
-            write_sources(tmp_path / "s.txt", urls),
-            tmp_path / "out.jsonl",
-            **{**SETTINGS, "RETRY_TIMES": "2"},
-        )
-    assert result.exit_code == 0, result.log
-    assert {(r["status"], r["error"]) for r in result.records} == {("error", "timeout")}
-    assert server.seen["/robots.txt"] == 2  # one request and one retry, not two
-    assert server.pages_seen() == 0
-
-
 def test_a_host_hanging_after_robots_costs_one_probe_and_one_confirmation(
     tmp_path: Path,
 ) -> None:

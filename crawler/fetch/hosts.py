@@ -103,8 +103,7 @@ class HostFailureMiddleware:
     others of its pages while one hangs gets no strike for it.
 
     Settings: ``HOST_FAILURE_MEMORY`` (on/off), ``ROBOTSTXT_TIMEOUT`` (seconds a
-    robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``; a robots.txt is retried
-    once at most, whatever ``RETRY_TIMES``). Stats:
+    robots.txt request may take; 0 keeps ``DOWNLOAD_TIMEOUT``). Stats:
     ``hosts/failed/timeout``, ``hosts/failed/refused`` (origins remembered),
     ``hosts/fast_failed`` (requests not sent), ``hosts/probe_waits`` (requests that
     waited for a probe), ``hosts/probe_given_up`` (probes without an outcome in time),
@@ -114,8 +113,6 @@ class HostFailureMiddleware:
     def __init__(self, crawler: Crawler, robots_timeout: float, max_wait: float) -> None:
         self.crawler = crawler
         self.robots_timeout = robots_timeout
-        # at most one retry of a robots.txt (none when RETRY_TIMES is 0)
-        self.robots_retries = min(1, crawler.settings.getint("RETRY_TIMES"))
         # A waiter gives up waiting after this long and becomes a probe itself, so
         # that a probe lost without an outcome (cancelled at shutdown) strands nobody.
         self.max_wait = max_wait
@@ -177,11 +174,6 @@ class HostFailureMiddleware:
                 # cost the full page timeout on each of its attempts.
                 current = request.meta.get("download_timeout") or self.robots_timeout
                 request.meta["download_timeout"] = min(float(current), self.robots_timeout)
-            # A robots.txt that times out fails its origin: two timeouts are the evidence,
-            # as for pages (a probe's and its confirmation's), not every retry's.
-            request.meta["max_retry_times"] = min(
-                self.robots_retries, int(request.meta.get("max_retry_times", self.robots_retries))
-            )
             return
         waited = False
         while (
