@@ -274,12 +274,14 @@ def main() -> None:
             if key.startswith(("hosts/", "rot/probe")):
                 print(f"  {key + ' (stats)':<44} {stats[key]:>10}")
         if night.get("timeline"):
-            print("timeline (means per twentieth of the night; crawl CPU in cores):")
+            print("timeline (means per twentieth of the night; crawl CPU in cores, "
+                  "crawl RSS the process's own peak in that part):")  # fmt: skip
             print(f"  {'from s':>8} {'wire':>6} {'downloader':>10} {'scheduler':>9} "
-                  f"{'crawl CPU':>9}")  # fmt: skip
+                  f"{'crawl CPU':>9} {'crawl RSS MB':>12}")  # fmt: skip
             for row in night["timeline"]:
                 print(f"  {row['t']:8.1f} {row['wire']:6.1f} {row['active']:10.1f} "
-                      f"{row['scheduler']:9.0f} {row['crawl_cpu']:9.2f}")  # fmt: skip
+                      f"{row['scheduler']:9.0f} {row['crawl_cpu']:9.2f} "
+                      f"{row.get('crawl_rss_mb', 0.0):12.0f}")  # fmt: skip
     if served:
         hang_names = {o["name"] for o in plan["origins"] if o["kind"] in ("hang", "hang_pages")}
         conns = served.get("hang_connections", {})

@@ -20,6 +20,7 @@ held back because the downloader was full or because the scraper's memory bound
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +31,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from twisted.internet.task import LoopingCall
+
+
+def _own_rss() -> int:
+    """The crawl process's resident set in bytes (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 class NightStats:
@@ -45,6 +55,7 @@ class NightStats:
         self.series: list[tuple[float, int, int]] = []  # (t, on the wire, active)
         self.pending: list[int] = []  # requests in the scheduler at each sample
         self.cpu: list[float] = []  # the crawl process's CPU seconds at each sample
+        self.rss: list[int] = []  # the crawl process's own resident bytes at each sample
         self.started = time.monotonic()
         self.loop = LoopingCall(self.sample)
 
@@ -110,10 +121,11 @@ class NightStats:
             pending = 0
         self.pending.append(pending)
         self.cpu.append(time.process_time())
+        self.rss.append(_own_rss())
 
     def _timeline(self, elapsed: float, buckets: int = 20) -> list[dict[str, float]]:
         """The night in ``buckets`` equal parts: mean on the wire, in the downloader,
-        in the scheduler, and the crawl process's share of a core."""
+        in the scheduler, the crawl process's share of a core and its peak RSS."""
         out: list[dict[str, float]] = []
         if not self.series or elapsed <= 0:
             return out
@@ -132,6 +144,7 @@ class NightStats:
                     "active": sum(self.series[i][2] for i in idx) / len(idx),
                     "scheduler": sum(self.pending[i] for i in idx) / len(idx),
                     "crawl_cpu": cpu,
+                    "crawl_rss_mb": max(self.rss[i] for i in idx) / 2**20,
                 }
             )
         return out

@@ -299,6 +299,13 @@ class ProjectSettings(BaseModel):
         "seconds a robots.txt request may take; 0: DOWNLOAD_TIMEOUT",
         group="fetching",
     )
+    HOST_FIRST_CONTACT_PLACES: Count = _setting(
+        0,
+        "places of `CONCURRENT_REQUESTS` kept for hosts not contacted yet (their robots.txt or "
+        "first page), the hosts with most work first, so that a hanging host read late in the "
+        "list is found sooner; 0: off (no gain measured yet on bench/night.py)",
+        group="fetching",
+    )
     DOWNLOAD_MAX_HEADER_BYTES: PositiveCount = _setting(
         256 * 1024,
         "status line plus header lines of one response (`DOWNLOAD_MAXSIZE` bounds the body only); "

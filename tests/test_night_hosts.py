@@ -110,11 +110,14 @@ def test_a_host_hanging_after_robots_costs_one_probe_and_one_confirmation(
     assert len(fast) == len(urls) - 2
 
 
-def test_the_confirming_url_goes_beside_the_probes_retries(tmp_path: Path) -> None:
-    """The second URL goes when the probe's first attempt times out, not after its retries.
+def test_a_hanging_host_costs_two_timeouts_not_the_probes_every_attempt(tmp_path: Path) -> None:
+    """The probe's first timeout is a strike; the confirming URL's timeout is the second.
 
-    With two retries the probe ends on its third timeout; the confirming URL (one attempt)
-    started after the first, so it is the first strike and the probe's end the second.
+    With two retries the probe would take three timeouts one after the other. Its first
+    timeout sends the confirming URL (one attempt) beside its second attempt; its third
+    attempt waits for the confirmation, which times out and fails the origin, so that
+    attempt fails at once: three connections for five sources, the host's cost two
+    timeouts.
     """
     with HangingServer(robots_ok=True) as server:
         urls = [f"http://127.0.0.1:{server.port}/page/{i}" for i in range(5)]
@@ -125,10 +128,28 @@ def test_the_confirming_url_goes_beside_the_probes_retries(tmp_path: Path) -> No
         )
     assert result.exit_code == 0, result.log
     assert {(r["status"], r["error"]) for r in result.records} == {("error", "timeout")}
-    assert server.pages_seen() == 4  # the probe's three attempts and the confirming one
-    assert "(1 attempt(s)); one more URL will tell" in result.log, result.log
-    assert "(3 attempt(s)); its other sources fail fast" in result.log, result.log
-    assert "'hosts/confirmations': 1" in result.log
+    assert sorted(r["url"] for r in result.records) == sorted(urls)
+    # the probe's first two attempts and the confirming one; never the probe's third
+    assert server.pages_seen() == 3, server.seen
+    assert len([p for p, n in server.seen.items() if p != "/robots.txt" and n]) == 2
+    assert "(attempt 1); one more URL will tell" in result.log, result.log
+    assert "(1 attempt(s)); its other sources fail fast" in result.log, result.log
+    assert "'hosts/failed/timeout': 1," in result.log  # Scrapy's stats dump
+
+
+def test_a_lone_hanging_source_keeps_its_retries(tmp_path: Path) -> None:
+    """A host with one source has no second URL: its probe's retries are not held back."""
+    with HangingServer(robots_ok=True) as server:
+        url = f"http://127.0.0.1:{server.port}/page/0"
+        result = run_crawl(
+            write_sources(tmp_path / "s.txt", [url]),
+            tmp_path / "out.jsonl",
+            **{**SETTINGS, "RETRY_TIMES": "2"},
+        )
+    assert result.exit_code == 0, result.log
+    assert [(r["status"], r["error"]) for r in result.records] == [("error", "timeout")]
+    assert server.pages_seen() == 3  # one URL, its three attempts: no verdict on its host
+    assert "hosts/failed/timeout" not in result.log
 
 
 def test_a_refusing_host_is_refused_once(tmp_path: Path, refusing_port: int) -> None:

@@ -332,3 +332,40 @@ def test_a_soft_404_probe_waits_for_its_turn_outside_the_downloader(tmp_path: Pa
     assert any(p not in sources and p != "/robots.txt" for p in server.arrivals)  # probed
     assert seen["probes_in_slot"] == 0
     assert seen["waited_for_delay"] == 0
+
+
+def _pages_after(server: SlowServer, urls: list[str], path: str, prefix: str) -> int:
+    """How many source pages starting with ``prefix`` arrived after ``path``."""
+    sources = {u.split(f":{server.port}", 1)[1] for u in urls}
+    pages = [p for p in server.arrivals if p in sources]
+    return sum(1 for p in pages[pages.index(path) + 1 :] if p.startswith(prefix))
+
+
+def test_a_host_read_late_is_contacted_in_a_first_contact_place(tmp_path: Path) -> None:
+    """A lone host read late in the list is asked at once, not after the busy host's queue.
+
+    Ranked by work alone, the lone host (one page) goes after the busy host's pages
+    whose work per place is larger: when it hangs, its timeouts end the night. With one
+    place kept for first contacts, its robots.txt and its page go at the next free
+    places, while the busy host still has pages to come; without it (0), they do not.
+    """
+    urls = [f"/page/s-{i}" for i in range(30)]
+    settings = dict(
+        CONCURRENT_REQUESTS="2", CONCURRENT_REQUESTS_PER_DOMAIN="2", SOURCES_READAHEAD="6",
+        **NAMED,
+    )  # fmt: skip
+    after: dict[str, int] = {}
+    for places in ("1", "0"):
+        with SlowServer(page_delay=0.2) as server:
+            listed = [named_url(server, "s", p) for p in urls] + [
+                named_url(server, "late", "/page/late")
+            ]
+            (tmp_path / places).mkdir()
+            result, _ = crawl(
+                tmp_path / places, listed, HOST_FIRST_CONTACT_PLACES=places, **settings
+            )
+            after[places] = _pages_after(server, listed, "/page/late", "/page/s-")
+        assert all(r["status"] == "ok" for r in result.records)
+    # read when the busy host had six pages queued: with the place, most of them follow
+    assert after["1"] >= 3, after
+    assert after["0"] < after["1"], after

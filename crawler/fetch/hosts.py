@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 _FIRST_ATTEMPT = "hosts_first_attempt"  # meta: when the first attempt of this request began
 _PROBE = "hosts_probe"  # meta: the origin this request is the probe of
 _CONFIRM = "hosts_confirm"  # meta: the origin this request confirms a probe's timeout for
+_STRUCK = "hosts_struck"  # meta: this request's timeout already counted as a strike
+_FIRST_CONTACT = "hosts_first_contact"  # meta: the first page handed over for its host
+_FRESH_WALK = 64  # hosts not contacted yet looked at per pop for the first-contact places
 _MAX_ORIGINS = 100_000  # origins remembered at once; a night has a few thousand
 
 
@@ -91,8 +94,10 @@ class HostFailureMiddleware:
     else came from its origin is a strike against the origin; the origin is remembered
     as failed at the second strike (two different URLs: one slow page does not condemn
     its host) or at once when it was the origin's robots.txt, a small static file. The
-    second URL (one attempt, no retries) goes as soon as the probe's first attempt times
-    out, beside the probe's retries rather than after them. The waiting requests and every later one
+    probe's first timeout is its strike; the second URL (one attempt, no retries) goes
+    at once, and the probe's next retry waits in the scheduler while it is out: when it
+    times out too, the origin has failed and that retry fails at once, so a hanging host
+    costs two timeouts, not the probe's every attempt. The waiting requests and every later one
     then end at once with :class:`HostTimedOutError` or :class:`HostRefusedError` (the
     same error kinds, ``timeout`` and ``connection``), not retried. A host that answers
     others of its pages while one hangs gets no strike for it.
@@ -121,6 +126,8 @@ class HostFailureMiddleware:
         # confirming request has not been chosen yet
         self.confirming: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         self.confirm_open: set[str] = set()
+        # origins whose confirming request is on its way: the probe's retries wait for it
+        self.confirm_out: set[str] = set()
         # origin → its probe and confirming request still out: the waiters are
         # released when the last of them ends (or at once, when a page answers)
         self.deciders: dict[str, int] = {}
@@ -208,13 +215,12 @@ class HostFailureMiddleware:
         longer than a waiter would wait is given up, as :meth:`process_request` does.
         """
         origin = origin_of(request)
-        if (
-            origin in self.failed
-            or self.proven.get(origin)
-            or request.meta.get(_PROBE) == origin
-            or is_robots_request(request)
-        ):
+        if origin in self.failed or self.proven.get(origin) or is_robots_request(request):
             return True
+        if request.meta.get(_PROBE) == origin:
+            # a retry of the probe waits while the confirming URL is out: its timeout
+            # fails the origin (and this retry at once), its answer proves it
+            return not (request.meta.get("retry_times") and origin in self.confirm_out)
         probe = self.probes.get(origin)
         if probe is not None and not probe.done():
             if origin in self.confirm_open:
@@ -230,6 +236,7 @@ class HostFailureMiddleware:
     def _make_confirmation(self, request: Request, origin: str) -> None:
         # one attempt: its timeout is the second strike's evidence, not a page to insist on
         self.confirm_open.discard(origin)
+        self.confirm_out.add(origin)
         request.meta[_CONFIRM] = origin
         request.meta["max_retry_times"] = 0
         self.deciders[origin] = self.deciders.get(origin, 0) + 1
@@ -237,11 +244,12 @@ class HostFailureMiddleware:
     def probe_timed_out(self, request: Request) -> None:
         """An attempt of ``request`` timed out: if it is a probe, let one other URL go now.
 
-        The probe's retries take their timeouts one after the other; the second URL
-        that decides between "one slow page" and "a hanging host" goes beside them
-        instead of after them, so a hanging host costs the probe's timeouts (with its
-        retries) once, and a host with one slow page has its other pages released by
-        the first that answers.
+        The probe's first timeout, with nothing answered by its origin since the probe
+        began, is the origin's first strike. The second URL that decides between "one
+        slow page" and "a hanging host" goes at once instead of after the probe's
+        retries, and the probe's next retry waits for it (:meth:`admit`): a hanging
+        host costs two timeouts, once, and a host with one slow page has its other
+        pages released by the first that answers.
         """
         origin = origin_of(request)
         if (
@@ -252,6 +260,12 @@ class HostFailureMiddleware:
         ):
             return
         self.confirming[origin] = True
+        began = request.meta.get(_FIRST_ATTEMPT, 0.0)
+        if self.last_answer.get(origin, -1.0) < began:
+            request.meta[_STRUCK] = True  # its retries carry the mark: counted once
+            self.strikes[origin] = self.strikes.get(origin, 0) + 1
+            logger.info("Origin %s timed out on %s (attempt 1); one more URL will tell",
+                        origin, request.url)  # fmt: skip
         self.confirm_open.add(origin)
         self._inc("hosts/confirmations")
 
@@ -267,6 +281,8 @@ class HostFailureMiddleware:
         """The probe or the confirming request ended: release the waiters after the last."""
         if origin not in (request.meta.get(_PROBE), request.meta.get(_CONFIRM)):
             return
+        if request.meta.get(_CONFIRM) == origin:
+            self.confirm_out.discard(origin)
         left = self.deciders.get(origin, 1) - 1
         if left > 0 and origin not in self.failed:
             self.deciders[origin] = left
@@ -277,6 +293,7 @@ class HostFailureMiddleware:
     def _settle(self, origin: str) -> None:
         self.deciders.pop(origin, None)
         self.probe_since.pop(origin, None)
+        self.confirm_out.discard(origin)
         probe = self.probes.pop(origin, None)
         if probe is not None and not probe.done():
             probe.set_result(None)
@@ -312,7 +329,9 @@ class HostFailureMiddleware:
             attempts = request.meta.get("retry_times", 0) + 1
             what = "timed out" if timed_out else "refused the connection"
             robots = is_robots_request(request)
-            strikes = self.strikes[origin] = self.strikes.get(origin, 0) + 1
+            strikes = self.strikes.get(origin, 0)
+            if not request.meta.get(_STRUCK):  # a probe's strike was its first timeout
+                strikes = self.strikes[origin] = strikes + 1
             if not robots and strikes < 2:
                 logger.info("Origin %s %s on %s (%d attempt(s)); one more URL will tell",
                             origin, what, request.url, attempts)  # fmt: skip
@@ -438,6 +457,12 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         self._unasked: dict[str, None] = {}
         self._turns: dict[str, list[asyncio.Future[bool | None]]] = {}
         self._releasing: Counter[str] = Counter()
+        # The first-contact places (HOST_FIRST_CONTACT_PLACES): hosts none of whose pages
+        # has been handed over, by work left, (-work, version, slot) with the versions of
+        # _heap; and the hosts that have had one (bounded like the failure memory).
+        self._first_places = crawler.settings.getint("HOST_FIRST_CONTACT_PLACES")
+        self._fresh: list[tuple[float, int, str]] = []
+        self._contacted: LocalCache[str, bool] = LocalCache(_MAX_ORIGINS)
         for slot in self.pqueues:
             self._touch(slot)
         # found by the rot stage (pipelines/rot_stage.py), whose probes wait for a turn
@@ -485,6 +510,9 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         if request is not None:
             self._count -= 1
             self._handed[slot] = time.monotonic()
+            if self._first_places and slot not in self._contacted:
+                self._contacted[slot] = True
+                request.meta[_FIRST_CONTACT] = True  # counted in the first-contact places
         self._touch(slot)
         return request
 
@@ -633,11 +661,21 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             return
         version = self._version.get(slot, 0) + 1
         self._version[slot] = version
-        heapq.heappush(self._heap, (self._rank(slot, queue), version, slot))
+        rank = self._rank(slot, queue)
+        heapq.heappush(self._heap, (rank, version, slot))
         if len(self._heap) > 4 * len(self._version) + 64:
             # more stale entries than live ones: keep the live ones only
             self._heap = [e for e in self._heap if self._version.get(e[2]) == e[1]]
             heapq.heapify(self._heap)
+        if self._first_places and slot not in self._contacted:
+            heapq.heappush(self._fresh, (rank[1], version, slot))
+            if len(self._fresh) > 4 * len(self._version) + 64:
+                self._fresh = [e for e in self._fresh if self._fresh_entry(e)]
+                heapq.heapify(self._fresh)
+
+    def _fresh_entry(self, entry: tuple[float, int, str]) -> bool:
+        """Whether an entry of the first-contact heap is current (host still not contacted)."""
+        return self._version.get(entry[2]) == entry[1] and entry[2] not in self._contacted
 
     def _rank(self, slot: str, queue: Any) -> tuple[int, float]:
         """``(band, -work)``: the most work left (queued requests times the host's latency).
@@ -667,6 +705,10 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
         now = time.monotonic()
         while sleeping and sleeping[0][0] <= now:  # their delay is over: back in the heap
             self._touch(heapq.heappop(sleeping)[1])
+        if self._fresh and downloader is not None:
+            first = self._choose_fresh(downloader, robots, memory)
+            if first is not None:
+                return first
         tried: set[str] = set()
 
         def busy_first(work: float) -> str | None:
@@ -731,6 +773,57 @@ class HostAwarePriorityQueue(DownloaderAwarePriorityQueue):
             for entry in taken:
                 if entry[2] not in asleep:
                     heapq.heappush(heap, entry)
+        return chosen
+
+    def _first_contacts(self, downloader: Any, robots: Any) -> int:
+        """First contacts on their first attempt: robots.txt requests and first pages.
+
+        A retry no longer counts: the host has shown it is slow or hanging, which is what
+        the first-contact places are there to find out early.
+        """
+        out = robots.starting if robots is not None else 0
+        for request in downloader.active:
+            meta = request.meta
+            if not meta.get("retry_times") and (
+                meta.get(_FIRST_CONTACT) or is_robots_request(request)
+            ):
+                out += 1
+        return out
+
+    def _choose_fresh(self, downloader: Any, robots: Any, memory: Any) -> str | None:
+        """A host not contacted yet, most work first, while first contacts hold fewer than
+        ``HOST_FIRST_CONTACT_PLACES`` places; its robots.txt is asked for first.
+
+        Ranked by work alone, a host with one source, read late in the list, is the
+        last to go, and when it hangs its timeouts are the end of the night. With a few
+        places kept for first contacts, every host is asked soon after it is read; the
+        other places still go by work per place, so the busiest host is not starved, as
+        it was when new hosts came first in every place.
+        """
+        free = self._first_places - self._first_contacts(downloader, robots)
+        if free <= 0:
+            return None
+        fresh, taken, chosen = self._fresh, [], None
+        looked = 0
+        try:
+            while fresh and looked < _FRESH_WALK and free > 0:
+                entry = heapq.heappop(fresh)
+                if not self._fresh_entry(entry):
+                    continue  # stale, or contacted since
+                taken.append(entry)
+                looked += 1
+                slot = entry[2]
+                starting = robots.starting if robots is not None else 0
+                if self._may_go(slot, 0, downloader, robots, memory):
+                    chosen = slot
+                    break
+                if robots is not None and robots.starting > starting:
+                    free -= 1  # its robots.txt was asked for: a first contact
+        finally:
+            for entry in taken:
+                heapq.heappush(fresh, entry)
+        if chosen is not None:
+            self._inc("hosts/first_contacts")
         return chosen
 
     def _unasked_without_room(self, slot: str, downloader: Any, robots: Any, memory: Any) -> bool:
