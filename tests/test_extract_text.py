@@ -89,7 +89,7 @@ def test_the_full_cascade_replaces_a_stray_notice() -> None:
     words = text_module.visible_words(tree)
     assert words is not None
     notice = "Cookies help us deliver this guide."
-    text = text_module._thorough_when_short(tree, URL, notice, words)
+    text = text_module._thorough_when_short(text_module.Passes(tree, URL), notice, words)
     assert text is not None and text != notice
     assert "Step 0 of the installation guide" in text and "Step 14" in text
     # the page's tree is left as it was for the other field extractors
@@ -118,7 +118,7 @@ def test_a_short_text_that_is_the_whole_article_stays() -> None:
     tree = build_page(html, URL).tree
     assert tree is not None
     chosen = "The reading room is closed on Monday for maintenance of the heating system."
-    assert text_module._thorough_when_short(tree, URL, chosen, 1000) == chosen
+    assert text_module._thorough_when_short(text_module.Passes(tree, URL), chosen, 1000) == chosen
 
 
 NOTICE = "Cookies help us deliver this guide."
@@ -133,7 +133,7 @@ def test_the_careful_precise_pass_replaces_the_recall_text_when_it_finds_the_art
     broad = text_module._trafilatura_text(tree, URL, precision=False)
     assert broad is not None
     broad += "\n\nLicence and contact"
-    text = text_module._precise_thorough(tree, URL, NOTICE, broad)
+    text = text_module._precise_thorough(text_module.Passes(tree, URL), NOTICE, broad)
     assert text is not None and text != broad and "Licence and contact" not in text
     assert "Step 0 of the installation guide" in text and "Step 14" in text
     # the page's tree is left as it was for the other field extractors
@@ -147,7 +147,7 @@ def test_the_recall_text_stays_when_the_careful_pass_finds_no_more() -> None:
     assert broad is not None
     broad += "\n\nLicence and contact"
     precise = text_module._trafilatura_text(tree, URL, precision=True)
-    assert text_module._precise_thorough(tree, URL, precise, broad) == broad
+    assert text_module._precise_thorough(text_module.Passes(tree, URL), precise, broad) == broad
 
 
 @pytest.fixture

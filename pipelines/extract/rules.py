@@ -67,8 +67,12 @@ RULES: dict[str, bool] = {
     # declares (<link rel=canonical>, og:url) rather than where it was fetched.
     "title_canonical_host": True,
     # --- main text ---
-    # The recall pass also runs when the precise text holds few of the page's words.
-    "text_recall_when_short": True,
+    # readability's article when the chosen text holds few of the page's words.
+    # Off: since "text_thorough_when_short" runs first at the same share, it changed
+    # no text on the 583 dev pages with text truth (it ran on 14); cross-validated
+    # +0.0000 body F1 (both corpora), snippet F1 and lead, folds 0/0
+    # (bench/textchoice.py, round 5).
+    "text_recall_when_short": False,
     # trafilatura's full default cascade when the chosen text holds few of the page's
     # words. Cross-validated: body F1 +0.0019 (corpus-meta, folds 2/0; corpus 0/0),
     # snippet F1 +0.0075 (2/0).

@@ -133,6 +133,43 @@ def _words(text: str | None) -> int:
     return len(_WORD.findall(text or ""))
 
 
+class Passes:
+    """The readings of one page that :func:`html_main_text` chooses among.
+
+    Each method runs one extraction pass on the document when asked: the
+    choice asks only for the passes its rules need, so most pages get one
+    or two. The choice reads the passes through this object and nothing
+    else, so ``bench/textchoice.py`` can hand it passes computed once and
+    replay every configuration of the rules on them (a subclass that
+    remembers what each method returned).
+    """
+
+    def __init__(self, document: Document, url: str) -> None:
+        self.document = document
+        self.url = url
+
+    def trafilatura(self, precision: bool | None, thorough: bool) -> str | None:
+        """trafilatura's text (see :func:`_trafilatura_text`)."""
+        return _trafilatura_text(self.document, self.url, precision=precision, thorough=thorough)
+
+    def readability(self) -> str | None:
+        """readability's article, read as :func:`fast_main_text` reads a page; None if none.
+
+        Runs on a copy of the tree (readability edits the tree it reads);
+        a document that is still markup has no tree to copy, so no reading.
+        """
+        if not isinstance(self.document, lxml.html.HtmlElement):
+            return None
+        from trafilatura.external import try_readability
+
+        try:
+            summary = try_readability(copy.deepcopy(self.document))
+        except Exception as exc:  # readability on pathological markup
+            logger.debug("readability failed on %s: %s", self.url, exc)
+            return None
+        return fast_main_text(summary) if summary is not None else None
+
+
 def html_main_text(
     document: Document,
     url: str,
@@ -140,6 +177,7 @@ def html_main_text(
     *,
     thorough: bool = False,
     furniture: bool = True,
+    passes: Passes | None = None,
 ) -> str | None:
     """Main text of an HTML page with trafilatura, without comments; ``None`` if nothing.
 
@@ -176,8 +214,12 @@ def html_main_text(
     of the extraction time and 27 MB per process (jusText's stop lists), and
     the recall pass already rescues the pages where the precise pass lost the
     article, so it is off unless asked for (``EXTRACT_THOROUGH``).
+
+    ``passes`` (default: :class:`Passes` of ``document``) supplies the
+    readings; the document itself is only measured here.
     """
-    precise = _trafilatura_text(document, url, precision=True, thorough=thorough)
+    passes = passes or Passes(document, url)
+    precise = passes.trafilatura(True, thorough)
     # The recall pass (a second trafilatura run) is only worth its cost when the
     # precise text is small beside the page: see BROAD_SHARE_LIMIT.
     if precise is not None and page_words is not None:
@@ -193,16 +235,16 @@ def html_main_text(
             core = core_words(document, page_words)
             if core is not None and precise_words >= share * core:
                 return precise
-    broad = _trafilatura_text(document, url, precision=False, thorough=thorough)
+    broad = passes.trafilatura(False, thorough)
     lost = precise is None or _words(precise) < MIN_PRECISE_SHARE * _words(broad)
     chosen = broad if lost else precise
     if lost and not thorough and rules.on("text_precise_thorough"):
-        chosen = _precise_thorough(document, url, precise, broad)
+        chosen = _precise_thorough(passes, precise, broad)
     if not thorough and page_words:
         if rules.on("text_thorough_when_short"):
-            chosen = _thorough_when_short(document, url, chosen, page_words)
+            chosen = _thorough_when_short(passes, chosen, page_words)
         if rules.on("text_recall_when_short"):
-            chosen = _rescue_short(document, url, chosen, page_words)
+            chosen = _rescue_short(passes, chosen, page_words)
     return chosen
 
 
@@ -214,9 +256,7 @@ RESCUE_GAIN = 2.0
 PRECISE_GAIN = 1.5
 
 
-def _precise_thorough(
-    document: Document, url: str, precise: str | None, broad: str | None
-) -> str | None:
+def _precise_thorough(passes: Passes, precise: str | None, broad: str | None) -> str | None:
     """The precise pass with trafilatura's comparison, once the fast precise pass lost the article.
 
     When the fast precise pass keeps under :data:`MIN_PRECISE_SHARE` of the
@@ -232,13 +272,11 @@ def _precise_thorough(
     words (0.5 to 0.8) lost the gains on the evaluation corpora's body text,
     as the recall text's extra words there are mostly boilerplate.
     """
-    careful = _trafilatura_text(document, url, precision=True, thorough=True)
+    careful = passes.trafilatura(True, True)
     return careful if _words(careful) >= PRECISE_GAIN * max(_words(precise), 1) else broad
 
 
-def _thorough_when_short(
-    document: Document, url: str, chosen: str | None, page_words: int
-) -> str | None:
+def _thorough_when_short(passes: Passes, chosen: str | None, page_words: int) -> str | None:
     """trafilatura's own full cascade when both fast passes kept implausibly little of the page.
 
     On pages that are not news articles (documentation, profiles, long
@@ -255,36 +293,26 @@ def _thorough_when_short(
     words = _words(chosen)
     if words >= rules.threshold("text_thorough_when_short") * page_words:
         return chosen
-    full = _trafilatura_text(document, url, precision=None, thorough=True)
+    full = passes.trafilatura(None, True)
     return full if _words(full) >= RESCUE_GAIN * max(words, 1) else chosen
 
 
-def _rescue_short(document: Document, url: str, chosen: str | None, page_words: int) -> str | None:
+def _rescue_short(passes: Passes, chosen: str | None, page_words: int) -> str | None:
     """A third reading when both passes kept implausibly little of the page.
 
     Both of trafilatura's biased modes sometimes settle on a wrong container
     (a teaser, a form) on pages that are not news articles, where
     readability's scoring of paragraphs still finds the text. It runs only
     when the chosen text holds less than the ``text_recall_when_short``
-    threshold of the page's visible words, on a copy of the tree (readability
-    edits the tree it reads), and its text is taken when it is at least
-    :data:`RESCUE_GAIN` times longer: a few milliseconds on the pages that need
-    it, where trafilatura's full comparison with readability and jusText cost
-    ten times more.
+    threshold of the page's visible words (:meth:`Passes.readability`), and
+    its text is taken when it is at least :data:`RESCUE_GAIN` times longer: a
+    few milliseconds on the pages that need it, where trafilatura's full
+    comparison with readability and jusText cost ten times more.
     """
     words = _words(chosen)
     if words >= rules.threshold("text_recall_when_short") * page_words:
         return chosen
-    if not isinstance(document, lxml.html.HtmlElement):
-        return chosen
-    from trafilatura.external import try_readability
-
-    try:
-        summary = try_readability(copy.deepcopy(document))
-    except Exception as exc:  # readability on pathological markup
-        logger.debug("readability failed on %s: %s", url, exc)
-        return chosen
-    rescued = fast_main_text(summary) if summary is not None else None
+    rescued = passes.readability()
     return rescued if _words(rescued) >= RESCUE_GAIN * max(words, 1) else chosen
 
 
