@@ -68,6 +68,7 @@ FIELD: dict[str, str] = {
     "title_not_site_name": "title",
     "title_og_inside_h1": "title",
     "title_og_kicker": "title",
+    "title_og_heading": "title",
     "title_heading_text": "title",
     "title_canonical_host": "title",
     "text_recall_when_short": "text",

@@ -361,6 +361,7 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
             return (
                 _og_kicker(page, visible, site_name, logos, url)
                 or _og_inside(page, visible, site_name, logos, url)
+                or _og_heading(page, visible, site_name, logos, url)
                 or visible
             )
     sources: list[Callable[[], str | None]] = [
@@ -451,6 +452,46 @@ def _og_kicker(
     if og is None or match is None or len(_words(match.group(1))) > _KICKER_WORDS:
         return None
     return og if _words(match.group(2)) == _words(visible) else None
+
+
+# Headings looked at for the one that states og:title, and the words of a
+# kicker that may precede it there.
+_MAX_OG_HEADINGS = 12
+_OG_HEADING_KICKER = 8
+_MIN_OG_WORDS = 3
+
+
+def _og_heading(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
+    """``og:title`` when another heading of the page shows it and the chosen ``<h1>`` does not.
+
+    Some sites put an SEO headline or a breadcrumb in the ``<h1>`` and print
+    the headline their own ``og:title`` carries in an ``<h1>``/``<h2>`` beside
+    it, often behind a kicker ("European Payments Initiative Statt Paypal &
+    Co.: …"). A headline the page both shows and declares is the page's own.
+    """
+    if not rules.on("title_og_heading") or page.tree is None:
+        return None
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
+    if og is None:
+        return None
+    wanted, shown = _words(og), _words(visible)
+    if len(wanted) < _MIN_OG_WORDS or wanted == shown:
+        return None
+    try:
+        nodes = page.tree.xpath("(//h1|//h2)[position() <= $n]", n=_MAX_OG_HEADINGS)
+    except Exception:  # defensive: lxml on odd trees
+        return None
+    for node in nodes:
+        text = _heading_text(node)
+        if not text or len(text) > _MAX_TITLE or text == visible:
+            continue  # the chosen <h1> itself is title_og_inside_h1's case
+        words = _words(text)
+        extra = len(words) - len(wanted)
+        if 0 <= extra <= _OG_HEADING_KICKER and words[extra:] == wanted:
+            return og
+    return None
 
 
 def _words(value: str) -> list[str]:

@@ -60,6 +60,9 @@ RULES: dict[str, bool] = {
     # og:title "Kicker: <h1>" (a short lead-in and a colon before the visible
     # headline) wins over the <h1>.
     "title_og_kicker": True,
+    # og:title wins over the chosen <h1> when another <h1>/<h2> of the page shows
+    # it (alone or behind a kicker of up to eight words).
+    "title_og_heading": True,
     # A heading's text leaves out <style>/<script> and keeps a space between a
     # kicker element and the headline ("<span>Kicker</span>Headline").
     "title_heading_text": True,
