@@ -61,6 +61,7 @@ FIELD: dict[str, str] = {
     "authors_copyright_holder": "authors",
     "authors_profile_link": "authors",
     "authors_normalise": "authors",
+    "authors_credit_strings": "authors",
     "title_h1_agreement": "title",
     "title_site_span": "title",
     "title_h1_logo": "title",

@@ -171,6 +171,30 @@ def test_clean_author(raw: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
+        ("(Image: Getty Images)", None),
+        ("Foto: dpa-Bildfunk", None),
+        ("Photo by Jane Doe", None),
+        ("Kommentare geschlossen", None),
+        ("Comments are closed", None),
+        ("Leave a comment", None),
+        ("and more", None),
+        # agencies credited as writers are authors
+        ("dpa", "dpa"),
+        ("AFP", "AFP"),
+        ("Jane Doe", "Jane Doe"),
+    ],
+)
+def test_credit_strings_are_no_authors(
+    raw: str, expected: str | None, restore_rules: None
+) -> None:
+    assert clean_author(raw) == expected
+    rules.RULES["authors_credit_strings"] = False
+    assert clean_author(raw) == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
         ("Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
         ("Jane Doe; John Roe", ["Jane Doe", "John Roe"]),
         ("Jane Doe, John Roe", ["Jane Doe", "John Roe"]),

@@ -101,6 +101,24 @@ _ROLE_TAIL = re.compile(
     r"\b(?:writer|reporter|correspondent|editor|technologist|journalist|analyst|columnist)\b",
     re.IGNORECASE,
 )
+# What a byline search picks up that names no writer: a picture's credit
+# ("(Image: Getty Images)", "Foto: dpa-Bildfunk", "Photo by Jane Doe/Reuters"
+# is the photographer's) and the labels of comment and sharing widgets
+# ("Kommentare geschlossen", "Leave a comment"). Agencies credited as writers
+# ("dpa", "AFP", "Reuters") are authors and stay.
+_CREDIT = re.compile(
+    r"^\W*(?:images?|photos?|photograph(?:y|s)?|pictures?|pics?|foto(?:s|grafie)?|bild(?:er)?|"
+    r"credits?|illustrations?|grafik|video|vídeo|imagen|immagine|crédit)\b\s*(?::|by\b|von\b)"
+    r"|\b(?:getty\s*images|shutterstock|istock(?:photo)?|imago\s+images|picture[\s-]alliance|"
+    r"alamy|dpa-bildfunk|keystone-sda)\b"
+    r"|^(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties)\b.{0,20}"
+    r"\b(?:closed|off|disabled|geschlossen|deaktiviert|fermés?|cerrados?|chiusi)\W*$"
+    r"|^(?:no|keine|aucun|sin|nessun)\s+(?:comments?|kommentare?|commentaires?|comentarios|"
+    r"commenti)\W*$"
+    r"|^(?:leave\s+a\s+(?:comment|reply)|read\s+more|show\s+more|and\s+more|share(?:\s+this)?|"
+    r"weiterlesen|mehr\s+lesen|teilen|lire\s+la\s+suite|leer\s+más|follow(?:\s+us)?)\W*$",
+    re.IGNORECASE,
+)
 _ORG_TYPES = ("Organization", "NewsMediaOrganization", "Corporation", "WebSite", "WebPage")
 
 
@@ -139,6 +157,8 @@ def clean_author(name: str) -> str | None:
         cleaned = " ".join(words[: len(words) // 2])  # "Confreaks Confreaks"
     lowered = cleaned.casefold()
     if lowered in _ROLE_WORDS or _ROLE_TAIL.match(cleaned):
+        return None
+    if rules.on("authors_credit_strings") and _CREDIT.search(cleaned):
         return None
     return cleaned
 

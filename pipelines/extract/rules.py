@@ -40,6 +40,9 @@ RULES: dict[str, bool] = {
     "authors_profile_link": True,
     # Names cleaned of e-mail addresses, dates, role words, "(abc)" initials.
     "authors_normalise": True,
+    # A picture credit ("(Image: Getty Images)") or a widget's label ("Kommentare
+    # geschlossen", "Leave a comment") is no author.
+    "authors_credit_strings": True,
     # --- titles ---
     # The visible <h1> wins over metadata headlines when it agrees with them.
     "title_h1_agreement": True,
