@@ -58,6 +58,7 @@ FIELD: dict[str, str] = {
     "authors_byline": "authors",
     "authors_by_line": "authors",
     "authors_person_over_site": "authors",
+    "authors_lowercase_handle": "authors",
     "authors_copyright_holder": "authors",
     "authors_profile_link": "authors",
     "authors_normalise": "authors",

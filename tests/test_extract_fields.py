@@ -240,6 +240,16 @@ def test_handle_gives_way_to_a_visible_byline() -> None:
     assert list(run(page(jsonld, header)).authors) == ["Jane Doe"]  # type: ignore[attr-defined]
 
 
+def test_lowercase_handle_gives_way_to_a_visible_byline(restore_rules: None) -> None:
+    head = "<meta name='author' content='janedoe'>"
+    header = "<h1>Bridge plan</h1><div class='byline'><span class='author'>Jane Doe</span></div>"
+    assert list(run(page(head, header)).authors) == ["Jane Doe"]  # type: ignore[attr-defined]
+    # with no person named anywhere else, the handle is all the page says
+    assert list(run(page(head, "<h1>Bridge plan</h1>")).authors) == ["janedoe"]  # type: ignore[attr-defined]
+    rules.RULES["authors_lowercase_handle"] = False
+    assert list(run(page(head, header)).authors) == ["janedoe"]  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("name", "person"),
     [

@@ -561,8 +561,17 @@ def _site_only(
         _is_org(n, flags.get(n, False), orgs)
         or any(ch.isdigit() for ch in n)
         or (len(_normal(n)) >= 4 and any(_normal(n) in r for r in rights))
+        or (rules.on("authors_lowercase_handle") and _is_handle(n))
         for n in names
     )
+
+
+def _is_handle(name: str) -> bool:
+    """Whether ``name`` is a user handle ("mikecason", "jdoe_42"), not a written name.
+
+    One word, all lowercase letters (a name in an uncased script has no lowercase).
+    """
+    return " " not in name and name.islower() and name.isascii()
 
 
 _RIGHTS_META = ("copyright", "dc.rights", "dcterms.rights", "rights")

@@ -30,6 +30,8 @@ RULES: dict[str, bool] = {
     # cross-validated -0.0024, folds 1/2, removed). Cross-validated +0.0190
     # authors F1 (folds 3/0).
     "authors_person_over_site": True,
+    # ... and so is a one-word lowercase user handle ("mikecason").
+    "authors_lowercase_handle": True,
     # ... and the page's copyright holder (<meta name=copyright>, JSON-LD
     # copyrightHolder) counts as the site's own organisation there.
     # Cross-validated +0.0056 authors F1 (folds 1/0).
