@@ -73,6 +73,7 @@ FIELD: dict[str, str] = {
     "title_og_heading": "title",
     "title_heading_text": "title",
     "title_canonical_host": "title",
+    "title_h2_segment": "title",
     "text_recall_when_short": "text",
     "text_thorough_when_short": "text",
     "text_precise_thorough": "text",

@@ -74,6 +74,9 @@ RULES: dict[str, bool] = {
     # The site's domain and home page are judged by the address the page
     # declares (<link rel=canonical>, og:url) rather than where it was fetched.
     "title_canonical_host": True,
+    # When no <h1> is the headline, an <h2> that is the <title>'s first segment
+    # ("Headline | Section | Site") is.
+    "title_h2_segment": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
     "text_recall_when_short": True,
