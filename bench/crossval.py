@@ -61,6 +61,7 @@ FIELD: dict[str, str] = {
     "authors_lowercase_handle": "authors",
     "authors_copyright_holder": "authors",
     "authors_profile_link": "authors",
+    "authors_label_field": "authors",
     "authors_normalise": "authors",
     "authors_credit_strings": "authors",
     "title_h1_agreement": "title",

@@ -251,6 +251,24 @@ def test_lowercase_handle_gives_way_to_a_visible_byline(restore_rules: None) -> 
 
 
 @pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("<ul><li><strong>Autorin/Autor</strong> Jane Doe</li></ul>", ["Jane Doe"]),
+        ("<p><b>Author:</b> <a href='/x'>Jane Doe</a></p>", ["Jane Doe"]),
+        # a role after a name is no label of the next one
+        ("<p><strong>Ann Poe</strong>, <span>author</span><br><strong>Jane Doe</strong></p>", []),
+        # a label followed by no person
+        ("<ul><li><strong>Autor:</strong> Redaktion</li></ul>", []),
+    ],
+)
+def test_labelled_author_field(field: str, expected: list[str], restore_rules: None) -> None:
+    html = page("", "<h1>Bridge plan</h1>" + field)
+    assert list(run(html).authors) == expected  # type: ignore[attr-defined]
+    rules.RULES["authors_label_field"] = False
+    assert list(run(html).authors) == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
     ("name", "person"),
     [
         ("Jane Doe", True),

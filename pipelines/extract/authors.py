@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.etree
+
 from pipelines.extract import rules
 from pipelines.extract.markup import Page, schema_types, squash, unescape
 
@@ -468,6 +470,47 @@ def profile_link_source(page: Page) -> list[tuple[str, bool]]:
     return [(n, False) for n in found]
 
 
+# --- a labelled author field ---------------------------------------------------------
+
+# An element holding only a label ("Autorin/Autor", "Author:", "Verfasser") in
+# a facts box or table; the name follows it as its tail or as the next text.
+_LABEL_FIELD = lxml.etree.XPath(
+    "(//*[self::strong or self::b or self::dt or self::th or self::span or self::label]"
+    "[string-length(normalize-space(.)) < 24]"
+    "[re:test(normalize-space(.), $labels, 'i')])[position() <= 5]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+# A bare "author" is as often a role beside a name ("Marie Arana, author"):
+# single-word labels count only with their colon.
+_LABELS = (
+    r"^(?:(?:autor(?:in)?|authors?|auteur(?:e|s)?|autore|autora|text|texto|testo)\s*:"
+    r"|autor(?:in)?\s*/\s*autor(?:in)?|autor\(in\)|verfasser(?:in)?\s*:?|written\s+by\s*:?)$"
+)
+_NEXT_TEXT = lxml.etree.XPath("following::text()[normalize-space()][1]")
+
+
+def label_field_source(page: Page) -> list[tuple[str, bool]]:
+    """The person a labelled field names ("<strong>Autorin/Autor</strong> Roman Goncharenko").
+
+    Only a name that reads as a person's counts: a label's neighbour is as
+    often a date or a link as a name.
+    """
+    if page.tree is None:
+        return []
+    try:
+        labels = _LABEL_FIELD(page.tree, labels=_LABELS)
+        for label in labels:
+            value = squash((label.tail or "").strip(" :\u00a0")) or squash(
+                "".join(map(str, _NEXT_TEXT(label)))
+            )
+            name = clean_author(value.strip(" :")) if value else None
+            if name and looks_like_person(name):
+                return [(name, False)]
+    except Exception as exc:  # defensive: lxml on odd trees
+        logger.debug("label search failed: %s", exc)
+    return []
+
+
 # --- the cascade -------------------------------------------------------------------
 
 
@@ -607,6 +650,7 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         ("authors_by_line", by_line_source),
         ("authors_byline", byline_source),
         ("authors_profile_link", profile_link_source),
+        ("authors_label_field", label_field_source),
     ]
     prefer_people = rules.on("authors_person_over_site")
     orgs: set[str] | None = None

@@ -40,6 +40,9 @@ RULES: dict[str, bool] = {
     # Doe") names the author when no earlier source does. Cross-validated
     # +0.0113 authors F1 (folds 3/0).
     "authors_profile_link": True,
+    # A labelled field ("<strong>Autorin/Autor</strong> Jane Doe") names the
+    # author when no earlier source names a person.
+    "authors_label_field": True,
     # Names cleaned of e-mail addresses, dates, role words, "(abc)" initials.
     "authors_normalise": True,
     # A picture credit ("(Image: Getty Images)") or a widget's label ("Kommentare
