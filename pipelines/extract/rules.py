@@ -31,6 +31,7 @@ RULES: dict[str, bool] = {
     # authors F1 (folds 3/0).
     "authors_person_over_site": True,
     # ... and so is a one-word lowercase user handle ("mikecason").
+    # Cross-validated +0.0021 authors F1 (folds 1/0).
     "authors_lowercase_handle": True,
     # ... and the page's copyright holder (<meta name=copyright>, JSON-LD
     # copyrightHolder) counts as the site's own organisation there.
@@ -41,12 +42,14 @@ RULES: dict[str, bool] = {
     # +0.0113 authors F1 (folds 3/0).
     "authors_profile_link": True,
     # A labelled field ("<strong>Autorin/Autor</strong> Jane Doe") names the
-    # author when no earlier source names a person.
+    # author when no earlier source names a person. Cross-validated +0.0028
+    # authors F1 (folds 1/0).
     "authors_label_field": True,
     # Names cleaned of e-mail addresses, dates, role words, "(abc)" initials.
     "authors_normalise": True,
     # A picture credit ("(Image: Getty Images)") or a widget's label ("Kommentare
-    # geschlossen", "Leave a comment") is no author.
+    # geschlossen", "Leave a comment") is no author. Cross-validated +0.0021
+    # authors F1 (folds 1/0).
     "authors_credit_strings": True,
     # --- titles ---
     # The visible <h1> wins over metadata headlines when it agrees with them.
@@ -71,7 +74,8 @@ RULES: dict[str, bool] = {
     # headline) wins over the <h1>.
     "title_og_kicker": True,
     # og:title wins over the chosen <h1> when another <h1>/<h2> of the page shows
-    # it (alone or behind a kicker of up to eight words).
+    # it (alone or behind a kicker of up to eight words). Cross-validated +0.0093
+    # title exact (folds 3/0).
     "title_og_heading": True,
     # A heading's text leaves out <style>/<script> and keeps a space between a
     # kicker element and the headline ("<span>Kicker</span>Headline").
@@ -80,7 +84,8 @@ RULES: dict[str, bool] = {
     # declares (<link rel=canonical>, og:url) rather than where it was fetched.
     "title_canonical_host": True,
     # When no <h1> is the headline, an <h2> that is the <title>'s first segment
-    # ("Headline | Section | Site") is.
+    # ("Headline | Section | Site") is. Cross-validated +0.0068 title exact
+    # (folds 2/0).
     "title_h2_segment": True,
     # --- main text ---
     # The recall pass also runs when the precise text holds few of the page's words.
