@@ -227,6 +227,59 @@ def test_og_title_without_a_kicker_keeps_the_h1(og: str) -> None:
     assert title_of(html) == "Council approves river crossing"
 
 
+# --- title_og_heading --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "<h2>Bridge plan: Town finally gets its river crossing after ten years</h2>",
+        # behind a kicker in the same heading
+        "<h2><span>Ten years of debate</span> Bridge plan: Town finally gets its river "
+        "crossing after ten years</h2>",
+    ],
+)
+def test_og_title_shown_in_another_heading_wins(shown: str, restore_rules: None) -> None:
+    head = (
+        "<title>Council approves river crossing | Town Post</title>"
+        "<meta property='og:title' content='Bridge plan: Town finally gets its river crossing "
+        "after ten years'>"
+    )
+    html = page(head, article=f"<h1>Council approves river crossing</h1>{shown}")
+    assert title_of(html) == "Bridge plan: Town finally gets its river crossing after ten years"
+    rules.RULES["title_og_heading"] = False
+    assert title_of(html) == "Council approves river crossing"
+
+
+def test_og_title_shown_nowhere_keeps_the_h1() -> None:
+    head = (
+        "<title>Council approves river crossing | Town Post</title>"
+        "<meta property='og:title' content='Bridge plan: Town finally gets its river crossing'>"
+    )
+    # a heading that only shares words with og:title does not show it
+    html = page(head, article="<h1>Council approves river crossing</h1><h2>The bridge plan</h2>")
+    assert title_of(html) == "Council approves river crossing"
+
+
+# --- title_h2_segment ----------------------------------------------------------------------
+
+
+def test_h2_that_is_the_first_title_segment_wins(restore_rules: None) -> None:
+    head = "<title>Council approves river crossing | Town | Jane Doe's notes</title>"
+    top, article = "<h1>Hi, I'm Jane.</h1>", "<h2>Council approves river crossing</h2>"
+    html = page(head, top=top, article=article)
+    assert title_of(html) == "Council approves river crossing"
+    rules.RULES["title_h2_segment"] = False
+    assert title_of(html) == "Council approves river crossing | Town | Jane Doe's notes"
+
+
+def test_h2_segment_gives_way_to_an_agreeing_h1() -> None:
+    head = "<title>Council approves river crossing | Town</title>"
+    # the <h1> is the headline; the <h2> merely opens the title
+    html = page(head, article="<h1>Council approves river crossing</h1><h2>Council approves</h2>")
+    assert title_of(html) == "Council approves river crossing"
+
+
 def test_headline_linking_to_its_permalink_from_a_tracked_url_is_no_logo() -> None:
     url = "https://blog.example.org/2024/05/bridge-plan/?utm_source=feed"
     html = page(

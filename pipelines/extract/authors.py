@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.etree
+
 from pipelines.extract import rules
 from pipelines.extract.markup import Page, schema_types, squash, unescape
 
@@ -101,6 +103,24 @@ _ROLE_TAIL = re.compile(
     r"\b(?:writer|reporter|correspondent|editor|technologist|journalist|analyst|columnist)\b",
     re.IGNORECASE,
 )
+# What a byline search picks up that names no writer: a picture's credit
+# ("(Image: Getty Images)", "Foto: dpa-Bildfunk", "Photo by Jane Doe/Reuters"
+# is the photographer's) and the labels of comment and sharing widgets
+# ("Kommentare geschlossen", "Leave a comment"). Agencies credited as writers
+# ("dpa", "AFP", "Reuters") are authors and stay.
+_CREDIT = re.compile(
+    r"^\W*(?:images?|photos?|photograph(?:y|s)?|pictures?|pics?|foto(?:s|grafie)?|bild(?:er)?|"
+    r"credits?|illustrations?|grafik|video|vídeo|imagen|immagine|crédit)\b\s*(?::|by\b|von\b)"
+    r"|\b(?:getty\s*images|shutterstock|istock(?:photo)?|imago\s+images|picture[\s-]alliance|"
+    r"alamy|dpa-bildfunk|keystone-sda)\b"
+    r"|^(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties)\b.{0,20}"
+    r"\b(?:closed|off|disabled|geschlossen|deaktiviert|fermés?|cerrados?|chiusi)\W*$"
+    r"|^(?:no|keine|aucun|sin|nessun)\s+(?:comments?|kommentare?|commentaires?|comentarios|"
+    r"commenti)\W*$"
+    r"|^(?:leave\s+a\s+(?:comment|reply)|read\s+more|show\s+more|and\s+more|share(?:\s+this)?|"
+    r"weiterlesen|mehr\s+lesen|teilen|lire\s+la\s+suite|leer\s+más|follow(?:\s+us)?)\W*$",
+    re.IGNORECASE,
+)
 _ORG_TYPES = ("Organization", "NewsMediaOrganization", "Corporation", "WebSite", "WebPage")
 
 
@@ -139,6 +159,8 @@ def clean_author(name: str) -> str | None:
         cleaned = " ".join(words[: len(words) // 2])  # "Confreaks Confreaks"
     lowered = cleaned.casefold()
     if lowered in _ROLE_WORDS or _ROLE_TAIL.match(cleaned):
+        return None
+    if rules.on("authors_credit_strings") and _CREDIT.search(cleaned):
         return None
     return cleaned
 
@@ -448,6 +470,47 @@ def profile_link_source(page: Page) -> list[tuple[str, bool]]:
     return [(n, False) for n in found]
 
 
+# --- a labelled author field ---------------------------------------------------------
+
+# An element holding only a label ("Autorin/Autor", "Author:", "Verfasser") in
+# a facts box or table; the name follows it as its tail or as the next text.
+_LABEL_FIELD = lxml.etree.XPath(
+    "(//*[self::strong or self::b or self::dt or self::th or self::span or self::label]"
+    "[string-length(normalize-space(.)) < 24]"
+    "[re:test(normalize-space(.), $labels, 'i')])[position() <= 5]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+# A bare "author" is as often a role beside a name ("Marie Arana, author"):
+# single-word labels count only with their colon.
+_LABELS = (
+    r"^(?:(?:autor(?:in)?|authors?|auteur(?:e|s)?|autore|autora|text|texto|testo)\s*:"
+    r"|autor(?:in)?\s*/\s*autor(?:in)?|autor\(in\)|verfasser(?:in)?\s*:?|written\s+by\s*:?)$"
+)
+_NEXT_TEXT = lxml.etree.XPath("following::text()[normalize-space()][1]")
+
+
+def label_field_source(page: Page) -> list[tuple[str, bool]]:
+    """The person a labelled field names ("<strong>Autorin/Autor</strong> Roman Goncharenko").
+
+    Only a name that reads as a person's counts: a label's neighbour is as
+    often a date or a link as a name.
+    """
+    if page.tree is None:
+        return []
+    try:
+        labels = _LABEL_FIELD(page.tree, labels=_LABELS)
+        for label in labels:
+            value = squash((label.tail or "").strip(" :\u00a0")) or squash(
+                "".join(map(str, _NEXT_TEXT(label)))
+            )
+            name = clean_author(value.strip(" :")) if value else None
+            if name and looks_like_person(name):
+                return [(name, False)]
+    except Exception as exc:  # defensive: lxml on odd trees
+        logger.debug("label search failed: %s", exc)
+    return []
+
+
 # --- the cascade -------------------------------------------------------------------
 
 
@@ -541,8 +604,17 @@ def _site_only(
         _is_org(n, flags.get(n, False), orgs)
         or any(ch.isdigit() for ch in n)
         or (len(_normal(n)) >= 4 and any(_normal(n) in r for r in rights))
+        or (rules.on("authors_lowercase_handle") and _is_handle(n))
         for n in names
     )
+
+
+def _is_handle(name: str) -> bool:
+    """Whether ``name`` is a user handle ("mikecason", "jdoe_42"), not a written name.
+
+    One word, all lowercase letters (a name in an uncased script has no lowercase).
+    """
+    return " " not in name and name.islower() and name.isascii()
 
 
 _RIGHTS_META = ("copyright", "dc.rights", "dcterms.rights", "rights")
@@ -578,6 +650,7 @@ def extract_authors(page: Page, site_name: str | None = None) -> tuple[str, ...]
         ("authors_by_line", by_line_source),
         ("authors_byline", byline_source),
         ("authors_profile_link", profile_link_source),
+        ("authors_label_field", label_field_source),
     ]
     prefer_people = rules.on("authors_person_over_site")
     orgs: set[str] | None = None

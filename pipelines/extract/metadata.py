@@ -361,8 +361,12 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
             return (
                 _og_kicker(page, visible, site_name, logos, url)
                 or _og_inside(page, visible, site_name, logos, url)
+                or _og_heading(page, visible, site_name, logos, url)
                 or visible
             )
+    segment = _h2_title_segment(page, site_name, logos, url, h1)
+    if segment is not None:
+        return segment
     sources: list[Callable[[], str | None]] = [
         lambda: page.first_meta("citation_title"),
         lambda: _untruncated(jsonld_value(page, "headline")),
@@ -393,6 +397,45 @@ def extract_title(page: Page, site_name: str | None) -> str | None:
     support = [sum(_same_headline(k, other) for other in keys) - 1 for k in keys]
     best = max(range(len(candidates)), key=lambda i: (support[i], -i))
     return candidates[best]
+
+
+# Subheadings looked at for the headline, and the shortest one taken (characters).
+_MAX_H2 = 8
+_MIN_SEGMENT = 6
+# What follows the headline in a <title>: a separator, then the site's segments.
+_SEGMENT_END = re.compile(r"\s*[|\-\u2013\u2014\u00b7\u2022\u00bb/:_~\[(]")
+
+
+def _h2_title_segment(
+    page: Page, site_name: str | None, logos: list[str], url: str, h1: str | None
+) -> str | None:
+    """An ``<h2>`` that is the ``<title>``'s first segment, when no ``<h1>`` is the headline.
+
+    Blogs and forums print their name in the ``<h1>`` (or have none) and the
+    post's headline in an ``<h2>``; their ``<title>`` is that headline followed
+    by a separator and the section and site ("Headline | Code | Jane Doe").
+    ``h1`` is the first ``<h1>`` that is no logo: one the title agrees with
+    is the headline, and this gives way.
+    """
+    if not rules.on("title_h2_segment") or page.tree is None:
+        return None
+    title = squash(_html_title(page))
+    if not title or (h1 and agreement(h1, title) >= rules.threshold("title_h1_agreement")):
+        return None
+    try:
+        nodes = page.tree.xpath("(//h2)[position() <= $n]", n=_MAX_H2)
+    except Exception:  # defensive: lxml on odd trees
+        return None
+    for node in nodes:
+        text = _heading_text(node)
+        if not text or len(text) < _MIN_SEGMENT or len(text) >= len(title):
+            continue
+        if not title.startswith(text) or not _SEGMENT_END.match(title, len(text)):
+            continue
+        if text in logos or _is_site_segment(text, site_name, url):
+            continue
+        return text
+    return None
 
 
 # Titles of home pages that say nothing about the page.
@@ -451,6 +494,46 @@ def _og_kicker(
     if og is None or match is None or len(_words(match.group(1))) > _KICKER_WORDS:
         return None
     return og if _words(match.group(2)) == _words(visible) else None
+
+
+# Headings looked at for the one that states og:title, and the words of a
+# kicker that may precede it there.
+_MAX_OG_HEADINGS = 12
+_OG_HEADING_KICKER = 8
+_MIN_OG_WORDS = 3
+
+
+def _og_heading(
+    page: Page, visible: str, site_name: str | None, logos: list[str], url: str
+) -> str | None:
+    """``og:title`` when another heading of the page shows it and the chosen ``<h1>`` does not.
+
+    Some sites put an SEO headline or a breadcrumb in the ``<h1>`` and print
+    the headline their own ``og:title`` carries in an ``<h1>``/``<h2>`` beside
+    it, often behind a kicker ("European Payments Initiative Statt Paypal &
+    Co.: …"). A headline the page both shows and declares is the page's own.
+    """
+    if not rules.on("title_og_heading") or page.tree is None:
+        return None
+    og = clean_title(_without_logo(page.first_meta("og:title"), logos), site_name, url, None)
+    if og is None:
+        return None
+    wanted, shown = _words(og), _words(visible)
+    if len(wanted) < _MIN_OG_WORDS or wanted == shown:
+        return None
+    try:
+        nodes = page.tree.xpath("(//h1|//h2)[position() <= $n]", n=_MAX_OG_HEADINGS)
+    except Exception:  # defensive: lxml on odd trees
+        return None
+    for node in nodes:
+        text = _heading_text(node)
+        if not text or len(text) > _MAX_TITLE or text == visible:
+            continue  # the chosen <h1> itself is title_og_inside_h1's case
+        words = _words(text)
+        extra = len(words) - len(wanted)
+        if 0 <= extra <= _OG_HEADING_KICKER and words[extra:] == wanted:
+            return og
+    return None
 
 
 def _words(value: str) -> list[str]:
