@@ -169,7 +169,9 @@ def _stats(log: str) -> dict[str, int]:
 def _crawl(base: str, tmp: Path, paths: list[str], **settings: str) -> CrawlResult:
     sources = tmp / "sources.txt"
     sources.write_text("".join(f"{base}{p}\n" for p in paths), encoding="utf-8")
-    result = run_crawl(sources, tmp / "out.jsonl", timeout=240, **{**GUARD, **settings})
+    result = run_crawl(
+        sources, tmp / "out.jsonl", timeout=240, **{**GUARD, "RENDER_BATCH": "true", **settings}
+    )
     assert result.exit_code == 0, result.log[-3000:]
     return result
 
@@ -292,7 +294,12 @@ def test_a_crawl_closed_while_shells_wait_keeps_their_records(
         tmp_path / "out.jsonl",
         timeout=240,
         # one request at a time: pages wait in the scheduler until the crawl closes
-        **{**GUARD, "CLOSESPIDER_ITEMCOUNT": "1", "CONCURRENT_REQUESTS": "1"},
+        **{
+            **GUARD,
+            "RENDER_BATCH": "true",
+            "CLOSESPIDER_ITEMCOUNT": "1",
+            "CONCURRENT_REQUESTS": "1",
+        },
     )
     records = result.by_url()
     for path in shells:
