@@ -255,13 +255,18 @@ def _heading_text(node: lxml.html.HtmlElement) -> str | None:
     return squash("".join(pieces))
 
 
-def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
+def _first_headings(page: Page, tags: str, limit: int) -> list[lxml.html.HtmlElement]:
+    """The first ``limit`` elements of ``tags`` (an XPath union such as ``//h1|//h2``)."""
     if page.tree is None:
         return []
     try:
-        return list(page.tree.xpath("(//h1)[position() <= $n]", n=_MAX_H1))
+        return list(page.tree.xpath(f"({tags})[position() <= $n]", n=limit))
     except Exception:  # defensive: lxml on odd trees
         return []
+
+
+def _first_h1s(page: Page) -> list[lxml.html.HtmlElement]:
+    return _first_headings(page, "//h1", _MAX_H1)
 
 
 def _logos(page: Page, site_name: str | None, url: str) -> list[str]:
@@ -422,11 +427,7 @@ def _h2_title_segment(
     title = squash(_html_title(page))
     if not title or (h1 and agreement(h1, title) >= rules.threshold("title_h1_agreement")):
         return None
-    try:
-        nodes = page.tree.xpath("(//h2)[position() <= $n]", n=_MAX_H2)
-    except Exception:  # defensive: lxml on odd trees
-        return None
-    for node in nodes:
+    for node in _first_headings(page, "//h2", _MAX_H2):
         text = _heading_text(node)
         if not text or len(text) < _MIN_SEGMENT or len(text) >= len(title):
             continue
@@ -521,11 +522,7 @@ def _og_heading(
     wanted, shown = _words(og), _words(visible)
     if len(wanted) < _MIN_OG_WORDS or wanted == shown:
         return None
-    try:
-        nodes = page.tree.xpath("(//h1|//h2)[position() <= $n]", n=_MAX_OG_HEADINGS)
-    except Exception:  # defensive: lxml on odd trees
-        return None
-    for node in nodes:
+    for node in _first_headings(page, "//h1|//h2", _MAX_OG_HEADINGS):
         text = _heading_text(node)
         if not text or len(text) > _MAX_TITLE or text == visible:
             continue  # the chosen <h1> itself is title_og_inside_h1's case
